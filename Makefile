@@ -1,0 +1,17 @@
+# ws: PGXS build. `make && make install`, then `make installcheck` against a running
+# server, or `test/run` for the whole suite on a throwaway cluster.
+EXTENSION = ws
+EXTVERSION = 0.1.0
+MODULE_big = ws
+OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o
+DATA = sql/ws--$(EXTVERSION).sql
+PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+REGRESS = 
+REGRESS_OPTS = --load-extension=ws
+ISOLATION = 
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,82 @@
+/*
+ * access.c: who is calling, and running the engine's SQL as the extension owner.
+ *
+ * The SQL-callable functions of ws are not SECURITY DEFINER: they must know the role
+ * current where the call is made (SET ROLE counts, as poolers and PostgREST use it), and
+ * a SECURITY DEFINER function can no longer see it. So each entry point records
+ * GetUserId() as the caller, then switches to the owner of schema ws for its SPI work
+ * (users hold no privileges on the tables) and switches back before returning. An error
+ * restores the user id through transaction abort. Every function pins search_path in its
+ * declaration, so the SQL below resolves only pg_catalog and ws objects.
+ */
+#include "ws.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
+
+static Oid	ws_owner = InvalidOid;
+
+/* The owner of schema ws, looked up once per backend. */
+static Oid
+WsOwner(void)
+{
+	if (!OidIsValid(ws_owner))
+	{
+		Oid			nsp = get_namespace_oid("ws", false);
+		HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "ws: cache lookup failed for schema %u", nsp);
+		ws_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		ReleaseSysCache(tup);
+	}
+	return ws_owner;
+}
+
+/* Record the caller and become the owner for the engine's own SQL. */
+void
+WsEnter(WsCaller *who)
+{
+	who->caller = GetUserId();
+	who->actor = GetUserNameFromId(who->caller, false);
+	GetUserIdAndSecContext(&who->saved_userid, &who->saved_sec_context);
+	SetUserIdAndSecContext(WsOwner(), who->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Become the caller again. */
+void
+WsLeave(WsCaller *who)
+{
+	SetUserIdAndSecContext(who->saved_userid, who->saved_sec_context);
+}
+
+/* May the caller act for role? A NULL role is open to every ws user. */
+bool
+WsIsMember(WsCaller *who, const char *role)
+{
+	Oid			roleid;
+
+	if (role == NULL)
+		return true;
+	roleid = get_role_oid(role, true);
+	if (!OidIsValid(roleid))
+		return superuser_arg(who->caller);
+	return is_member_of_role(who->caller, roleid);
+}
+
+/* Refuse with 42501 unless the caller may act for role on task. */
+void
+WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb)
+{
+	if (!WsIsMember(who, role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s task " INT64_FORMAT, verb, task),
+				 errdetail("Role \"%s\" is not a member of role \"%s\".", who->actor, role),
+				 errhint("Ask an administrator to GRANT \"%s\" TO \"%s\", or act as a member of it.",
+						 role, who->actor)));
+}

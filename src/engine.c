@@ -1,0 +1,1231 @@
+/*
+ * engine.c: processes and steps. Activation, completion, failure, cancellation, timers,
+ * and the split/join evaluator.
+ *
+ * STATES
+ * A task is waiting (timer or retry back-off), pending (needs a person: a human task, or
+ * a required parameter is missing), ready (a worker may claim it), running (claimed, under
+ * a lease), or ended: succeeded, failed, cancelled. The first four are "active". A process
+ * is running, completed, failed or cancelled; only a running process moves.
+ *
+ * STEPS
+ * Every call that changes state (ws.start, ws.complete, ws.fail, ws.cancel, ws.retry, each
+ * process handled by ws.tick) is one step of one process. A step
+ *   1. locks the process row (SELECT ... FOR UPDATE) and reads its variables, its tokens
+ *      and its active tasks into a WsStep;
+ *   2. does its change, which activates nodes depth first: a split follows its taken
+ *      transitions in ascending priority, then id; each delivery may fire the child's join,
+ *      and a routing child (no action, no role) succeeds at once and splits in turn before
+ *      the next transition is followed. Once the process has ended nothing is activated;
+ *   3. at its end fires the OR joins that can fire (lowest node id first, again until none
+ *      can), then fails the process as stuck if nothing is active and no end was reached,
+ *      and writes the process row (state, variables, tokens) once.
+ *
+ * TOKENS
+ * process.tokens maps a transition id to the number of tokens it holds. A taken
+ * transition adds one. An AND join fires when every incoming transition holds one and takes
+ * one from each; an XOR join fires on every arrival, taking that token, after cancelling
+ * the active tasks of its other parent nodes; an OR join is decided at the end of the step
+ * by the inclusive gateway rule (WsOrCanFire below). Tokens that stay are those waiting
+ * at AND and OR joins.
+ *
+ * LOCKING ORDER
+ * process row, then task rows. Every change of a task's state happens under its process
+ * lock, with one exception: ws.claim moves ready -> running while holding only the task
+ * row (FOR UPDATE SKIP LOCKED), so claimers never wait for each other or for steps.
+ * This is safe because no step depends on the difference between ready and running (both
+ * are active), and every step rewrites a task with an UPDATE whose WHERE clause
+ * re-checks the state under the row lock. ws.heartbeat and ws.progress touch only the
+ * lease and the progress of a running task, under its row lock. So steps of one process
+ * are serialized, different processes run in parallel, and a claim never blocks.
+ * Definitions: ws.add_node and friends lock the workflow row FOR UPDATE and refuse once
+ * a process exists; ws.start takes FOR KEY SHARE on it first, so a version is frozen from
+ * the moment its first process is inserted.
+ */
+#include "ws.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+typedef struct WsActive
+{
+	int64		task;
+	int			node;
+} WsActive;
+
+typedef struct WsStep
+{
+	WsCaller   *who;
+	WsGraph    *g;
+	int64		process;
+	const char *state;			/* the process state when the step began */
+	Jsonb	   *vars;			/* process variables */
+	int		   *tokens;			/* per transition index */
+	WsActive   *active;
+	int			nactive;
+	int			maxactive;
+	const char *ended;			/* NULL, or the state this step ended the process in */
+	char	   *error;
+	Jsonb	   *now_vars;		/* {"now": <transaction timestamp>} for conditions */
+} WsStep;
+
+static SPIPlanPtr plan_lock_process, plan_active, plan_insert_task, plan_set_task,
+			plan_cancel_tasks, plan_write_process, plan_assign, plan_task_of, plan_task_row,
+			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
+			plan_tick_due;
+
+static void WsActivate(WsStep *st, int ni);
+static void WsAfterSuccess(WsStep *st, int ni);
+
+#define ACTIVE_STATES "('waiting', 'pending', 'ready', 'running')"
+
+/* ---------- step begin and end ---------- */
+
+/* Parse process.tokens into an array indexed like g->trans. */
+static int *
+WsParseTokens(WsGraph *g, Jsonb *tokens)
+{
+	int		   *out = palloc0(sizeof(int) * Max(g->ntrans, 1));
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	int			idx = -1;
+
+	if (tokens == NULL || JB_ROOT_COUNT(tokens) == 0)
+		return out;
+	it = JsonbIteratorInit(&tokens->root);
+	while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			idx = WsTransIndex(g, pg_strtoint64(key));
+		}
+		else if (r == WJB_VALUE && idx >= 0 && v.type == jbvNumeric)
+			out[idx] = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														 NumericGetDatum(v.val.numeric)));
+	}
+	return out;
+}
+
+/* The tokens array as process.tokens jsonb, only transitions that hold some. */
+static Jsonb *
+WsTokensJsonb(WsStep *st)
+{
+	StringInfoData buf;
+	int			i;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < st->g->ntrans; i++)
+	{
+		if (st->tokens[i] == 0)
+			continue;
+		appendStringInfo(&buf, "%s\"" INT64_FORMAT "\": %d", first ? "" : ", ",
+						 st->g->trans[i].id, st->tokens[i]);
+		first = false;
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+static void
+WsAddActive(WsStep *st, int64 task, int ni)
+{
+	if (st->nactive == st->maxactive)
+	{
+		st->maxactive = Max(16, st->maxactive * 2);
+		st->active = st->active ? repalloc(st->active, sizeof(WsActive) * st->maxactive)
+			: palloc(sizeof(WsActive) * st->maxactive);
+	}
+	st->active[st->nactive].task = task;
+	st->active[st->nactive].node = ni;
+	st->nactive++;
+}
+
+static void
+WsRemoveActive(WsStep *st, int64 task)
+{
+	int			i;
+
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task)
+		{
+			memmove(&st->active[i], &st->active[i + 1], sizeof(WsActive) * (st->nactive - i - 1));
+			st->nactive--;
+			return;
+		}
+}
+
+/* {"now": "<transaction start>"}, bound as $now in conditions */
+static Jsonb *
+WsNowVars(void)
+{
+	char		buf[MAXDATELEN + 1];
+	char	   *s;
+
+	JsonEncodeDateTime(buf, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+					   TIMESTAMPTZOID, NULL);
+	s = psprintf("{\"now\": \"%s\"}", buf);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+}
+
+/*
+ * Lock process and load it into st. Raises 42704 for an unknown process. The caller
+ * checks the state (st->state).
+ */
+static void
+WsStepBegin(WsStep *st, WsCaller *who, int64 process)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(process)};
+	int64		wf;
+	Jsonb	   *tokens;
+	int			i,
+				n;
+	int64	   *ids;
+	int64	   *nodes;
+
+	memset(st, 0, sizeof(*st));
+	st->who = who;
+	st->process = process;
+	if (WsRun(&plan_lock_process,
+			  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
+			  1, argtypes, values, NULL, false, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("process " INT64_FORMAT " does not exist", process)));
+	wf = WsGetInt64(0, 1, NULL);
+	st->state = WsGetText(0, 2);
+	st->vars = WsGetJsonb(0, 3);
+	tokens = WsGetJsonb(0, 4);
+
+	n = WsRun(&plan_active,
+			  "SELECT id, node FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
+			  " ORDER BY id",
+			  1, argtypes, values, NULL, true, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	nodes = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = WsGetInt64(i, 1, NULL);
+		nodes[i] = WsGetInt64(i, 2, NULL);
+	}
+	st->g = WsGetGraph(wf);
+	st->tokens = WsParseTokens(st->g, tokens);
+	for (i = 0; i < n; i++)
+		WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
+	st->now_vars = WsNowVars();
+}
+
+/* Refuse unless the process is running. */
+static void
+WsRequireRunning(WsStep *st)
+{
+	if (strcmp(st->state, "running") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("process " INT64_FORMAT " is %s", st->process, st->state),
+				 strcmp(st->state, "failed") == 0
+				 ? errhint("Fix the cause, then call ws.retry() on its failed task, or ws.cancel() the process.")
+				 : errhint("Only a running process moves.")));
+}
+
+/* Cancel the given active tasks (ids), recording detail. */
+static void
+WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
+{
+	Oid			types[3] = {INT8ARRAYOID, NAMEOID, TEXTOID};
+	Datum		values[3];
+	Datum	   *elems;
+	NameData	actor;
+	int			i;
+
+	if (n == 0)
+		return;
+	elems = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	namestrcpy(&actor, st->who->actor);
+	values[0] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = NameGetDatum(&actor);
+	values[2] = CStringGetTextDatum(detail);
+	WsRun(&plan_cancel_tasks,
+		  "WITH t AS (UPDATE ws.task SET state = 'cancelled', lease_until = NULL, ended_at = now() "
+		  "            WHERE id = ANY ($1) AND state IN " ACTIVE_STATES " RETURNING id, process) "
+		  "INSERT INTO ws.event (process, task, state, actor, detail) "
+		  "SELECT process, id, 'cancelled', $2, $3 FROM t ORDER BY id",
+		  3, types, values, NULL, false, 0);
+	for (i = 0; i < n; i++)
+		WsRemoveActive(st, ids[i]);
+}
+
+/* Cancel every active task of the step's process. */
+static void
+WsCancelAll(WsStep *st, const char *detail)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+	int			i,
+				n = st->nactive;
+
+	for (i = 0; i < n; i++)
+		ids[i] = st->active[i].task;
+	WsCancelTasks(st, ids, n, detail);
+}
+
+/*
+ * End the process in state (completed, failed, cancelled). Completing or cancelling
+ * cancels its active tasks; failing leaves them as they are.
+ */
+static void
+WsEndProcess(WsStep *st, const char *state, const char *error, const char *detail)
+{
+	if (st->ended)
+		return;
+	if (strcmp(state, "failed") != 0)
+		WsCancelAll(st, strcmp(state, "completed") == 0 ? "the process completed" :
+					(detail ? detail : "the process was cancelled"));
+	st->ended = state;
+	st->error = error ? pstrdup(error) : NULL;
+	WsEvent(st->process, 0, state, st->who->actor, error ? error : detail);
+	WsNotifyProcess(st->process, state);
+}
+
+/* Fire the OR joins that can fire, then check for a stuck process, then save it. */
+static void WsOrJoins(WsStep *st);
+
+static void
+WsStepEnd(WsStep *st)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	const char *state;
+
+	if (!st->ended && strcmp(st->state, "running") == 0)
+	{
+		WsOrJoins(st);
+		if (!st->ended && st->nactive == 0)
+			WsEndProcess(st, "failed",
+						 "process is stuck: no task is active and no end node was reached",
+						 NULL);
+	}
+	state = st->ended ? st->ended : st->state;
+	values[0] = Int64GetDatum(st->process);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = JsonbPGetDatum(st->vars);
+	values[3] = JsonbPGetDatum(WsTokensJsonb(st));
+	if (st->error)
+		values[4] = CStringGetTextDatum(st->error);
+	else
+		nulls[4] = 'n';
+	WsRun(&plan_write_process,
+		  "UPDATE ws.process SET state = $2, params = $3, tokens = $4, "
+		  "       error = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce($5, error) END, "
+		  "       ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce(ended_at, now()) END "
+		  " WHERE id = $1",
+		  5, types, values, nulls, false, 0);
+}
+
+/* ---------- tasks ---------- */
+
+/* Effective params of node ni for a task with its own params tparams (may be NULL). */
+static Jsonb *
+WsEffective(WsStep *st, int ni, Jsonb *tparams)
+{
+	Jsonb	   *e = WsJsonbConcat(st->g->params, st->vars);
+
+	e = WsJsonbConcat(e, st->g->nodes[ni].params);
+	return WsJsonbConcat(e, tparams);
+}
+
+/* The member of role to assign a pending task to, NULL if none can log in. */
+static char *
+WsAssign(const char *role)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(role)};
+
+	if (WsRun(&plan_assign,
+			  "WITH RECURSIVE m(oid) AS ("
+			  "   SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1"
+			  "   UNION SELECT a.member FROM pg_catalog.pg_auth_members a JOIN m ON a.roleid = m.oid) "
+			  "SELECT r.rolname::text FROM m JOIN pg_catalog.pg_roles r ON r.oid = m.oid "
+			  " WHERE r.rolcanlogin "
+			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "
+			  "              AND t.state IN " ACTIVE_STATES "), r.rolname LIMIT 1",
+			  1, types, values, NULL, true, 1) == 0)
+		return NULL;
+	return WsGetText(0, 1);
+}
+
+/*
+ * Create a task of node ni (task == 0) or move task to a new state, with its event.
+ * Returns the task id.
+ */
+static int64
+WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
+		  const char *error, const char *assignee, TimestampTz *due, const char *detail)
+{
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	NameData	actor,
+				assignee_name;
+	WsNode	   *n = &st->g->nodes[ni];
+
+	namestrcpy(&actor, st->who->actor);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = NameGetDatum(&actor);
+	if (detail)
+		values[3] = CStringGetTextDatum(detail);
+	else
+		nulls[3] = 'n';
+	if (assignee)
+	{
+		namestrcpy(&assignee_name, assignee);
+		values[4] = NameGetDatum(&assignee_name);
+	}
+	else
+		nulls[4] = 'n';
+	if (due)
+		values[5] = TimestampTzGetDatum(*due);
+	else
+		nulls[5] = 'n';
+
+	if (task == 0)
+	{
+		Oid			types[8] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
+		INT8OID, TEXTOID};
+
+		values[0] = Int64GetDatum(st->process);
+		values[6] = Int64GetDatum(n->id);
+		if (n->action)
+			values[7] = CStringGetTextDatum(n->action);
+		else
+			nulls[7] = 'n';
+		WsRun(&plan_insert_task,
+			  "WITH t AS (INSERT INTO ws.task (process, node, action, state, assignee, due_at, "
+			  "                                started_at, ended_at) "
+			  "           VALUES ($1, $7, $8, $2, $5, $6, "
+			  "                   CASE WHEN $2 = 'succeeded' THEN now() END, "
+			  "                   CASE WHEN $2 = 'succeeded' THEN now() END) "
+			  "           RETURNING id, process) "
+			  "INSERT INTO ws.event (process, task, state, actor, detail) "
+			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
+			  8, types, values, nulls, false, 0);
+	}
+	else
+	{
+		Oid			types[8] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
+		JSONBOID, TEXTOID};
+
+		values[0] = Int64GetDatum(task);
+		if (result)
+			values[6] = JsonbPGetDatum(result);
+		else
+			nulls[6] = 'n';
+		if (error)
+			values[7] = CStringGetTextDatum(error);
+		else
+			nulls[7] = 'n';
+		WsRun(&plan_set_task,
+			  "WITH t AS (UPDATE ws.task SET state = $2, "
+			  "              result = coalesce($7, result), "
+			  "              error = coalesce($8, error), "
+			  "              assignee = CASE WHEN $2 = 'pending' THEN $5 ELSE assignee END, "
+			  "              due_at = $6, "
+			  "              lease_until = NULL, "
+			  "              started_at = CASE WHEN $2 = 'succeeded' THEN coalesce(started_at, now()) "
+			  "                                ELSE started_at END, "
+			  "              ended_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') "
+			  "                              THEN now() END "
+			  "            WHERE id = $1 RETURNING id, process) "
+			  "INSERT INTO ws.event (process, task, state, actor, detail) "
+			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
+			  8, types, values, nulls, false, 0);
+	}
+	if (SPI_processed != 1)
+		elog(ERROR, "ws: task " INT64_FORMAT " of process " INT64_FORMAT " vanished", task,
+			 st->process);
+	return WsGetInt64(0, 1, NULL);
+}
+
+/*
+ * Move task (0: a new one) of node ni on from activation: to ready when its action has
+ * every required parameter, to pending when a person must act, or, for a routing node,
+ * to succeeded, which splits at once.
+ */
+static void
+WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	const char *missing = NULL;
+	int			i;
+
+	if (n->action)
+	{
+		if (n->nrequired > 0)
+		{
+			Jsonb	   *eff = WsEffective(st, ni, tparams);
+
+			for (i = 0; i < n->nrequired && missing == NULL; i++)
+				if (!WsJsonbHasKey(eff, n->required[i]))
+					missing = n->required[i];
+		}
+		if (missing == NULL)
+		{
+			task = WsSetTask(st, ni, task, "ready", NULL, NULL, NULL, NULL, NULL);
+			WsNotifyReady(n->action);
+		}
+	}
+	if (n->action == NULL && n->role == NULL)
+	{
+		task = WsSetTask(st, ni, task, "succeeded", NULL, NULL, NULL, NULL, "routing node");
+		WsRemoveActive(st, task);
+		WsAfterSuccess(st, ni);
+		return;
+	}
+	if (n->action == NULL || missing != NULL)
+	{
+		char	   *assignee = n->role ? WsAssign(n->role) : NULL;
+		char	   *detail;
+
+		if (missing)
+			detail = psprintf("required parameter \"%s\" of action \"%s\" is missing", missing,
+							  n->action);
+		else
+			detail = pstrdup("waiting for a member of the role to complete it");
+		if (n->role && assignee == NULL)
+			detail = psprintf("%s; role \"%s\" has no member who can log in, so it is unassigned",
+							  detail, n->role);
+		else if (assignee)
+			detail = psprintf("%s; assigned to \"%s\"", detail, assignee);
+		task = WsSetTask(st, ni, task, "pending", NULL, NULL, assignee, NULL, detail);
+	}
+	WsRemoveActive(st, task);
+	WsAddActive(st, task, ni);
+}
+
+/* When is a waiting task of node ni due? false (with *why) when wait_until finds no time. */
+static bool
+WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+
+	if (n->wait_until)
+	{
+		Oid			types[2] = {JSONBOID, TEXTOID};
+		Datum		values[2];
+		bool		isnull;
+		Datum		d;
+
+		values[0] = JsonbPGetDatum(WsEffective(st, ni, NULL));
+		values[1] = CStringGetTextDatum(n->wait_until);
+		WsRun(&plan_due_until,
+			  "SELECT ws._timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
+			  2, types, values, NULL, true, 1);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+		{
+			*why = psprintf("wait_until %s of node \"%s\" yields no timestamp from the task's params",
+							n->wait_until, n->name);
+			return false;
+		}
+		*due = DatumGetTimestampTz(d);
+	}
+	else
+		*due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+													   IntervalPGetDatum(n->wait)));
+	return true;
+}
+
+/* Create the task of node ni: waiting for its timer, or on at once. */
+static void
+WsActivate(WsStep *st, int ni)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	if (st->ended)
+		return;
+	if (n->wait || n->wait_until)
+	{
+		TimestampTz due;
+		char	   *why;
+		int64		task;
+
+		if (!WsDueAt(st, ni, &due, &why))
+		{
+			WsEndProcess(st, "failed", why, NULL);
+			return;
+		}
+		task = WsSetTask(st, ni, 0, "waiting", NULL, NULL, NULL, &due, "timer");
+		WsAddActive(st, task, ni);
+		return;
+	}
+	WsProceed(st, ni, 0, NULL);
+}
+
+/* ---------- splits and joins ---------- */
+
+static bool
+WsCondition(WsStep *st, JsonPath *cond)
+{
+	LOCAL_FCINFO(fcinfo, 4);
+	Datum		result;
+
+	if (cond == NULL)
+		return true;
+	InitFunctionCallInfoData(*fcinfo, NULL, 4, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = JsonbPGetDatum(st->vars);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = PointerGetDatum(cond);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = JsonbPGetDatum(st->now_vars);
+	fcinfo->args[2].isnull = false;
+	fcinfo->args[3].value = BoolGetDatum(true);
+	fcinfo->args[3].isnull = false;
+	result = jsonb_path_match_tz(fcinfo);
+	return !fcinfo->isnull && DatumGetBool(result);
+}
+
+/* Deliver a token on transition ti, firing the child's AND or XOR join. */
+static void
+WsDeliver(WsStep *st, int ti)
+{
+	WsGraph    *g = st->g;
+	WsTransition *t = &g->trans[ti];
+	WsNode	   *c = &g->nodes[t->child];
+	int			i;
+
+	st->tokens[ti]++;
+	if (c->join == WS_GATE_AND)
+	{
+		for (i = 0; i < c->nin; i++)
+			if (st->tokens[c->in[i]] == 0)
+				return;
+		for (i = 0; i < c->nin; i++)
+			st->tokens[c->in[i]]--;
+		WsActivate(st, t->child);
+	}
+	else if (c->join == WS_GATE_XOR)
+	{
+		int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+		int			n = 0,
+					a;
+
+		st->tokens[ti]--;
+		for (a = 0; a < st->nactive; a++)
+		{
+			int			an = st->active[a].node;
+
+			if (an == t->parent)
+				continue;
+			for (i = 0; i < c->nin; i++)
+				if (g->trans[c->in[i]].parent == an)
+				{
+					ids[n++] = st->active[a].task;
+					break;
+				}
+		}
+		WsCancelTasks(st, ids, n,
+					  psprintf("XOR join \"%s\" fired from \"%s\"", c->name, g->nodes[t->parent].name));
+		WsActivate(st, t->child);
+	}
+	/* OR joins wait for the end of the step */
+}
+
+/* Node ni has succeeded: end the process at an end node, else split. */
+static void
+WsAfterSuccess(WsStep *st, int ni)
+{
+	WsGraph    *g = st->g;
+	WsNode	   *n = &g->nodes[ni];
+	int		   *taken;
+	int			ntaken = 0,
+				i;
+
+	if (st->ended)
+		return;
+	if (n->is_end)
+	{
+		WsEndProcess(st, "completed", NULL, psprintf("end node \"%s\" reached", n->name));
+		return;
+	}
+	taken = palloc(sizeof(int) * Max(n->nout, 1));
+	for (i = 0; i < n->nout; i++)
+		if (WsCondition(st, g->trans[n->out[i]].condition))
+		{
+			taken[ntaken++] = n->out[i];
+			if (n->split == WS_GATE_XOR)
+				break;
+		}
+	if (ntaken == 0)
+	{
+		WsEndProcess(st, "failed",
+					 psprintf("node \"%s\" took no transition: no condition of its %d outgoing transitions held",
+							  n->name, n->nout), NULL);
+		return;
+	}
+	for (i = 0; i < ntaken && !st->ended; i++)
+		WsDeliver(st, taken[i]);
+}
+
+/*
+ * Incoming positions of OR join j that a source at node s can reach: by a path of
+ * transitions that ends with that incoming transition and enters j nowhere else (it may
+ * start at j). Static for a graph, so memoized in it.
+ */
+static Bitmapset *
+WsReach(WsGraph *g, int j, int s)
+{
+	WsNode	   *J = &g->nodes[j];
+	bool	   *seen;
+	int		   *queue;
+	int			head = 0,
+				tail = 0;
+	Bitmapset  *r = NULL;
+	MemoryContext old;
+
+	if (J->reach_done[s])
+		return J->reach[s];
+	seen = palloc0(sizeof(bool) * g->nnodes);
+	queue = palloc(sizeof(int) * g->nnodes);
+	seen[s] = true;
+	queue[tail++] = s;
+	while (head < tail)
+	{
+		WsNode	   *u = &g->nodes[queue[head++]];
+		int			i;
+
+		for (i = 0; i < u->nout; i++)
+		{
+			int			ti = u->out[i];
+			int			c = g->trans[ti].child;
+
+			if (c == j)
+			{
+				int			p;
+
+				for (p = 0; p < J->nin; p++)
+					if (J->in[p] == ti)
+						r = bms_add_member(r, p);
+			}
+			else if (!seen[c])
+			{
+				seen[c] = true;
+				queue[tail++] = c;
+			}
+		}
+	}
+	old = MemoryContextSwitchTo(g->cxt);
+	J->reach[s] = bms_copy(r);
+	J->reach_done[s] = true;
+	MemoryContextSwitchTo(old);
+	return J->reach[s];
+}
+
+/*
+ * The inclusive gateway rule: OR join j fires when at least one incoming transition holds
+ * a token and every source that can reach an incoming transition without a token can also
+ * reach one that holds a token. Sources: the process's active tasks (j's own included) and
+ * tokens held on transitions into other joins.
+ */
+static bool
+WsOrCanFire(WsStep *st, int j)
+{
+	WsGraph    *g = st->g;
+	WsNode	   *J = &g->nodes[j];
+	Bitmapset  *held = NULL,
+			   *empty = NULL;
+	int			p,
+				a,
+				ti;
+
+	for (p = 0; p < J->nin; p++)
+	{
+		if (st->tokens[J->in[p]] > 0)
+			held = bms_add_member(held, p);
+		else
+			empty = bms_add_member(empty, p);
+	}
+	if (held == NULL)
+		return false;
+	if (empty == NULL)
+		return true;
+	for (a = 0; a < st->nactive; a++)
+	{
+		Bitmapset  *r = WsReach(g, j, st->active[a].node);
+
+		if (bms_overlap(r, empty) && !bms_overlap(r, held))
+			return false;
+	}
+	for (ti = 0; ti < g->ntrans; ti++)
+	{
+		Bitmapset  *r;
+
+		if (st->tokens[ti] == 0 || g->trans[ti].child == j)
+			continue;
+		r = WsReach(g, j, g->trans[ti].child);
+		if (bms_overlap(r, empty) && !bms_overlap(r, held))
+			return false;
+	}
+	return true;
+}
+
+static void
+WsOrJoins(WsStep *st)
+{
+	WsGraph    *g = st->g;
+
+	for (;;)
+	{
+		int			j;
+		bool		fired = false;
+
+		for (j = 0; j < g->nnodes && !st->ended; j++)
+		{
+			WsNode	   *J = &g->nodes[j];
+			int			p;
+
+			if (J->join != WS_GATE_OR || !WsOrCanFire(st, j))
+				continue;
+			for (p = 0; p < J->nin; p++)
+				if (st->tokens[J->in[p]] > 0)
+					st->tokens[J->in[p]]--;
+			WsActivate(st, j);
+			fired = true;
+			break;
+		}
+		if (!fired || st->ended)
+			return;
+	}
+}
+
+/* ---------- entry points ---------- */
+
+typedef struct WsTaskRow
+{
+	int64		id;
+	int64		process;
+	int			node;			/* index in the graph */
+	char	   *state;
+	int			attempts;
+	Jsonb	   *params;
+	TimestampTz due_at;			/* 0 when NULL */
+	TimestampTz lease_until;	/* 0 when NULL */
+} WsTaskRow;
+
+/* Read task (of the step's locked process) into row. */
+static void
+WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+	bool		isnull;
+	Datum		d;
+
+	WsRun(&plan_task_row,
+		  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
+		  1, types, values, NULL, true, 1);
+	row->id = task;
+	row->process = st->process;
+	row->node = WsNodeIndex(st->g, WsGetInt64(0, 1, NULL));
+	row->state = WsGetText(0, 2);
+	row->attempts = (int) WsGetInt64(0, 3, NULL);
+	row->params = WsGetJsonb(0, 4);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+	row->due_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
+	row->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* Find task's process, lock it into st, and read the task. */
+static void
+WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	if (WsRun(&plan_task_of, "SELECT process FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, true, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("task " INT64_FORMAT " does not exist", task)));
+	WsStepBegin(st, who, WsGetInt64(0, 1, NULL));
+	WsReadTask(st, task, row);
+}
+
+/* Refuse a stale attempt (fencing). */
+static void
+WsCheckAttempt(WsTaskRow *row, bool has_attempt, int attempt)
+{
+	if (has_attempt && attempt != row->attempts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("attempt %d of task " INT64_FORMAT " is no longer current", attempt, row->id),
+				 errdetail("The task is at attempt %d: its lease ended and it was claimed again.",
+						   row->attempts),
+				 errhint("Drop this result; the current claimer will report.")));
+}
+
+/* For complete and fail: a running task, or a pending task of a person (no action). */
+static void
+WsCheckActionable(WsStep *st, WsTaskRow *row, const char *verb)
+{
+	WsNode	   *n = &st->g->nodes[row->node];
+
+	if (strcmp(row->state, "running") == 0)
+		return;
+	if (strcmp(row->state, "pending") == 0 && n->action == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot %s task " INT64_FORMAT ": it is %s", verb, row->id, row->state),
+			 strcmp(row->state, "pending") == 0
+			 ? errhint("Supply its missing parameters with ws.fill(); a worker then claims it.")
+			 : strcmp(row->state, "ready") == 0
+			 ? errhint("Claim it first with ws.claim().")
+			 : errhint("Only a running task, or a pending task of a person, can be ended.")));
+}
+
+PG_FUNCTION_INFO_V1(ws_complete);
+
+/* ws.complete(task, result, attempt): the task succeeded; its result joins the variables. */
+Datum
+ws_complete(PG_FUNCTION_ARGS)
+{
+	int64		task = PG_GETARG_INT64(0);
+	Jsonb	   *result = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+
+	WsCheckObject(result, "result");
+	WsEnter(&who);
+	SPI_connect();
+	WsTaskStep(&st, &who, task, &row);
+	WsCheckMember(&who, st.g->nodes[row.node].role, task, "complete");
+	WsRequireRunning(&st);
+	WsCheckActionable(&st, &row, "complete");
+	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+
+	if (result == NULL)
+		result = WsEmptyJsonb();
+	WsSetTask(&st, row.node, task, "succeeded", result, NULL, NULL, NULL, NULL);
+	WsRemoveActive(&st, task);
+	st.vars = WsJsonbConcat(st.vars, result);
+	WsAfterSuccess(&st, row.node);
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_fail);
+
+/* ws.fail(task, error, attempt): retry after a back-off while attempts remain, else fail. */
+Datum
+ws_fail(PG_FUNCTION_ARGS)
+{
+	int64		task = PG_GETARG_INT64(0);
+	char	   *error;
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+	WsNode	   *n;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("error must not be null"),
+				 errhint("Say why the task failed; it is kept on the task and in ws.event.")));
+	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	WsEnter(&who);
+	SPI_connect();
+	WsTaskStep(&st, &who, task, &row);
+	n = &st.g->nodes[row.node];
+	WsCheckMember(&who, n->role, task, "fail");
+	WsRequireRunning(&st);
+	WsCheckActionable(&st, &row, "fail");
+	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+
+	if (row.attempts <= n->retries && n->action != NULL)
+	{
+		/* back-off: base * 2^(attempt-1), capped */
+		int64		delay = ws_retry_base_ms;
+		int			k;
+		TimestampTz due;
+
+		for (k = 1; k < row.attempts && delay < ws_retry_cap_ms; k++)
+			delay *= 2;
+		delay = Min(delay, (int64) ws_retry_cap_ms);
+		due = GetCurrentTransactionStartTimestamp() + delay * 1000;
+		WsSetTask(&st, row.node, task, "waiting", NULL, error, NULL, &due,
+				  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
+						   row.attempts, n->retries + 1, delay / 1000.0, error));
+	}
+	else
+	{
+		WsSetTask(&st, row.node, task, "failed", NULL, error, NULL, NULL, error);
+		WsRemoveActive(&st, task);
+		WsEndProcess(&st, "failed",
+					 psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error),
+					 NULL);
+	}
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_cancel);
+
+/* ws.cancel(process, reason): end a running or failed process and its active tasks. */
+Datum
+ws_cancel(PG_FUNCTION_ARGS)
+{
+	int64		process = PG_GETARG_INT64(0);
+	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	WsCaller	who;
+	WsStep		st;
+
+	WsEnter(&who);
+	SPI_connect();
+	WsStepBegin(&st, &who, process);
+	if (strcmp(st.state, "running") != 0 && strcmp(st.state, "failed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("process " INT64_FORMAT " is already %s", process, st.state),
+				 errhint("Only a running or failed process can be cancelled.")));
+	WsEndProcess(&st, "cancelled", NULL,
+				 reason ? psprintf("cancelled: %s", reason) : "cancelled");
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_retry);
+
+/* ws.retry(task): a failed task goes back to ready (or pending), its process to running. */
+Datum
+ws_retry(PG_FUNCTION_ARGS)
+{
+	int64		task = PG_GETARG_INT64(0);
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+
+	WsEnter(&who);
+	SPI_connect();
+	WsTaskStep(&st, &who, task, &row);
+	WsCheckMember(&who, st.g->nodes[row.node].role, task, "retry");
+	if (strcmp(row.state, "failed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot retry task " INT64_FORMAT ": it is %s", task, row.state),
+				 errhint("Only a failed task can be retried.")));
+	if (strcmp(st.state, "cancelled") == 0 || strcmp(st.state, "completed") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is %s",
+						task, st.process, st.state)));
+	if (strcmp(st.state, "failed") == 0)
+	{
+		st.state = "running";
+		WsEvent(st.process, 0, "running", who.actor, psprintf("task " INT64_FORMAT " retried", task));
+	}
+	WsProceed(&st, row.node, task, row.params);
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+/* Lock workflow wf against definition changes, check it is valid, start a process. */
+static int64
+WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
+{
+	Oid			types[3] = {INT8OID, JSONBOID, NAMEOID};
+	Datum		values[3];
+	WsStep		st;
+	NameData	actor;
+	int			i;
+
+	values[0] = Int64GetDatum(wf);
+	if (WsRun(&plan_wf_lock, "SELECT 1 FROM ws.workflow WHERE id = $1 FOR KEY SHARE",
+			  1, types, values, NULL, false, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workflow " INT64_FORMAT " does not exist", wf),
+				 errhint("See SELECT id, name, version FROM ws.workflow.")));
+	memset(&st, 0, sizeof(st));
+	st.g = WsGetGraph(wf);
+	if (!st.g->validated)
+	{
+		bool		isnull;
+		Datum		d;
+
+		WsRun(&plan_validate,
+			  "SELECT pg_catalog.string_agg(p, '; ') FROM ws.validate($1) p",
+			  1, types, values, NULL, true, 1);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("workflow \"%s\" version %d is not valid", st.g->name, st.g->version),
+					 errdetail("%s", TextDatumGetCString(d)),
+					 errhint("See SELECT * FROM ws.validate(" INT64_FORMAT "), and fix the definition.", wf)));
+		st.g->validated = true;
+	}
+	namestrcpy(&actor, who->actor);
+	values[1] = JsonbPGetDatum(params);
+	values[2] = NameGetDatum(&actor);
+	WsRun(&plan_insert_process,
+		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
+		  3, types, values, NULL, false, 1);
+	st.process = WsGetInt64(0, 1, NULL);
+	st.who = who;
+	st.state = "running";
+	st.vars = params;
+	st.tokens = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
+	st.now_vars = WsNowVars();
+	WsEvent(st.process, 0, "running", who->actor,
+			psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
+	for (i = 0; i < st.g->nnodes && !st.ended; i++)
+		if (st.g->nodes[i].is_start)
+			WsActivate(&st, i);
+	WsStepEnd(&st);
+	return st.process;
+}
+
+PG_FUNCTION_INFO_V1(ws_start);
+
+/* ws.start(workflow bigint, params): a new process of that workflow version. */
+Datum
+ws_start(PG_FUNCTION_ARGS)
+{
+	int64		wf = PG_GETARG_INT64(0);
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	int64		process;
+
+	WsCheckObject(params, "params");
+	WsEnter(&who);
+	SPI_connect();
+	process = WsStartProcess(&who, wf, params ? params : WsEmptyJsonb());
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_INT64(process);
+}
+
+PG_FUNCTION_INFO_V1(ws_start_by_name);
+
+/* ws.start(workflow text, params): a new process of the newest version of that name. */
+Datum
+ws_start_by_name(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	int64		process;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow name must not be null")));
+	WsCheckObject(params, "params");
+	values[0] = PG_GETARG_DATUM(0);
+	WsEnter(&who);
+	SPI_connect();
+	if (WsRun(&plan_wf_by_name,
+			  "SELECT id FROM ws.workflow WHERE name = $1 ORDER BY version DESC LIMIT 1",
+			  1, types, values, NULL, true, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(values[0])),
+				 errhint("Define it with ws.create_workflow() or ws.define(); see SELECT name, version FROM ws.workflow.")));
+	process = WsStartProcess(&who, WsGetInt64(0, 1, NULL), params ? params : WsEmptyJsonb());
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_INT64(process);
+}
+
+PG_FUNCTION_INFO_V1(ws_tick);
+
+/*
+ * ws.tick(): move every waiting task whose time has come on, and put every running task
+ * whose lease has ended back to ready. Each process is one step under its lock, and each
+ * task is re-read under it, so ticks running at once move every task once.
+ */
+Datum
+ws_tick(PG_FUNCTION_ARGS)
+{
+	WsCaller	who;
+	int			n,
+				i,
+				moved = 0;
+	int64	   *tasks,
+			   *procs;
+
+	WsEnter(&who);
+	SPI_connect();
+	n = WsRun(&plan_tick_due,
+			  "SELECT id, process FROM ws.task "
+			  " WHERE (state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()) "
+			  "    OR (state = 'running' AND lease_until < pg_catalog.clock_timestamp()) "
+			  " ORDER BY process, id LIMIT 10000",
+			  0, NULL, NULL, NULL, true, 0);
+	tasks = palloc(sizeof(int64) * Max(n, 1));
+	procs = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		tasks[i] = WsGetInt64(i, 1, NULL);
+		procs[i] = WsGetInt64(i, 2, NULL);
+	}
+	for (i = 0; i < n;)
+	{
+		WsStep		st;
+		int64		p = procs[i];
+
+		WsStepBegin(&st, &who, p);
+		for (; i < n && procs[i] == p; i++)
+		{
+			WsTaskRow	row;
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (strcmp(st.state, "running") != 0 || st.ended)
+				continue;
+			WsReadTask(&st, tasks[i], &row);
+			if (strcmp(row.state, "waiting") == 0 && row.due_at != 0 && row.due_at <= now)
+			{
+				WsProceed(&st, row.node, row.id, row.params);
+				moved++;
+			}
+			else if (strcmp(row.state, "running") == 0 && row.lease_until != 0 &&
+					 row.lease_until < now)
+			{
+				WsSetTask(&st, row.node, row.id, "ready", NULL, NULL, NULL, NULL, "lease expired");
+				WsNotifyReady(st.g->nodes[row.node].action);
+				moved++;
+			}
+		}
+		WsStepEnd(&st);
+	}
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_INT32(moved);
+}

@@ -1,0 +1,324 @@
+/*
+ * graph.c: the per-backend cache of workflow graphs.
+ *
+ * A step needs the whole graph of its workflow: nodes, transitions sorted for the split,
+ * incoming lists for joins, compiled conditions, the required parameters of each action.
+ * Loading it costs three queries, so each backend keeps graphs in a hash table keyed by
+ * workflow id, each graph in its own memory context.
+ *
+ * Invalidation follows pg_cron's job cache: statement triggers on ws.workflow, ws.node,
+ * ws.transition and ws.action call ws_definitions_changed(), which queues a relcache
+ * invalidation of ws.node; every backend's callback then marks the cache stale, and the
+ * next WsGetGraph() drops it. The callback only sets a flag: a graph in use by a running
+ * step is never freed under it, because WsGetGraph() is called once at a step's start.
+ */
+#include "ws.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+typedef struct WsGraphEntry
+{
+	int64		workflow;
+	WsGraph    *graph;
+} WsGraphEntry;
+
+static HTAB *graph_cache = NULL;
+static bool graph_cache_stale = false;
+static Oid	ws_node_relid = InvalidOid;
+
+static SPIPlanPtr plan_workflow, plan_nodes, plan_trans;
+
+/* Mark the cache stale when ws.node's relcache entry is invalidated (or all are). */
+static void
+WsGraphInvalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == ws_node_relid)
+		graph_cache_stale = true;
+}
+
+/* Called from _PG_init. */
+void
+WsGraphInit(void)
+{
+	CacheRegisterRelcacheCallback(WsGraphInvalidate, (Datum) 0);
+}
+
+/* The oid of ws.node, looked up when first needed. */
+static Oid
+WsNodeRelid(void)
+{
+	if (!OidIsValid(ws_node_relid))
+		ws_node_relid = get_relname_relid("node", get_namespace_oid("ws", false));
+	return ws_node_relid;
+}
+
+/* Drop every cached graph. */
+static void
+WsGraphFlush(void)
+{
+	HASH_SEQ_STATUS status;
+	WsGraphEntry *e;
+
+	if (graph_cache != NULL)
+	{
+		hash_seq_init(&status, graph_cache);
+		while ((e = hash_seq_search(&status)) != NULL)
+			MemoryContextDelete(e->graph->cxt);
+		hash_destroy(graph_cache);
+		graph_cache = NULL;
+	}
+	ws_node_relid = InvalidOid;
+	graph_cache_stale = false;
+}
+
+static int
+WsCompareOut(const void *a, const void *b, void *arg)
+{
+	WsGraph    *g = (WsGraph *) arg;
+	WsTransition *ta = &g->trans[*(const int *) a];
+	WsTransition *tb = &g->trans[*(const int *) b];
+
+	if (ta->priority != tb->priority)
+		return ta->priority < tb->priority ? -1 : 1;
+	return ta->id < tb->id ? -1 : (ta->id > tb->id ? 1 : 0);
+}
+
+static WsGate
+WsParseGate(const char *s)
+{
+	if (strcmp(s, "xor") == 0)
+		return WS_GATE_XOR;
+	if (strcmp(s, "or") == 0)
+		return WS_GATE_OR;
+	return WS_GATE_AND;
+}
+
+/* Read workflow wf from the tables into a new graph; NULL if it does not exist. */
+static WsGraph *
+WsLoadGraph(int64 wf)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(wf)};
+	MemoryContext cxt,
+				old;
+	WsGraph    *g;
+	int			i;
+
+	if (WsRun(&plan_workflow,
+			  "SELECT name, version, params FROM ws.workflow WHERE id = $1",
+			  1, argtypes, values, NULL, true, 1) == 0)
+		return NULL;
+
+	cxt = AllocSetContextCreate(CacheMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	g = palloc0(sizeof(WsGraph));
+	g->cxt = cxt;
+	g->workflow = wf;
+	g->name = WsGetText(0, 1);
+	g->version = (int) WsGetInt64(0, 2, NULL);
+	g->params = WsGetJsonb(0, 3);
+	MemoryContextSwitchTo(old);
+
+	WsRun(&plan_nodes,
+		  "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
+		  "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
+		  "       (SELECT pg_catalog.array_agg(f.key ORDER BY f.key) "
+		  "          FROM ws.action a, pg_catalog.jsonb_each(a.params) f "
+		  "         WHERE a.name OPERATOR(pg_catalog.=) n.action "
+		  "           AND f.value OPERATOR(pg_catalog.@>) '{\"required\": true}') "
+		  "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
+		  1, argtypes, values, NULL, true, 0);
+	old = MemoryContextSwitchTo(cxt);
+	g->nnodes = SPI_processed;
+	g->nodes = palloc0(sizeof(WsNode) * Max(g->nnodes, 1));
+	for (i = 0; i < g->nnodes; i++)
+	{
+		WsNode	   *n = &g->nodes[i];
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		n->id = WsGetInt64(i, 1, NULL);
+		n->name = WsGetText(i, 2);
+		n->action = WsGetText(i, 3);
+		n->role = WsGetText(i, 4);
+		n->is_start = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		n->is_end = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		n->join = WsParseGate(WsGetText(i, 7));
+		n->split = WsParseGate(WsGetText(i, 8));
+		n->params = WsGetJsonb(i, 9);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		if (!isnull)
+		{
+			n->wait = palloc(sizeof(Interval));
+			memcpy(n->wait, DatumGetIntervalP(d), sizeof(Interval));
+		}
+		n->wait_until = WsGetText(i, 11);
+		n->retries = (int) WsGetInt64(i, 12, NULL);
+		d = SPI_getbinval(tup, desc, 13, &isnull);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			j;
+
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n->nrequired);
+			n->required = palloc(sizeof(char *) * Max(n->nrequired, 1));
+			for (j = 0; j < n->nrequired; j++)
+				n->required[j] = TextDatumGetCString(elems[j]);
+		}
+	}
+	MemoryContextSwitchTo(old);
+
+	WsRun(&plan_trans,
+		  "SELECT id, parent, child, condition, priority FROM ws.transition "
+		  " WHERE workflow = $1 ORDER BY id",
+		  1, argtypes, values, NULL, true, 0);
+	old = MemoryContextSwitchTo(cxt);
+	g->ntrans = SPI_processed;
+	g->trans = palloc0(sizeof(WsTransition) * Max(g->ntrans, 1));
+	for (i = 0; i < g->ntrans; i++)
+	{
+		WsTransition *t = &g->trans[i];
+		bool		isnull;
+		Datum		d;
+
+		t->id = WsGetInt64(i, 1, NULL);
+		t->parent = WsNodeIndex(g, WsGetInt64(i, 2, NULL));
+		t->child = WsNodeIndex(g, WsGetInt64(i, 3, NULL));
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
+		t->condition = isnull ? NULL : DatumGetJsonPathPCopy(d);
+		t->priority = (int) WsGetInt64(i, 5, NULL);
+		g->nodes[t->parent].nout++;
+		g->nodes[t->child].nin++;
+	}
+	for (i = 0; i < g->nnodes; i++)
+	{
+		WsNode	   *n = &g->nodes[i];
+
+		n->in = palloc(sizeof(int) * Max(n->nin, 1));
+		n->out = palloc(sizeof(int) * Max(n->nout, 1));
+		n->nin = n->nout = 0;
+		if (n->join == WS_GATE_OR)
+		{
+			n->reach = palloc0(sizeof(Bitmapset *) * g->nnodes);
+			n->reach_done = palloc0(sizeof(bool) * g->nnodes);
+		}
+	}
+	for (i = 0; i < g->ntrans; i++)
+	{
+		WsTransition *t = &g->trans[i];
+
+		g->nodes[t->parent].out[g->nodes[t->parent].nout++] = i;
+		g->nodes[t->child].in[g->nodes[t->child].nin++] = i;
+	}
+	for (i = 0; i < g->nnodes; i++)
+		qsort_arg(g->nodes[i].out, g->nodes[i].nout, sizeof(int), WsCompareOut, g);
+	MemoryContextSwitchTo(old);
+	return g;
+}
+
+/*
+ * The graph of workflow wf, from the cache or loaded now. Raises 42704 for an unknown
+ * workflow. Call it once at the start of a step, never while a graph is in use.
+ */
+WsGraph *
+WsGetGraph(int64 wf)
+{
+	WsGraphEntry *e;
+	bool		found;
+
+	WsNodeRelid();
+	if (graph_cache_stale)
+		WsGraphFlush();
+	if (graph_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(WsGraphEntry);
+		ctl.hcxt = CacheMemoryContext;
+		graph_cache = hash_create("ws graphs", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		WsNodeRelid();
+	}
+	e = hash_search(graph_cache, &wf, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->graph;
+	{
+		WsGraph    *g = WsLoadGraph(wf);
+
+		if (g == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("workflow " INT64_FORMAT " does not exist", wf),
+					 errhint("See SELECT id, name, version FROM ws.workflow.")));
+		e = hash_search(graph_cache, &wf, HASH_ENTER, &found);
+		e->graph = g;
+		return g;
+	}
+}
+
+/* Index of node id in g->nodes (sorted by id), -1 if absent. */
+int
+WsNodeIndex(WsGraph *g, int64 id)
+{
+	int			lo = 0,
+				hi = g->nnodes - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (g->nodes[mid].id == id)
+			return mid;
+		if (g->nodes[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Index of transition id in g->trans (sorted by id), -1 if absent. */
+int
+WsTransIndex(WsGraph *g, int64 id)
+{
+	int			lo = 0,
+				hi = g->ntrans - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (g->trans[mid].id == id)
+			return mid;
+		if (g->trans[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+PG_FUNCTION_INFO_V1(ws_definitions_changed);
+
+/* Statement trigger on the definition tables: tell every backend to drop its graphs. */
+Datum
+ws_definitions_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "ws_definitions_changed: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(WsNodeRelid());
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,155 @@
+/*
+ * ws.c: module initialisation, the ws.* settings, and small helpers every other file uses:
+ * the SPI plan cache (plans prepared once per backend and kept with SPI_keepplan) and
+ * jsonb conveniences.
+ */
+#include "ws.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+int			ws_retry_base_ms = 1000;
+int			ws_retry_cap_ms = 3600 * 1000;
+
+void		_PG_init(void);
+
+/* Define the ws.* settings and register the graph cache invalidation. */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("ws.retry_base",
+							"First back-off delay after a failed attempt.",
+							"Each further attempt doubles it, up to ws.retry_cap.",
+							&ws_retry_base_ms, 1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("ws.retry_cap",
+							"Longest back-off delay between two attempts of a task.",
+							NULL,
+							&ws_retry_cap_ms, 3600 * 1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("ws");
+	WsGraphInit();
+}
+
+/* Prepare sql once per backend; later calls return the kept plan. */
+SPIPlanPtr
+WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "ws: SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "ws: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/* Run a cached plan; returns SPI_processed. */
+int
+WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+	  Datum *values, const char *nulls, bool read_only, long count)
+{
+	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	return (int) SPI_processed;
+}
+
+/* Column col (1-based) of result row as int64. */
+int64
+WsGetInt64(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	if (n)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT2OID:
+			return DatumGetInt16(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+/* Column col of row as a palloc'd C string in the current context, NULL for NULL. */
+char *
+WsGetText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* Column col of row as a detoasted jsonb copied into the current context. */
+Jsonb *
+WsGetJsonb(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (n)
+		return NULL;
+	return DatumGetJsonbPCopy(d);
+}
+
+/* A fresh '{}' */
+Jsonb *
+WsEmptyJsonb(void)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
+/* a || b for two objects */
+Jsonb *
+WsJsonbConcat(Jsonb *a, Jsonb *b)
+{
+	if (a == NULL || JB_ROOT_COUNT(a) == 0)
+		return b;
+	if (b == NULL || JB_ROOT_COUNT(b) == 0)
+		return a;
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
+}
+
+/* Does object j have key with a non-null value? */
+bool
+WsJsonbHasKey(Jsonb *j, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
+		return false;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	return v != NULL && v->type != jbvNull;
+}
+
+/* Refuse anything but a JSON object for what. */
+void
+WsCheckObject(Jsonb *j, const char *what)
+{
+	if (j != NULL && !(JB_ROOT_IS_OBJECT(j) && !JB_ROOT_IS_SCALAR(j)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what),
+				 errhint("Pass an object such as '{\"key\": 1}'::jsonb, or '{}'.")));
+}

@@ -1,0 +1,116 @@
+/*
+ * ws.h: declarations shared by the files of the ws extension.
+ *
+ * ws.c       module init, settings, the SPI plan cache helper
+ * access.c   who is calling, and running engine SQL as the extension owner
+ * graph.c    per-backend cache of workflow graphs, invalidated on definition changes
+ * history.c  ws.event rows and NOTIFY ws_ready / ws_process
+ * engine.c   processes and steps: activation, completion, splits, joins, end, stuck
+ * claim.c    the worker protocol: claim, heartbeat, progress
+ */
+#ifndef WS_H
+#define WS_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "nodes/bitmapset.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+
+/* ws.c */
+extern int	ws_retry_base_ms;
+extern int	ws_retry_cap_ms;
+
+extern SPIPlanPtr WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
+extern int	WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+				  Datum *values, const char *nulls, bool read_only, long count);
+extern int64 WsGetInt64(int row, int col, bool *isnull);
+extern char *WsGetText(int row, int col);
+extern Jsonb *WsGetJsonb(int row, int col);
+extern Jsonb *WsEmptyJsonb(void);
+extern Jsonb *WsJsonbConcat(Jsonb *a, Jsonb *b);
+extern bool WsJsonbHasKey(Jsonb *j, const char *key);
+extern void WsCheckObject(Jsonb *j, const char *what);
+
+/* access.c */
+typedef struct WsCaller
+{
+	Oid			caller;			/* current_user when ws was called */
+	char	   *actor;			/* its name, recorded in ws.event */
+	Oid			saved_userid;
+	int			saved_sec_context;
+} WsCaller;
+
+extern void WsEnter(WsCaller *who);
+extern void WsLeave(WsCaller *who);
+extern bool WsIsMember(WsCaller *who, const char *role);
+extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);
+
+/* graph.c */
+typedef enum WsGate
+{
+	WS_GATE_AND,
+	WS_GATE_XOR,
+	WS_GATE_OR
+} WsGate;
+
+typedef struct WsNode
+{
+	int64		id;
+	char	   *name;
+	char	   *action;			/* NULL: no action */
+	char	   *role;			/* NULL: open to any ws user */
+	bool		is_start;
+	bool		is_end;
+	WsGate		join;
+	WsGate		split;
+	Jsonb	   *params;
+	Interval   *wait;			/* NULL: no wait */
+	char	   *wait_until;		/* jsonpath text, NULL: none */
+	int			retries;
+	int			nrequired;		/* required form parameters of the action */
+	char	  **required;
+	int			nin;			/* incoming transitions (indexes into trans) */
+	int		   *in;
+	int			nout;			/* outgoing transitions, by priority then id */
+	int		   *out;
+	Bitmapset **reach;			/* OR joins only: per node, lazily, see engine.c */
+	bool	   *reach_done;
+} WsNode;
+
+typedef struct WsTransition
+{
+	int64		id;
+	int			parent;			/* node indexes */
+	int			child;
+	JsonPath   *condition;		/* NULL: always true */
+	int			priority;
+} WsTransition;
+
+typedef struct WsGraph
+{
+	int64		workflow;
+	char	   *name;
+	int			version;
+	Jsonb	   *params;
+	int			nnodes;			/* ordered by node id */
+	WsNode	   *nodes;
+	int			ntrans;			/* ordered by priority, id */
+	WsTransition *trans;
+	bool		validated;		/* ws.validate found nothing */
+	MemoryContext cxt;
+} WsGraph;
+
+extern void WsGraphInit(void);
+extern WsGraph *WsGetGraph(int64 workflow);
+extern int	WsNodeIndex(WsGraph *g, int64 node_id);
+extern int	WsTransIndex(WsGraph *g, int64 trans_id);
+
+/* history.c */
+extern void WsEvent(int64 process, int64 task, const char *state, const char *actor,
+					const char *detail);
+extern void WsNotifyReady(const char *action);
+extern void WsNotifyProcess(int64 process, const char *state);
+
+#endif

@@ -7,9 +7,9 @@ OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o
 DATA = sql/ws--$(EXTVERSION).sql
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = 
+REGRESS = definitions sequential conference joins errors
 REGRESS_OPTS = --load-extension=ws
-ISOLATION = 
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 PG_CONFIG ?= pg_config

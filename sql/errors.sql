@@ -1,0 +1,150 @@
+-- Every runtime error path: a clear SQLSTATE and message, and nothing changed.
+-- Also failure, retries with back-off, ws.retry, timers and lease expiry through ws.tick.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+-- each file starts from empty tables, so ids in the output do not depend on the order of files
+TRUNCATE ws.workflow, ws.node, ws.transition, ws.action, ws.process, ws.task, ws.event RESTART IDENTITY;
+
+-- try(sql): 'ok', or the SQLSTATE and message of the error it raised
+CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- a fingerprint of all mutable ws state, to show that a refused call changed nothing
+CREATE FUNCTION fingerprint() RETURNS text LANGUAGE sql AS $$
+    SELECT md5(concat((SELECT string_agg(concat_ws(',', id, state, params, result, progress, attempts, error,
+                                                  lease_until, due_at), ';' ORDER BY id) FROM ws.task),
+                      (SELECT string_agg(concat_ws(',', id, state, params, tokens, error), ';' ORDER BY id) FROM ws.process),
+                      (SELECT count(*) FROM ws.event)))
+$$;
+
+SELECT ws.register_action('err.mult', '{"a": {"type": "integer", "required": true}, "b": {"type": "integer"}}');
+SELECT ws.define('{"name": "errors", "nodes": [
+  {"name": "one", "action": "err.one", "start": true}, {"name": "two", "action": "err.one", "start": true},
+  {"name": "mult", "action": "err.mult", "start": true}, {"name": "end", "end": true, "join": "and"}],
+  "transitions": [{"from": "one", "to": "end"}, {"from": "two", "to": "end"}, {"from": "mult", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+-- a required form parameter is missing: pending, and not claimable
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT e.detail FROM ws.event e JOIN ws.task t ON t.id = e.task JOIN ws.node n ON n.id = t.node
+ WHERE e.process = :p AND n.name = 'mult';
+SELECT t.id AS mult FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p AND n.name = 'mult' \gset
+SELECT t.id AS two FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p AND n.name = 'two' \gset
+SELECT task AS one, attempt FROM ws.claim(ARRAY['err.one'], 'w', 1) \gset
+
+SELECT fingerprint() AS before \gset
+SELECT try('SELECT ws.complete(424242)');
+SELECT try(format('SELECT ws.complete(%s)', :two));
+SELECT try(format('SELECT ws.complete(%s)', :mult));
+SELECT try(format('SELECT ws.complete(%s, %L)', :one, '[1]'));
+SELECT try(format('SELECT ws.complete(%s, %L)', :one, '"done"'));
+SELECT try(format('SELECT ws.complete(%s, %L, 7)', :one, '{}'));
+SELECT try(format('SELECT ws.fail(%s, NULL)', :one));
+SELECT try(format('SELECT ws.fail(%s, %L)', :two, 'not running'));
+SELECT try(format('SELECT ws.heartbeat(%s, %L)', :two, '1 minute'));
+SELECT try(format('SELECT ws.heartbeat(%s, %L)', :one, '-1 minute'));
+SELECT try(format('SELECT ws.heartbeat(%s, %L, 2)', :one, '1 minute'));
+SELECT try(format('SELECT ws.progress(%s, 101)', :one));
+SELECT try(format('SELECT ws.progress(%s, -1)', :one));
+SELECT try(format('SELECT ws.progress(%s, 50)', :two));
+SELECT try($$SELECT ws.claim(ARRAY['err.one'], 'w', 0)$$);
+SELECT try($$SELECT ws.claim(ARRAY['err.one'], '', 1)$$);
+SELECT try($$SELECT ws.claim(ARRAY['err.one'], 'w', 1, '0 seconds')$$);
+SELECT try('SELECT ws.cancel(424242)');
+SELECT try(format('SELECT ws.retry(%s)', :one));
+SELECT try('SELECT ws.retry(424242)');
+SELECT fingerprint() = :'before' AS nothing_changed;
+-- the same errors as psql shows them, with their hints
+SELECT ws.complete(:two);
+SELECT ws.complete(:mult);
+SELECT ws.complete(:one, '{}', 7);
+
+-- complete twice: the second is refused
+SELECT ws.complete(:one, '{"x": 1}', :attempt);
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.complete(%s)', :one));
+SELECT fingerprint() = :'before' AS nothing_changed;
+
+-- fail without retries: the task and the process fail; nothing in it moves until ws.retry
+SELECT task AS two FROM ws.claim(ARRAY['err.one'], 'w', 1) \gset
+SELECT ws.fail(:two, 'disk full');
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT state, error FROM ws.task WHERE id = :two;
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.complete(%s)', :two));
+SELECT count(*) AS claimable FROM ws.claim(ARRAY['err.one', 'err.mult'], 'w', 10);
+SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.retry(:two);
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT state FROM ws.task WHERE id = :two;
+SELECT task AS two, attempt FROM ws.claim(ARRAY['err.one'], 'w', 1) \gset
+SELECT :attempt AS attempt_after_retry;
+SELECT ws.complete(:two, '{}', :attempt);
+-- cancel ends the process and its active tasks; a cancelled process cannot be cancelled again
+SELECT ws.cancel(:p, 'enough');
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT state FROM ws.process WHERE id = :p;
+SELECT try(format('SELECT ws.cancel(%s)', :p));
+SELECT try(format('SELECT ws.retry(%s)', :two));
+
+-- retries: a failed attempt waits with exponential back-off, then ws.tick makes it ready
+SELECT ws.define('{"name": "flaky", "nodes": [{"name": "call", "action": "err.flaky", "retries": 2}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SET ws.retry_base = '1h';
+SET ws.retry_cap = '3h';
+SELECT task AS t, attempt FROM ws.claim(ARRAY['err.flaky'], 'w') \gset
+SELECT ws.fail(:t, 'timeout', :attempt);
+SELECT state, error, due_at - now() BETWEEN '59 minutes' AND '60 minutes' AS one_hour FROM ws.task WHERE id = :t;
+SELECT ws.tick() AS moved_nothing_yet;
+UPDATE ws.task SET due_at = now() - interval '1 second' WHERE id = :t;
+SELECT ws.tick() AS moved;
+SELECT task AS t, attempt FROM ws.claim(ARRAY['err.flaky'], 'w') \gset
+SELECT ws.fail(:t, 'timeout again', :attempt);
+SELECT state, due_at - now() BETWEEN '119 minutes' AND '120 minutes' AS two_hours FROM ws.task WHERE id = :t;
+UPDATE ws.task SET due_at = now() - interval '1 second' WHERE id = :t;
+SELECT ws.tick() AS moved;
+SELECT task AS t, attempt FROM ws.claim(ARRAY['err.flaky'], 'w') \gset
+SELECT :attempt AS third_attempt;
+SELECT ws.fail(:t, 'gave up', :attempt);
+SELECT state, error FROM ws.task WHERE id = :t;
+SELECT state, error FROM ws.process WHERE id = :p;
+RESET ws.retry_base;
+RESET ws.retry_cap;
+
+-- leases: an expired lease goes back to ready with its attempt counted; the old claimer is fenced
+SELECT ws.define('{"name": "leases", "nodes": [{"name": "slow", "action": "err.slow"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT task AS t, attempt AS old FROM ws.claim(ARRAY['err.slow'], 'w1', 1, '1 millisecond') \gset
+SELECT pg_sleep(0.05);
+SELECT ws.tick() AS moved;
+SELECT state, attempts FROM ws.task WHERE id = :t;
+SELECT task = :t AS same_task, attempt AS new FROM ws.claim(ARRAY['err.slow'], 'w2') \gset
+SELECT :'same_task' AS same_task, :new AS new_attempt;
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.complete(%s, %L, %s)', :t, '{}', :old));
+SELECT try(format('SELECT ws.heartbeat(%s, %L, %s)', :t, '1 minute', :old));
+SELECT try(format('SELECT ws.fail(%s, %L, %s)', :t, 'late', :old));
+SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.complete(:t, '{}', :new);
+SELECT state FROM ws.process WHERE id = :p;
+
+-- timers: wait and wait_until
+SELECT ws.define('{"name": "timers", "nodes": [
+  {"name": "later", "wait": "1 hour", "action": "err.t", "start": true},
+  {"name": "at", "wait_until": "$.when", "action": "err.t", "start": true},
+  {"name": "end", "end": true, "join": "and"}],
+  "transitions": [{"from": "later", "to": "end"}, {"from": "at", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w, '{"when": "2001-01-01T00:00:00Z"}') AS p \gset
+SELECT n.name, t.state, t.due_at - now() > interval '59 minutes' AS in_an_hour,
+       t.due_at = '2001-01-01T00:00:00Z' AS at_when
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT ws.tick() AS moved;
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT ws.start(:w, '{"when": "not a time"}') AS p \gset
+SELECT state, error FROM ws.process WHERE id = :p;
+
+DROP FUNCTION try(text);
+DROP FUNCTION fingerprint();

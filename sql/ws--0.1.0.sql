@@ -579,7 +579,61 @@ CREATE FUNCTION ws.tick() RETURNS integer
 COMMENT ON FUNCTION ws.tick() IS 'Fires due timers and expired leases; returns how many tasks it moved';
 
 ------------------------------------------------------------------------------
--- Access: nothing for PUBLIC
+-- Views for people
+------------------------------------------------------------------------------
+
+CREATE VIEW ws.my_tasks WITH (security_barrier) AS
+SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.state, t.assignee,
+       n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
+       t.attempts, t.lease_until, t.due_at, t.created_at,
+       t.assignee = current_user AS assigned_to_me
+  FROM ws.task t
+  JOIN ws.process p ON p.id = t.process
+  JOIN ws.node n ON n.id = t.node
+  JOIN ws.workflow w ON w.id = p.workflow
+ WHERE t.state IN ('pending', 'ready', 'running')
+   AND p.state = 'running'
+   AND (n.role IS NULL OR pg_has_role(current_user, n.role, 'MEMBER'));
+COMMENT ON VIEW ws.my_tasks IS 'The open tasks of running processes that the current user may act on now';
+
+------------------------------------------------------------------------------
+-- Access
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ws.grant_user(role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role USING ERRCODE = '42704';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA ws TO %I', role);
+    EXECUTE format('GRANT SELECT ON ws.my_tasks TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb), '
+                   'ws.claim(text[], text, integer, interval), ws.complete(bigint, jsonb, integer), '
+                   'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
+                   'ws.progress(bigint, numeric) TO %I', role);
+END $$;
+COMMENT ON FUNCTION ws.grant_user(name) IS
+    'Lets a role start processes, see the tasks its roles allow (ws.my_tasks) and act on them';
+
+CREATE FUNCTION ws.grant_admin(role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM ws.grant_user(role);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ws TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
+                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer), '
+                   'ws.add_transition(bigint, text, text, jsonpath, integer), ws.define(jsonb), '
+                   'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.to_dot(bigint), '
+                   'ws.process_dot(bigint), ws.cancel(bigint, text), ws.retry(bigint), ws.tick() TO %I', role);
+END $$;
+COMMENT ON FUNCTION ws.grant_admin(name) IS
+    'Lets a role also define workflows, see everything, cancel and retry';
+
+------------------------------------------------------------------------------
+-- Nothing for PUBLIC
 ------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL TABLES IN SCHEMA ws FROM PUBLIC;

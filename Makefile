@@ -9,7 +9,7 @@ PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-ini
 
 REGRESS = definitions sequential conference joins errors
 REGRESS_OPTS = --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 PG_CONFIG ?= pg_config

@@ -413,6 +413,38 @@ END $$;
 COMMENT ON FUNCTION ws.register_action(text, jsonb, text) IS
     'Registers (or replaces) an action and its parameter form';
 
+CREATE FUNCTION ws._check_form(action text, params jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    form jsonb;
+    p record;
+    want text;
+    ok boolean;
+BEGIN
+    SELECT a.params INTO form FROM ws.action a WHERE a.name = action;
+    FOR p IN SELECT key, value FROM jsonb_each(params) LOOP
+        want := form->p.key->>'type';
+        CONTINUE WHEN want IS NULL OR jsonb_typeof(p.value) = 'null';
+        ok := CASE want
+            WHEN 'string' THEN jsonb_typeof(p.value) = 'string'
+            WHEN 'integer' THEN jsonb_typeof(p.value) = 'number' AND p.value::numeric = trunc(p.value::numeric)
+            WHEN 'number' THEN jsonb_typeof(p.value) = 'number'
+            WHEN 'boolean' THEN jsonb_typeof(p.value) = 'boolean'
+            WHEN 'object' THEN jsonb_typeof(p.value) = 'object'
+            WHEN 'array' THEN jsonb_typeof(p.value) = 'array'
+            WHEN 'timestamp' THEN ws._timestamp(p.value) IS NOT NULL
+            ELSE true END;
+        IF NOT ok THEN
+            RAISE EXCEPTION 'parameter "%" of action "%" must be of type %, not %', p.key, action, want, p.value
+                USING ERRCODE = '22023',
+                      HINT = CASE WHEN want = 'timestamp' THEN 'Pass an ISO 8601 string such as "2026-11-27T10:00:00Z".'
+                                  ELSE format('Pass a JSON %s.', want) END;
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION ws._check_form(text, jsonb) IS 'Internal: refuses params whose values do not have the type the action''s form says';
+
 CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -566,6 +598,11 @@ CREATE FUNCTION ws.progress(task bigint, percent numeric) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_progress' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.progress(bigint, numeric) IS 'Reports the progress of a running task, 0 to 100';
 
+CREATE FUNCTION ws.fill(task bigint, params jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'ws_fill' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.fill(bigint, jsonb) IS
+    'A role member supplies missing parameters of a pending task; it becomes ready once nothing required is missing';
+
 CREATE FUNCTION ws.cancel(process bigint, reason text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_cancel' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.cancel(bigint, text) IS 'Cancels a running or failed process and its active tasks';
@@ -612,7 +649,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb), '
                    'ws.claim(text[], text, integer, interval), ws.complete(bigint, jsonb, integer), '
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
-                   'ws.progress(bigint, numeric) TO %I', role);
+                   'ws.progress(bigint, numeric), ws.fill(bigint, jsonb) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws.grant_user(name) IS
     'Lets a role start processes, see the tasks its roles allow (ws.my_tasks) and act on them';

@@ -96,7 +96,7 @@ ws_claim(PG_FUNCTION_ARGS)
 			  "       u.attempts, u.lease_until "
 			  "  FROM u JOIN ws.process p ON p.id = u.process JOIN ws.node n ON n.id = u.node "
 			  "  JOIN ws.workflow w ON w.id = p.workflow ORDER BY u.id",
-			  5, types, values, nulls, false, 0);
+			  5, types, values, nulls, 0);
 	for (i = 0; i < n; i++)
 	{
 		Datum		out[7];
@@ -129,7 +129,7 @@ WsCheckRunning(WsCaller *who, int64 task, bool has_attempt, int attempt, const c
 			  "SELECT t.state, t.attempts, n.role::text, p.state FROM ws.task t "
 			  "  JOIN ws.node n ON n.id = t.node JOIN ws.process p ON p.id = t.process "
 			  " WHERE t.id = $1",
-			  1, types, values, NULL, true, 1) == 0)
+			  1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
@@ -191,7 +191,7 @@ ws_heartbeat(PG_FUNCTION_ARGS)
 	WsCheckUpdated(WsRun(&plan_heartbeat,
 						 "UPDATE ws.task SET lease_until = now() + $2 "
 						 " WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)",
-						 3, types, values, nulls, false, 0), task, "heartbeat");
+						 3, types, values, nulls, 0), task, "heartbeat");
 	SPI_finish();
 	WsLeave(&who);
 	PG_RETURN_VOID();
@@ -225,7 +225,7 @@ ws_progress(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(1);
 	WsCheckUpdated(WsRun(&plan_progress,
 						 "UPDATE ws.task SET progress = $2 WHERE id = $1 AND state = 'running'",
-						 2, types, values, NULL, false, 0), task, "report progress of");
+						 2, types, values, NULL, 0), task, "report progress of");
 	SPI_finish();
 	WsLeave(&who);
 	PG_RETURN_VOID();

@@ -79,7 +79,7 @@ typedef struct WsStep
 static SPIPlanPtr plan_lock_process, plan_active, plan_insert_task, plan_set_task,
 			plan_cancel_tasks, plan_write_process, plan_assign, plan_task_of, plan_task_row,
 			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
-			plan_tick_due;
+			plan_tick_due, plan_check_form, plan_fill;
 
 static void WsActivate(WsStep *st, int ni);
 static void WsAfterSuccess(WsStep *st, int ni);
@@ -200,7 +200,7 @@ WsStepBegin(WsStep *st, WsCaller *who, int64 process)
 	st->process = process;
 	if (WsRun(&plan_lock_process,
 			  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
-			  1, argtypes, values, NULL, false, 1) == 0)
+			  1, argtypes, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("process " INT64_FORMAT " does not exist", process)));
@@ -212,7 +212,7 @@ WsStepBegin(WsStep *st, WsCaller *who, int64 process)
 	n = WsRun(&plan_active,
 			  "SELECT id, node FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
 			  " ORDER BY id",
-			  1, argtypes, values, NULL, true, 0);
+			  1, argtypes, values, NULL, 0);
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	nodes = palloc(sizeof(int64) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -264,7 +264,7 @@ WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 		  "            WHERE id = ANY ($1) AND state IN " ACTIVE_STATES " RETURNING id, process) "
 		  "INSERT INTO ws.event (process, task, state, actor, detail) "
 		  "SELECT process, id, 'cancelled', $2, $3 FROM t ORDER BY id",
-		  3, types, values, NULL, false, 0);
+		  3, types, values, NULL, 0);
 	for (i = 0; i < n; i++)
 		WsRemoveActive(st, ids[i]);
 }
@@ -333,7 +333,7 @@ WsStepEnd(WsStep *st)
 		  "       error = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce($5, error) END, "
 		  "       ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce(ended_at, now()) END "
 		  " WHERE id = $1",
-		  5, types, values, nulls, false, 0);
+		  5, types, values, nulls, 0);
 }
 
 /* ---------- tasks ---------- */
@@ -363,7 +363,7 @@ WsAssign(const char *role)
 			  " WHERE r.rolcanlogin "
 			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "
 			  "              AND t.state IN " ACTIVE_STATES "), r.rolname LIMIT 1",
-			  1, types, values, NULL, true, 1) == 0)
+			  1, types, values, NULL, 1) == 0)
 		return NULL;
 	return WsGetText(0, 1);
 }
@@ -421,7 +421,7 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			  "           RETURNING id, process) "
 			  "INSERT INTO ws.event (process, task, state, actor, detail) "
 			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
-			  8, types, values, nulls, false, 0);
+			  8, types, values, nulls, 0);
 	}
 	else
 	{
@@ -448,14 +448,20 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			  "                                ELSE started_at END, "
 			  "              ended_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') "
 			  "                              THEN now() END "
-			  "            WHERE id = $1 RETURNING id, process) "
+			  "            WHERE id = $1 AND (state IN " ACTIVE_STATES
+			  "                               OR (state = 'failed' AND $2 IN ('ready', 'pending'))) "
+			  "            RETURNING id, process) "
 			  "INSERT INTO ws.event (process, task, state, actor, detail) "
 			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
-			  8, types, values, nulls, false, 0);
+			  8, types, values, nulls, 0);
 	}
+	/* a second guard: the process lock makes this impossible */
 	if (SPI_processed != 1)
-		elog(ERROR, "ws: task " INT64_FORMAT " of process " INT64_FORMAT " vanished", task,
-			 st->process);
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("task " INT64_FORMAT " of process " INT64_FORMAT " changed state concurrently",
+						task, st->process),
+				 errhint("Retry the call.")));
 	return WsGetInt64(0, 1, NULL);
 }
 
@@ -532,7 +538,7 @@ WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why)
 		values[1] = CStringGetTextDatum(n->wait_until);
 		WsRun(&plan_due_until,
 			  "SELECT ws._timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
-			  2, types, values, NULL, true, 1);
+			  2, types, values, NULL, 1);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 		{
@@ -838,7 +844,7 @@ WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
 
 	WsRun(&plan_task_row,
 		  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
-		  1, types, values, NULL, true, 1);
+		  1, types, values, NULL, 1);
 	row->id = task;
 	row->process = st->process;
 	row->node = WsNodeIndex(st->g, WsGetInt64(0, 1, NULL));
@@ -859,7 +865,7 @@ WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row)
 	Datum		values[1] = {Int64GetDatum(task)};
 
 	if (WsRun(&plan_task_of, "SELECT process FROM ws.task WHERE id = $1",
-			  1, types, values, NULL, true, 1) == 0)
+			  1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
@@ -990,6 +996,58 @@ ws_fail(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(ws_fill);
+
+/*
+ * ws.fill(task, params): a member of the node's role supplies parameters of a pending
+ * task. Values are checked against the action's form, merged into the task's params,
+ * and the task becomes ready once nothing required is missing.
+ */
+Datum
+ws_fill(PG_FUNCTION_ARGS)
+{
+	int64		task = PG_GETARG_INT64(0);
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Oid			types[2] = {TEXTOID, JSONBOID};
+	Datum		values[2];
+	Oid			utypes[2] = {INT8OID, JSONBOID};
+	Datum		uvalues[2];
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+	WsNode	   *n;
+
+	if (params == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("params must not be null")));
+	WsCheckObject(params, "params");
+	WsEnter(&who);
+	SPI_connect();
+	WsTaskStep(&st, &who, task, &row);
+	n = &st.g->nodes[row.node];
+	WsCheckMember(&who, n->role, task, "fill");
+	WsRequireRunning(&st);
+	if (strcmp(row.state, "pending") != 0 || n->action == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot fill task " INT64_FORMAT ": it is %s", task,
+						strcmp(row.state, "pending") == 0 ? "a human task without an action" : row.state),
+				 errhint("Only a pending task whose action misses parameters can be filled.")));
+	values[0] = CStringGetTextDatum(n->action);
+	values[1] = JsonbPGetDatum(params);
+	WsRun(&plan_check_form, "SELECT ws._check_form($1, $2)", 2, types, values, NULL, 1);
+	row.params = WsJsonbConcat(row.params, params);
+	uvalues[0] = Int64GetDatum(task);
+	uvalues[1] = JsonbPGetDatum(row.params);
+	WsRun(&plan_fill, "UPDATE ws.task SET params = $2 WHERE id = $1", 2, utypes, uvalues, NULL, 0);
+	WsProceed(&st, row.node, task, row.params);
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(ws_cancel);
 
 /* ws.cancel(process, reason): end a running or failed process and its active tasks. */
@@ -1066,7 +1124,7 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 
 	values[0] = Int64GetDatum(wf);
 	if (WsRun(&plan_wf_lock, "SELECT 1 FROM ws.workflow WHERE id = $1 FOR KEY SHARE",
-			  1, types, values, NULL, false, 1) == 0)
+			  1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow " INT64_FORMAT " does not exist", wf),
@@ -1080,7 +1138,7 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 
 		WsRun(&plan_validate,
 			  "SELECT pg_catalog.string_agg(p, '; ') FROM ws.validate($1) p",
-			  1, types, values, NULL, true, 1);
+			  1, types, values, NULL, 1);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
 			ereport(ERROR,
@@ -1095,7 +1153,7 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	values[2] = NameGetDatum(&actor);
 	WsRun(&plan_insert_process,
 		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
-		  3, types, values, NULL, false, 1);
+		  3, types, values, NULL, 1);
 	st.process = WsGetInt64(0, 1, NULL);
 	st.who = who;
 	st.state = "running";
@@ -1153,7 +1211,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (WsRun(&plan_wf_by_name,
 			  "SELECT id FROM ws.workflow WHERE name = $1 ORDER BY version DESC LIMIT 1",
-			  1, types, values, NULL, true, 1) == 0)
+			  1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(values[0])),
@@ -1188,7 +1246,7 @@ ws_tick(PG_FUNCTION_ARGS)
 			  " WHERE (state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()) "
 			  "    OR (state = 'running' AND lease_until < pg_catalog.clock_timestamp()) "
 			  " ORDER BY process, id LIMIT 10000",
-			  0, NULL, NULL, NULL, true, 0);
+			  0, NULL, NULL, NULL, 0);
 	tasks = palloc(sizeof(int64) * Max(n, 1));
 	procs = palloc(sizeof(int64) * Max(n, 1));
 	for (i = 0; i < n; i++)

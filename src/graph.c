@@ -115,7 +115,7 @@ WsLoadGraph(int64 wf)
 
 	if (WsRun(&plan_workflow,
 			  "SELECT name, version, params FROM ws.workflow WHERE id = $1",
-			  1, argtypes, values, NULL, true, 1) == 0)
+			  1, argtypes, values, NULL, 1) == 0)
 		return NULL;
 
 	cxt = AllocSetContextCreate(CacheMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
@@ -136,7 +136,7 @@ WsLoadGraph(int64 wf)
 		  "         WHERE a.name OPERATOR(pg_catalog.=) n.action "
 		  "           AND f.value OPERATOR(pg_catalog.@>) '{\"required\": true}') "
 		  "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
-		  1, argtypes, values, NULL, true, 0);
+		  1, argtypes, values, NULL, 0);
 	old = MemoryContextSwitchTo(cxt);
 	g->nnodes = SPI_processed;
 	g->nodes = palloc0(sizeof(WsNode) * Max(g->nnodes, 1));
@@ -184,7 +184,7 @@ WsLoadGraph(int64 wf)
 	WsRun(&plan_trans,
 		  "SELECT id, parent, child, condition, priority FROM ws.transition "
 		  " WHERE workflow = $1 ORDER BY id",
-		  1, argtypes, values, NULL, true, 0);
+		  1, argtypes, values, NULL, 0);
 	old = MemoryContextSwitchTo(cxt);
 	g->ntrans = SPI_processed;
 	g->trans = palloc0(sizeof(WsTransition) * Max(g->ntrans, 1));

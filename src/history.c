@@ -37,7 +37,7 @@ WsEvent(int64 process, int64 task, const char *state, const char *actor, const c
 		nulls[4] = 'n';
 	WsRun(&plan_event,
 		  "INSERT INTO ws.event (process, task, state, actor, detail) VALUES ($1, $2, $3, $4, $5)",
-		  5, types, values, nulls, false, 0);
+		  5, types, values, nulls, 0);
 }
 
 /* Tell workers that tasks of action are ready. */

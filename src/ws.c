@@ -54,13 +54,17 @@ WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 	return *cache;
 }
 
-/* Run a cached plan; returns SPI_processed. */
+/*
+ * Run a cached plan; returns SPI_processed. Never read-only: in READ COMMITTED each
+ * statement then takes a fresh snapshot, so what a step reads after waiting for its
+ * process lock includes everything the transaction it waited for committed.
+ */
 int
 WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-	  Datum *values, const char *nulls, bool read_only, long count)
+	  Datum *values, const char *nulls, long count)
 {
 	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
-	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
 
 	if (rc < 0)
 		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",

@@ -24,7 +24,7 @@ extern int	ws_retry_cap_ms;
 
 extern SPIPlanPtr WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
 extern int	WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-				  Datum *values, const char *nulls, bool read_only, long count);
+				  Datum *values, const char *nulls, long count);
 extern int64 WsGetInt64(int row, int col, bool *isnull);
 extern char *WsGetText(int row, int col);
 extern Jsonb *WsGetJsonb(int row, int col);

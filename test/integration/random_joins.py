@@ -130,17 +130,17 @@ class Workflow:
         ends = {k - 1} | {i for i in range(1, k - 1) if rng.random() < 0.12}
         starts = {0} | {i for i in range(1, k) if i not in ends and rng.random() < 0.12}
         routing = {i for i in range(k) if rng.random() < 0.3}
-        gates = ['and', 'xor', 'or']
         nodes = []
         for i in range(k):
             nodes.append({'name': names[i],
                           'action': None if i in routing else action,
                           'start': i in starts, 'end': i in ends,
-                          'join': rng.choice(gates), 'split': rng.choice(gates)})
+                          'join': rng.choice(['and', 'xor', 'or']),
+                          'split': rng.choice(['and', 'and', 'xor', 'or'])})
         edges = []              # (u, v, condition or None, priority)
 
         def cond():
-            if rng.random() < 0.35:
+            if rng.random() < 0.3:
                 return ('v%d' % rng.randrange(NVARS), rng.random() < 0.7)
             return None
 
@@ -162,9 +162,15 @@ class Workflow:
         for e in list(edges):
             if rng.random() < 0.05:
                 edges.append((e[0], e[1], cond(), prio()))
+        # a split that may take nothing fails the process; mostly give one a way out
+        for u in range(k):
+            outs = [x for x, e in enumerate(edges) if e[0] == u]
+            if outs and all(edges[x][2] for x in outs) and rng.random() < 0.6:
+                x = rng.choice(outs)
+                edges[x] = edges[x][:2] + (None,) + edges[x][3:]
         # loops, guarded by lK == true
-        if rng.random() < 0.5:
-            for _ in range(rng.choice([1, 1, 2])):
+        if rng.random() < 0.6:
+            for _ in range(rng.choice([1, 1, 2, 3])):
                 us = [u for u in range(k) if u not in ends]
                 u = rng.choice(us)
                 ws_ = [w for w in range(0, u + 1) if w not in routing]
@@ -660,7 +666,7 @@ class Run:
                 if p.nsteps >= LOOP_BUDGET:
                     result['l%d' % v] = False
                 elif rng.random() < 0.5:
-                    result['l%d' % v] = rng.random() < 0.5
+                    result['l%d' % v] = rng.random() < 0.7
             p.nsteps += 1
             self.nsteps += 1
             p.steps.append('complete task #%d (node %s, id %d) with %s' % (

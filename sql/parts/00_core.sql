@@ -1,4 +1,5 @@
--- ws 0.1.0: a business process manager inside PostgreSQL.
+-- ws: a business process manager inside PostgreSQL.
+-- The install script sql/ws--<version>.sql is built from sql/parts/*.sql in name order.
 \echo Use "CREATE EXTENSION ws" to load this file. \quit
 
 ------------------------------------------------------------------------------
@@ -669,9 +670,3 @@ END $$;
 COMMENT ON FUNCTION ws.grant_admin(name) IS
     'Lets a role also define workflows, see everything, cancel and retry';
 
-------------------------------------------------------------------------------
--- Nothing for PUBLIC
-------------------------------------------------------------------------------
-
-REVOKE ALL ON ALL TABLES IN SCHEMA ws FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ws FROM PUBLIC;

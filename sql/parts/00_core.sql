@@ -617,24 +617,6 @@ CREATE FUNCTION ws.tick() RETURNS integer
 COMMENT ON FUNCTION ws.tick() IS 'Fires due timers and expired leases; returns how many tasks it moved';
 
 ------------------------------------------------------------------------------
--- Views for people
-------------------------------------------------------------------------------
-
-CREATE VIEW ws.my_tasks WITH (security_barrier) AS
-SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.state, t.assignee,
-       n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
-       t.attempts, t.lease_until, t.due_at, t.created_at,
-       t.assignee = current_user AS assigned_to_me
-  FROM ws.task t
-  JOIN ws.process p ON p.id = t.process
-  JOIN ws.node n ON n.id = t.node
-  JOIN ws.workflow w ON w.id = p.workflow
- WHERE t.state IN ('pending', 'ready', 'running')
-   AND p.state = 'running'
-   AND (n.role IS NULL OR pg_has_role(current_user, n.role, 'MEMBER'));
-COMMENT ON VIEW ws.my_tasks IS 'The open tasks of running processes that the current user may act on now';
-
-------------------------------------------------------------------------------
 -- Access
 ------------------------------------------------------------------------------
 

@@ -442,7 +442,7 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			  "              result = coalesce($7, result), "
 			  "              error = coalesce($8, error), "
 			  "              assignee = CASE WHEN $2 = 'pending' THEN $5 ELSE assignee END, "
-			  "              due_at = $6, "
+			  "              due_at = CASE WHEN $2 = 'waiting' THEN $6 ELSE due_at END, "
 			  "              lease_until = NULL, "
 			  "              started_at = CASE WHEN $2 = 'succeeded' THEN coalesce(started_at, now()) "
 			  "                                ELSE started_at END, "

@@ -647,7 +647,9 @@ BEGIN
                    'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.to_dot(bigint), '
-                   'ws.process_dot(bigint), ws.cancel(bigint, text), ws.retry(bigint), ws.tick() TO %I', role);
+                   'ws.process_dot(bigint), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
+                   'ws.schedule_tick() TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws.grant_admin(name) IS
     'Lets a role also define workflows, see everything, cancel and retry';

@@ -1,0 +1,62 @@
+------------------------------------------------------------------------------
+-- Timers with pg_cron
+--
+-- pg_cron 1.4 has minute resolution, and a newly scheduled job first runs at the next
+-- minute boundary. So ws.schedule_tick() schedules ws.run_ticks() every minute, and
+-- ws.run_ticks() runs for (almost) the minute: it calls ws.tick(), commits, and sleeps
+-- until the next due timer or lease end, at most `every` seconds, until the minute is over.
+-- A timer therefore fires within about `every` seconds of its due time.
+------------------------------------------------------------------------------
+
+-- No SET search_path here: a procedure with a SET clause cannot COMMIT. It is not
+-- SECURITY DEFINER (it runs as whoever calls or schedules it) and qualifies what it calls.
+CREATE PROCEDURE ws.run_ticks(seconds numeric DEFAULT 58, every numeric DEFAULT 0.25)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+    stop timestamptz := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => seconds);
+    next timestamptz;
+    nap float8;
+BEGIN
+    IF seconds IS NULL OR seconds < 0 OR every IS NULL OR every <= 0 THEN
+        RAISE EXCEPTION 'seconds must be zero or more and every more than zero'
+            USING ERRCODE = '22023', HINT = 'CALL ws.run_ticks(58, 0.25) runs ticks for 58 seconds, 4 a second at most.';
+    END IF;
+    LOOP
+        PERFORM ws.tick();
+        COMMIT;
+        EXIT WHEN pg_catalog.clock_timestamp() >= stop;
+        SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
+          INTO next FROM ws.task WHERE state = 'waiting';
+        nap := least(every, pg_catalog.date_part('epoch', stop - pg_catalog.clock_timestamp()),
+                     greatest(0.01, coalesce(pg_catalog.date_part('epoch', next - pg_catalog.clock_timestamp()), every)));
+        PERFORM pg_catalog.pg_sleep(nap);
+        COMMIT;
+    END LOOP;
+END $$;
+COMMENT ON PROCEDURE ws.run_ticks(numeric, numeric) IS
+    'Calls ws.tick() in its own transactions for `seconds`, sleeping until the next due timer (at most `every` seconds) between rounds; what the pg_cron job runs';
+
+CREATE FUNCTION ws.schedule_tick() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cron_db text := coalesce(current_setting('cron.database_name', true), 'postgres');
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF cron_db <> current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+                USING ERRCODE = '55000',
+                      DETAIL = format('pg_cron runs jobs from database "%s" (cron.database_name) only.', cron_db),
+                      HINT = format('In database "%s", with pg_cron installed there, run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                    cron_db, 'ws-tick-' || current_database(), '* * * * *', 'CALL ws.run_ticks()',
+                                    current_database());
+        END IF;
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Add pg_cron to shared_preload_libraries, restart, CREATE EXTENSION pg_cron, then call ws.schedule_tick() again. Without pg_cron, run CALL ws.run_ticks() from any scheduler every minute.';
+    END IF;
+    PERFORM cron.schedule('ws-tick', '* * * * *', 'CALL ws.run_ticks()');
+END $$;
+COMMENT ON FUNCTION ws.schedule_tick() IS
+    'Schedules the timer work (ws.run_ticks every minute) with pg_cron in this database; a clear error where pg_cron is absent';
+

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# pg_cron drives the timers: ws.schedule_tick() in the cron database, then timers due a
+# few seconds apart must fire within about a second of their due time. Measures the
+# latency (ready event time - due time). pg_cron 1.4 starts a new job at the next minute
+# boundary, so this takes up to about 75 seconds.
+set -euo pipefail
+db=${CRON_DB:-postgres}          # the test cluster's cron.database_name
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+fail() { echo "cron: $*"; echo "cron: 0 passed, 1 failed"; exit 1; }
+cleanup() { q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'ws-tick'" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+q -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "CREATE EXTENSION IF NOT EXISTS ws" >/dev/null
+# a database without pg_cron gets a clear error that says how to tick it
+createdb ws_nocron
+err=$(psql -X -At -d ws_nocron -c "CREATE EXTENSION ws" -c "SELECT ws.schedule_tick()" 2>&1 || true)
+dropdb ws_nocron
+echo "$err" | grep -q 'pg_cron is not installed in database "ws_nocron"' || fail "no clear error without pg_cron: $err"
+echo "$err" | grep -q "cron.schedule_in_database('ws-tick-ws_nocron'" || fail "the hint does not say how: $err"
+
+q -c "SELECT ws.define('{\"name\": \"cron timers\", \"nodes\": [{\"name\": \"wait\", \"wait_until\": \"\$.at\", \"action\": \"cron.t\"}]}')" >/dev/null
+q -c "SELECT ws.schedule_tick()" >/dev/null
+q -c "SELECT ws.schedule_tick()" >/dev/null   # idempotent: still one job
+[ "$(q -c "SELECT count(*) FROM cron.job WHERE jobname = 'ws-tick'")" = 1 ] || fail "expected one ws-tick job"
+
+echo "cron: waiting for pg_cron to start the job at the next minute boundary"
+for i in $(seq 1 80); do
+    [ "$(q -c "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'ws-tick'")" -gt 0 ] && break
+    sleep 1
+done
+[ "$(q -c "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'ws-tick'")" -gt 0 ] \
+    || fail "pg_cron never ran the job"
+# 20 timers due 1 to 20 seconds from now, half a second apart plus a bit
+q -c "SELECT ws.start('cron timers', jsonb_build_object('at', clock_timestamp() + make_interval(secs => 1 + i * 0.93)))
+        FROM generate_series(1, 20) i" >/dev/null
+for i in $(seq 1 40); do
+    [ "$(q -c "SELECT count(*) FROM ws.task t JOIN ws.process p ON p.id = t.process JOIN ws.workflow w ON w.id = p.workflow
+                WHERE w.name = 'cron timers' AND t.state = 'waiting'")" = 0 ] && break
+    sleep 1
+done
+read -r n waiting p50 p99 max < <(q -F ' ' -c "
+    SELECT count(*), count(*) FILTER (WHERE e.at IS NULL),
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.at - t.due_at))::numeric, 3),
+           round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.at - t.due_at))::numeric, 3),
+           round(max(extract(epoch FROM e.at - t.due_at))::numeric, 3)
+      FROM ws.task t JOIN ws.process p ON p.id = t.process JOIN ws.workflow w ON w.id = p.workflow
+      LEFT JOIN ws.event e ON e.task = t.id AND e.state = 'ready'
+     WHERE w.name = 'cron timers'")
+echo "cron: $n timers, $waiting not fired; latency from due time to ready: p50 ${p50}s, p99 ${p99}s, max ${max}s"
+[ "$waiting" = 0 ] || fail "$waiting timers did not fire"
+awk -v m="$max" 'BEGIN { exit !(m >= 0 && m < 1.5) }' || fail "a timer fired ${max}s after its due time"
+[ "$(q -c "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+            WHERE j.jobname = 'ws-tick' AND d.status = 'failed'")" = 0 ] \
+    || fail "the job failed: $(q -c "SELECT return_message FROM cron.job_run_details WHERE status = 'failed' LIMIT 1")"
+q -c "DROP EXTENSION ws" >/dev/null
+echo "cron: 1 passed, 0 failed"

@@ -14,6 +14,7 @@ ws_deps() {
     [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || need+=(postgresql-15-cron)
     [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
     command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
+    [ -f /usr/include/graphviz/cgraph.h ] || need+=(libgraphviz-dev)
     command -v make >/dev/null || need+=(make)
     command -v gcc >/dev/null || need+=(gcc)
     if ((${#need[@]})); then
@@ -63,6 +64,6 @@ ws_cluster_start() {
     } >>"$WS_TMP/data/postgresql.conf"
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WS_TMP/data" -l "$WS_TMP/server.log" -w -t 60 start >/dev/null \
         || { cat "$WS_TMP/server.log"; return 1; }
-    export PGHOST="$WS_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    export WS_TMP PGBIN PGHOST="$WS_TMP" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
     echo "== throwaway cluster in $WS_TMP on port $port"
 }

@@ -76,18 +76,23 @@ ws_claim(PG_FUNCTION_ARGS)
 	values[3] = PG_GETARG_DATUM(3);
 	values[4] = NameGetDatum(&actor);
 	n = WsRun(&plan_claim,
-			  "WITH c AS ("
-			  "  SELECT t.id FROM ws.task t "
-			  "    JOIN ws.process p ON p.id = t.process "
-			  "    JOIN ws.node n ON n.id = t.node "
-			  "   WHERE t.state = 'ready' AND t.action = ANY ($1) AND p.state = 'running' "
-			  "     AND (n.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles r "
-			  "           WHERE r.rolname = n.role AND pg_catalog.pg_has_role($5, r.oid, 'MEMBER'))) "
-			  "   ORDER BY t.id LIMIT $3 FOR UPDATE OF t SKIP LOCKED), "
-			  "u AS ("
+			  /*
+			   * Per action, the oldest ready tasks through task_ready (action, id); the ids
+			   * go to the UPDATE as an array, so its generic plan is an index scan too.
+			   */
+			  "WITH u AS ("
 			  "  UPDATE ws.task t SET state = 'running', attempts = t.attempts + 1, "
 			  "         started_at = now(), lease_until = now() + $4, worker = $2, progress = 0 "
-			  "    FROM c WHERE t.id = c.id AND t.state = 'ready' "
+			  "   WHERE t.state = 'ready' AND t.id = ANY (ARRAY("
+			  "     SELECT x.id FROM pg_catalog.unnest($1) a(action) CROSS JOIN LATERAL ("
+			  "       SELECT r.id FROM ws.task r "
+			  "        WHERE r.state = 'ready' AND r.action = a.action "
+			  "          AND EXISTS (SELECT FROM ws.process p WHERE p.id = r.process AND p.state = 'running') "
+			  "          AND EXISTS (SELECT FROM ws.node n WHERE n.id = r.node AND (n.role IS NULL "
+			  "               OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
+			  "                           WHERE o.rolname = n.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER')))) "
+			  "        ORDER BY r.id LIMIT $3 FOR UPDATE SKIP LOCKED) x "
+			  "     ORDER BY x.id LIMIT $3)) "
 			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "
 			  "e AS ("
 			  "  INSERT INTO ws.event (process, task, state, actor, detail) "

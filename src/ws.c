@@ -6,6 +6,7 @@
 #include "ws.h"
 
 #include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -36,13 +37,17 @@ _PG_init(void)
 	WsGraphInit();
 }
 
-/* Prepare sql once per backend; later calls return the kept plan. */
+/*
+ * Prepare sql once per backend; later calls return the kept plan. Always a generic plan:
+ * the engine's statements are point lookups and index scans whose best plan does not
+ * depend on the parameter values, and a custom plan would be planned again on every call.
+ */
 SPIPlanPtr
 WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "ws: SPI_prepare failed for \"%s\": %s", sql,

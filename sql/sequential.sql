@@ -49,3 +49,16 @@ SELECT ws.define('{"name": "routing", "nodes": [{"name": "a"}, {"name": "b"}, {"
 SELECT ws.start(:r) AS rp \gset
 SELECT state FROM ws.process WHERE id = :rp;
 SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :rp ORDER BY t.id;
+
+-- history levels: full keeps every change, activity the process's and the tasks' ends,
+-- none nothing (a superuser setting)
+SET ws.history = 'activity';
+SELECT ws.start(:w) AS p \gset
+SELECT ws.complete(task, '{}', attempt) FROM ws.claim(ARRAY['ws.tasks.dummy'], 'h', 10) WHERE process = :p;
+SELECT e.task IS NULL AS process_event, e.state FROM ws.event e WHERE e.process = :p ORDER BY e.id;
+SET ws.history = 'none';
+SELECT ws.complete(task, '{}', attempt) FROM ws.claim(ARRAY['ws.tasks.dummy'], 'h', 10) WHERE process = :p;
+SELECT count(*) AS new_events FROM ws.event e WHERE e.process = :p AND e.task = (SELECT max(id) FROM ws.task WHERE process = :p);
+SET ws.history = 'sometimes';
+RESET ws.history;
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;

@@ -39,9 +39,9 @@ Datum
 ws_claim(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			types[5] = {TEXTARRAYOID, TEXTOID, INT4OID, INTERVALOID, NAMEOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {TEXTARRAYOID, TEXTOID, INT4OID, INTERVALOID, NAMEOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	NameData	actor;
 	WsCaller	who;
 	int			max,
@@ -75,6 +75,7 @@ ws_claim(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(max);
 	values[3] = PG_GETARG_DATUM(3);
 	values[4] = NameGetDatum(&actor);
+	values[5] = BoolGetDatum(WsKeepEvent("running", true));
 	n = WsRun(&plan_claim,
 			  /*
 			   * Per action, the oldest ready tasks through task_ready (action, id); the ids
@@ -96,12 +97,12 @@ ws_claim(PG_FUNCTION_ARGS)
 			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "
 			  "e AS ("
 			  "  INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "  SELECT process, id, 'running', $5, 'claimed by ' || $2 || ', attempt ' || attempts FROM u) "
+			  "  SELECT process, id, 'running', $5, 'claimed by ' || $2 || ', attempt ' || attempts FROM u WHERE $6) "
 			  "SELECT u.id, u.process, n.name, u.action, w.params || p.params || n.params || u.params, "
 			  "       u.attempts, u.lease_until "
 			  "  FROM u JOIN ws.process p ON p.id = u.process JOIN ws.node n ON n.id = u.node "
 			  "  JOIN ws.workflow w ON w.id = p.workflow ORDER BY u.id",
-			  5, types, values, nulls, 0);
+			  6, types, values, nulls, 0);
 	for (i = 0; i < n; i++)
 	{
 		Datum		out[7];

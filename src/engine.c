@@ -71,6 +71,9 @@ typedef struct WsStep
 	WsActive   *active;
 	int			nactive;
 	int			maxactive;
+	const char *state0;			/* the state, variables and tokens as read: the */
+	Jsonb	   *vars0;			/* process row is written only when they changed */
+	int		   *tokens0;
 	const char *ended;			/* NULL, or the state this step ended the process in */
 	char	   *error;
 	Jsonb	   *now_vars;		/* {"now": <transaction timestamp>} for conditions */
@@ -222,6 +225,10 @@ WsStepBegin(WsStep *st, WsCaller *who, int64 process)
 	}
 	st->g = WsGetGraph(wf);
 	st->tokens = WsParseTokens(st->g, tokens);
+	st->tokens0 = palloc(sizeof(int) * Max(st->g->ntrans, 1));
+	memcpy(st->tokens0, st->tokens, sizeof(int) * st->g->ntrans);
+	st->state0 = st->state;
+	st->vars0 = st->vars;
 	for (i = 0; i < n; i++)
 		WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
 	st->now_vars = WsNowVars();
@@ -244,8 +251,8 @@ WsRequireRunning(WsStep *st)
 static void
 WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 {
-	Oid			types[3] = {INT8ARRAYOID, NAMEOID, TEXTOID};
-	Datum		values[3];
+	Oid			types[4] = {INT8ARRAYOID, NAMEOID, TEXTOID, BOOLOID};
+	Datum		values[4];
 	Datum	   *elems;
 	NameData	actor;
 	int			i;
@@ -259,12 +266,14 @@ WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 	values[0] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[1] = NameGetDatum(&actor);
 	values[2] = CStringGetTextDatum(detail);
+	values[3] = BoolGetDatum(WsKeepEvent("cancelled", true));
 	WsRun(&plan_cancel_tasks,
 		  "WITH t AS (UPDATE ws.task SET state = 'cancelled', lease_until = NULL, ended_at = now() "
-		  "            WHERE id = ANY ($1) AND state IN " ACTIVE_STATES " RETURNING id, process) "
-		  "INSERT INTO ws.event (process, task, state, actor, detail) "
-		  "SELECT process, id, 'cancelled', $2, $3 FROM t ORDER BY id",
-		  3, types, values, NULL, 0);
+		  "            WHERE id = ANY ($1) AND state IN " ACTIVE_STATES " RETURNING id, process), "
+		  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
+		  "      SELECT process, id, 'cancelled', $2, $3 FROM t WHERE $4 ORDER BY id) "
+		  "SELECT id FROM t",
+		  4, types, values, NULL, 0);
 	for (i = 0; i < n; i++)
 		WsRemoveActive(st, ids[i]);
 }
@@ -320,6 +329,9 @@ WsStepEnd(WsStep *st)
 						 NULL);
 	}
 	state = st->ended ? st->ended : st->state;
+	if (st->state0 != NULL && strcmp(state, st->state0) == 0 && st->vars == st->vars0 &&
+		memcmp(st->tokens, st->tokens0, sizeof(int) * st->g->ntrans) == 0)
+		return;
 	values[0] = Int64GetDatum(st->process);
 	values[1] = CStringGetTextDatum(state);
 	values[2] = JsonbPGetDatum(st->vars);
@@ -382,6 +394,7 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 				assignee_name;
 	WsNode	   *n = &st->g->nodes[ni];
 
+	values[8] = BoolGetDatum(WsKeepEvent(state, true));
 	namestrcpy(&actor, st->who->actor);
 	values[1] = CStringGetTextDatum(state);
 	values[2] = NameGetDatum(&actor);
@@ -403,8 +416,8 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 
 	if (task == 0)
 	{
-		Oid			types[8] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
-		INT8OID, TEXTOID};
+		Oid			types[9] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
+		INT8OID, TEXTOID, BOOLOID};
 
 		values[0] = Int64GetDatum(st->process);
 		values[6] = Int64GetDatum(n->id);
@@ -418,15 +431,16 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			  "           VALUES ($1, $7, $8, $2, $5, $6, "
 			  "                   CASE WHEN $2 = 'succeeded' THEN now() END, "
 			  "                   CASE WHEN $2 = 'succeeded' THEN now() END) "
-			  "           RETURNING id, process) "
-			  "INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
-			  8, types, values, nulls, 0);
+			  "           RETURNING id, process), "
+			  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
+			  "      SELECT process, id, $2, $3, $4 FROM t WHERE $9) "
+			  "SELECT id FROM t",
+			  9, types, values, nulls, 0);
 	}
 	else
 	{
-		Oid			types[8] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
-		JSONBOID, TEXTOID};
+		Oid			types[9] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
+		JSONBOID, TEXTOID, BOOLOID};
 
 		values[0] = Int64GetDatum(task);
 		if (result)
@@ -450,10 +464,11 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			  "                              THEN now() END "
 			  "            WHERE id = $1 AND (state IN " ACTIVE_STATES
 			  "                               OR (state = 'failed' AND $2 IN ('ready', 'pending'))) "
-			  "            RETURNING id, process) "
-			  "INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "SELECT process, id, $2, $3, $4 FROM t RETURNING task",
-			  8, types, values, nulls, 0);
+			  "            RETURNING id, process), "
+			  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
+			  "      SELECT process, id, $2, $3, $4 FROM t WHERE $9) "
+			  "SELECT id FROM t",
+			  9, types, values, nulls, 0);
 	}
 	/* a second guard: the process lock makes this impossible */
 	if (SPI_processed != 1)

@@ -24,6 +24,8 @@ WsEvent(int64 process, int64 task, const char *state, const char *actor, const c
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	NameData	actor_name;
 
+	if (!WsKeepEvent(state, task != 0))
+		return;
 	namestrcpy(&actor_name, actor);
 	values[0] = Int64GetDatum(process);
 	values[1] = Int64GetDatum(task);
@@ -44,7 +46,8 @@ WsEvent(int64 process, int64 task, const char *state, const char *actor, const c
 void
 WsNotifyReady(const char *action)
 {
-	Async_Notify("ws_ready", action);
+	if (ws_notify)
+		Async_Notify("ws_ready", action);
 }
 
 /* Tell listeners that process ended in state. */
@@ -53,6 +56,8 @@ WsNotifyProcess(int64 process, const char *state)
 {
 	char		payload[128];
 
+	if (!ws_notify)
+		return;
 	snprintf(payload, sizeof(payload), "{\"process\": " INT64_FORMAT ", \"state\": \"%s\"}",
 			 process, state);
 	Async_Notify("ws_process", payload);

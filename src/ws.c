@@ -16,6 +16,15 @@ PG_MODULE_MAGIC;
 
 int			ws_retry_base_ms = 1000;
 int			ws_retry_cap_ms = 3600 * 1000;
+bool		ws_notify = true;
+int			ws_history = WS_HISTORY_FULL;
+
+static const struct config_enum_entry ws_history_options[] = {
+	{"full", WS_HISTORY_FULL, false},
+	{"activity", WS_HISTORY_ACTIVITY, false},
+	{"none", WS_HISTORY_NONE, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -33,6 +42,17 @@ _PG_init(void)
 							NULL,
 							&ws_retry_cap_ms, 3600 * 1000, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ws.notify",
+							 "Send ws_ready and ws_process notifications.",
+							 "PostgreSQL serializes the commits of all transactions that NOTIFY, "
+							 "so sessions whose workers poll may turn this off for more throughput.",
+							 &ws_notify, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("ws.history",
+							 "Which state changes ws.event keeps.",
+							 "full: every task and process state change; activity: process changes "
+							 "and tasks ending (succeeded, failed, cancelled); none: nothing.",
+							 &ws_history, WS_HISTORY_FULL, ws_history_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ws");
 	WsGraphInit();
 }
@@ -116,6 +136,18 @@ WsGetJsonb(int row, int col)
 	if (n)
 		return NULL;
 	return DatumGetJsonbPCopy(d);
+}
+
+/* Does the history level keep an event of this state (of a task, or of the process)? */
+bool
+WsKeepEvent(const char *state, bool of_task)
+{
+	if (ws_history == WS_HISTORY_FULL)
+		return true;
+	if (ws_history == WS_HISTORY_NONE)
+		return false;
+	return !of_task || strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+		strcmp(state, "cancelled") == 0;
 }
 
 /* A fresh '{}' */

@@ -21,6 +21,12 @@
 /* ws.c */
 extern int	ws_retry_base_ms;
 extern int	ws_retry_cap_ms;
+extern bool ws_notify;
+extern int	ws_history;
+
+#define WS_HISTORY_FULL 0
+#define WS_HISTORY_ACTIVITY 1
+#define WS_HISTORY_NONE 2
 
 extern SPIPlanPtr WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes);
 extern int	WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
@@ -32,6 +38,7 @@ extern Jsonb *WsEmptyJsonb(void);
 extern Jsonb *WsJsonbConcat(Jsonb *a, Jsonb *b);
 extern bool WsJsonbHasKey(Jsonb *j, const char *key);
 extern void WsCheckObject(Jsonb *j, const char *what);
+extern bool WsKeepEvent(const char *state, bool of_task);
 
 /* access.c */
 typedef struct WsCaller

@@ -101,7 +101,7 @@ CREATE INDEX task_active ON ws.task (process) WHERE state IN ('waiting', 'pendin
 CREATE INDEX task_ready ON ws.task (action, id) WHERE state = 'ready';
 CREATE INDEX task_due ON ws.task (due_at) WHERE state = 'waiting';
 CREATE INDEX task_lease ON ws.task (lease_until) WHERE state = 'running';
-CREATE INDEX task_assigned ON ws.task (assignee) WHERE state IN ('waiting', 'pending', 'ready', 'running');
+CREATE INDEX task_assigned ON ws.task (assignee) WHERE assignee IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
 COMMENT ON TABLE ws.task IS 'Executions of nodes inside processes; params are the task''s own params';
 
 CREATE TABLE ws.event (
@@ -493,74 +493,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws.validate(bigint) IS
     'The problems of a workflow, one readable row each; no row means valid';
-
-CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-    w ws.workflow;
-BEGIN
-    SELECT * INTO w FROM ws.workflow WHERE id = workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow % does not exist', workflow USING ERRCODE = '42704';
-    END IF;
-    RETURN ws._dot(w.id, NULL);
-END $$;
-COMMENT ON FUNCTION ws.to_dot(bigint) IS 'The workflow as Graphviz source';
-
-CREATE FUNCTION ws._dot(workflow bigint, process bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('digraph %s {' || E'\n', to_json(w.name || ' v' || w.version)::text)
-        || E'  node [shape=box, style="rounded,filled", fillcolor=white];\n'
-        || coalesce((SELECT string_agg(format('  %s [%s];', to_json(n.name)::text, concat_ws(', ',
-                   CASE WHEN n.is_start THEN 'start=true, penwidth=2' END,
-                   CASE WHEN n.is_end THEN 'end=true, peripheries=2' END,
-                   CASE WHEN n."join" <> 'and' THEN format('join=%s', n."join") END,
-                   CASE WHEN n.split <> 'and' THEN format('split=%s', n.split) END,
-                   CASE WHEN n.action IS NOT NULL THEN format('action=%s', to_json(n.action)) END,
-                   CASE WHEN n.role IS NOT NULL THEN format('role=%s', to_json(n.role::text)) END,
-                   CASE WHEN n.params <> '{}' THEN format('params=%s', to_json(n.params::text)) END,
-                   CASE WHEN n.wait IS NOT NULL THEN format('wait=%s', to_json(n.wait::text)) END,
-                   CASE WHEN n.wait_until IS NOT NULL THEN format('wait_until=%s', to_json(n.wait_until::text)) END,
-                   CASE WHEN n.retries <> 0 THEN format('retries=%s', n.retries) END,
-                   CASE WHEN process IS NOT NULL THEN (
-                       SELECT format('fillcolor=%s, xlabel=%s',
-                                     CASE t.state WHEN 'succeeded' THEN 'palegreen' WHEN 'failed' THEN 'salmon'
-                                                  WHEN 'cancelled' THEN 'gray80' WHEN 'running' THEN 'lightblue'
-                                                  ELSE 'lightyellow' END,
-                                     to_json(t.state || CASE WHEN c.n > 1 THEN ' x' || c.n ELSE '' END))
-                         FROM (SELECT x.state FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id
-                                ORDER BY x.id DESC LIMIT 1) t,
-                              (SELECT count(*) AS n FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id) c)
-                   END)), E'\n' ORDER BY n.id)
-            FROM ws.node n WHERE n.workflow = w.id) || E'\n', '')
-        || coalesce((SELECT string_agg(format('  %s -> %s%s;', to_json(p.name)::text, to_json(c.name)::text,
-                       CASE WHEN t.condition IS NOT NULL OR t.priority <> 0 THEN ' [' || concat_ws(', ',
-                           CASE WHEN t.condition IS NOT NULL THEN format('condition=%s, label=%s',
-                               to_json(t.condition::text), to_json(t.condition::text)) END,
-                           CASE WHEN t.priority <> 0 THEN format('priority=%s', t.priority) END) || ']' END),
-                       E'\n' ORDER BY t.id)
-            FROM ws.transition t JOIN ws.node p ON p.id = t.parent JOIN ws.node c ON c.id = t.child
-           WHERE t.workflow = w.id) || E'\n', '')
-        || '}' || E'\n'
-      FROM ws.workflow w WHERE w.id = workflow
-$$;
-COMMENT ON FUNCTION ws._dot(bigint, bigint) IS 'Internal: Graphviz source of a workflow, coloured by a process''s tasks when given';
-
-CREATE FUNCTION ws.process_dot(process bigint) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-    wf bigint;
-BEGIN
-    SELECT p.workflow INTO wf FROM ws.process p WHERE p.id = process;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'process % does not exist', process USING ERRCODE = '42704';
-    END IF;
-    RETURN ws._dot(wf, process);
-END $$;
-COMMENT ON FUNCTION ws.process_dot(bigint) IS
-    'The workflow of a process as Graphviz source, each node coloured by the state of its latest task';
 
 ------------------------------------------------------------------------------
 -- Execution (C, src/engine.c and src/claim.c)

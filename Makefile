@@ -7,7 +7,7 @@ OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = definitions sequential conference joins errors
+REGRESS = definitions sequential conference joins errors dot
 REGRESS_OPTS = --load-extension=ws
 ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
@@ -34,6 +34,32 @@ install-ws-worker: $(WS_WORKER)
 uninstall: uninstall-ws-worker
 uninstall-ws-worker:
 	rm -f '$(DESTDIR)$(bindir)/ws-worker'
-.PHONY: install-ws-worker uninstall-ws-worker
-EXTRA_CLEAN += $(WS_WORKER)
+# (not EXTRA_CLEAN: PGXS tests it with ifdef when included, before this block)
+clean: clean-ws-worker
+clean-ws-worker:
+	rm -f $(WS_WORKER)
+.PHONY: install-ws-worker uninstall-ws-worker clean-ws-worker
 # ---- end ws-worker ----
+
+# ---- ws_dot (issue 6) -------------------------------------------------------------------
+# ws.define_dot lives in its own library, ws_dot (src/dot/ws_dot.c), linked with Graphviz's
+# libcgraph (Debian: libgraphviz-dev), so the engine library ws never loads Graphviz.
+WS_DOT_CFLAGS := $(shell pkg-config --cflags libcgraph 2>/dev/null || echo -I/usr/include/graphviz)
+WS_DOT_LIBS := $(shell pkg-config --libs libcgraph 2>/dev/null || echo -lcgraph -lcdt)
+
+src/dot/ws_dot.o: override CPPFLAGS += $(WS_DOT_CFLAGS)
+src/dot/ws_dot$(DLSUFFIX): src/dot/ws_dot.o
+	$(CC) $(CFLAGS) $< $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ $(WS_DOT_LIBS)
+
+all: src/dot/ws_dot$(DLSUFFIX)
+install: install-ws-dot
+install-ws-dot: src/dot/ws_dot$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) src/dot/ws_dot$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/ws_dot$(DLSUFFIX)'
+uninstall: uninstall-ws-dot
+uninstall-ws-dot:
+	rm -f '$(DESTDIR)$(pkglibdir)/ws_dot$(DLSUFFIX)'
+clean: clean-ws-dot
+clean-ws-dot:
+	rm -f src/dot/ws_dot.o src/dot/ws_dot$(DLSUFFIX)
+.PHONY: install-ws-dot uninstall-ws-dot clean-ws-dot
+# ---- end ws_dot --------------------------------------------------------------------------

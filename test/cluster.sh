@@ -17,6 +17,7 @@ ws_deps() {
     [ -f /usr/include/graphviz/cgraph.h ] || need+=(libgraphviz-dev)
     command -v make >/dev/null || need+=(make)
     command -v gcc >/dev/null || need+=(gcc)
+    [ -f /usr/include/postgresql/libpq-fe.h ] || need+=(libpq-dev)   # ws-worker (worker/ws-worker.c)
     if ((${#need[@]})); then
         echo "== installing ${need[*]}"
         export DEBIAN_FRONTEND=noninteractive

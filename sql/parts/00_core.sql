@@ -447,7 +447,7 @@ END $$;
 COMMENT ON FUNCTION ws._check_form(text, jsonb) IS 'Internal: refuses params whose values do not have the type the action''s form says';
 
 CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
     w ws.workflow;
@@ -580,7 +580,7 @@ BEGIN
                    'ws.add_transition(bigint, text, text, jsonpath, integer), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.to_dot(bigint), '
                    'ws.process_dot(bigint), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
-                   'ws.schedule_tick() TO %I', role);
+                   'ws.schedule_tick(), ws.define_dot(text), ws.export(bigint), ws.lint(bigint) TO %I', role);
     EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws.grant_admin(name) IS

@@ -1,0 +1,295 @@
+------------------------------------------------------------------------------
+-- Workflows as pictures and documents (issue 6): DOT import (C, src/dot/ws_dot.c, its
+-- own library ws_dot so the engine library never loads Graphviz), DOT export, process
+-- pictures, JSON export, warnings, and the overview of versions.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint
+    AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.define_dot(text) IS
+    'Defines a workflow from a Graphviz digraph (read by Graphviz''s parser), attributes as in ws.define''s document; all or nothing. Returns the workflow id';
+
+-- Graphviz's scanner keeps backslashes in quoted strings except before a quote or a
+-- newline, and drops a newline that stands alone before a quote or a backslash. Runs of
+-- backslashes and newlines therefore go into HTML-like pieces <...>, where Graphviz keeps
+-- everything, joined to the quoted pieces with DOT's + (Graphviz reads them back as one
+-- plain string). Nearly every string has neither and is one quoted string.
+CREATE FUNCTION ws._dot_quote(s text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN strpos(s, E'\\') = 0 AND strpos(s, E'\n') = 0
+                THEN '"' || replace(s, '"', '\"') || '"'
+                ELSE (SELECT string_agg(CASE WHEN r.m[1] ~ E'^[\\\\\n]' THEN '<' || r.m[1] || '>'
+                                             ELSE '"' || replace(r.m[1], '"', '\"') || '"' END,
+                                        ' + ' ORDER BY r.ord)
+                        FROM regexp_matches(s, E'[\\\\\n]+|[^\\\\\n]+', 'g') WITH ORDINALITY AS r(m, ord))
+           END
+$$;
+COMMENT ON FUNCTION ws._dot_quote(text) IS 'Internal: a DOT string that Graphviz reads back as exactly s';
+
+-- A label that Graphviz draws as the text s: a backslash is doubled (Graphviz draws \\ as
+-- one and reads \n, \N, \l... as escapes), a newline is written \n.
+CREATE FUNCTION ws._dot_label(s text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+    SELECT '"' || replace(replace(replace(s, E'\\', E'\\\\'), '"', '\"'), E'\n', '\n') || '"'
+$$;
+COMMENT ON FUNCTION ws._dot_label(text) IS 'Internal: a DOT string that Graphviz draws as the text s';
+
+-- The picture of a workflow, and of a process of it when process is given.
+-- Workflow attributes first (what ws.define_dot reads back), then drawing attributes
+-- (what ws.define_dot ignores):
+--   start node: oval with a bold line; end node: double oval; a routing node (no action,
+--   no role) in between: a diamond, the gateway of BPMN; other nodes: rounded boxes.
+--   Gates: a second label line names the join when it has two or more incoming
+--   transitions or is not AND, and the split when it has two or more outgoing ones or is
+--   not AND. Edges are labelled with their condition, prefixed by #priority when not 0.
+--   Process: each node is filled with the colour of the state of its latest task and the
+--   state is written under the name, with the number of runs when there were several;
+--   transitions holding tokens are drawn bold blue with the count.
+CREATE FUNCTION ws._dot(workflow bigint, process bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH w AS (SELECT * FROM ws.workflow x WHERE x.id = _dot.workflow),
+    p AS (SELECT * FROM ws.process x WHERE x.id = _dot.process),
+    n AS (
+        SELECT n.*,
+               (SELECT count(*) FROM ws.transition t WHERE t.child = n.id) AS ins,
+               (SELECT count(*) FROM ws.transition t WHERE t.parent = n.id) AS outs,
+               k.state, k.runs
+          FROM ws.node n
+          LEFT JOIN LATERAL (
+              SELECT (SELECT x.state FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id
+                       ORDER BY x.id DESC LIMIT 1) AS state,
+                     (SELECT count(*) FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id) AS runs
+          ) k ON true
+         WHERE n.workflow = _dot.workflow),
+    node_lines AS (
+        SELECT n.id, format('  %s [%s];', ws._dot_quote(n.name), concat_ws(', ',
+                   CASE WHEN n.is_start THEN 'start=true' END,
+                   CASE WHEN n.is_end THEN 'end=true' END,
+                   CASE WHEN n."join" <> 'and' THEN format('join=%s', n."join") END,
+                   CASE WHEN n.split <> 'and' THEN format('split=%s', n.split) END,
+                   CASE WHEN n.action IS NOT NULL THEN 'action=' || ws._dot_quote(n.action) END,
+                   CASE WHEN n.role IS NOT NULL THEN 'role=' || ws._dot_quote(n.role) END,
+                   CASE WHEN n.params <> '{}' THEN 'params=' || ws._dot_quote(n.params::text) END,
+                   CASE WHEN n.wait IS NOT NULL THEN 'wait=' || ws._dot_quote(n.wait::text) END,
+                   CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until=' || ws._dot_quote(n.wait_until::text) END,
+                   CASE WHEN n.retries <> 0 THEN format('retries=%s', n.retries) END,
+                   CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
+                        WHEN n.is_start THEN 'shape=oval, penwidth=2'
+                        WHEN n.is_end THEN 'shape=oval, peripheries=2'
+                        WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
+                   'label=' || ws._dot_label(concat_ws(E'\n', n.name,
+                       nullif(concat_ws(', ',
+                           CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
+                           CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
+                       CASE WHEN _dot.process IS NOT NULL AND n.state IS NOT NULL
+                            THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END)),
+                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL
+                        THEN 'tooltip=' || ws._dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role)) END,
+                   CASE WHEN _dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
+                        WHEN 'waiting' THEN 'khaki' WHEN 'pending' THEN 'gold' WHEN 'ready' THEN 'lightyellow'
+                        WHEN 'running' THEN 'lightblue' WHEN 'succeeded' THEN 'palegreen'
+                        WHEN 'failed' THEN 'salmon' WHEN 'cancelled' THEN 'gray80' ELSE 'white' END END
+               )) AS line
+          FROM n),
+    edge_lines AS (
+        SELECT t.id, format('  %s -> %s%s;', ws._dot_quote(a.name), ws._dot_quote(b.name),
+                   coalesce(' [' || nullif(concat_ws(', ',
+                       CASE WHEN t.condition IS NOT NULL THEN 'condition=' || ws._dot_quote(t.condition::text) END,
+                       CASE WHEN t.priority <> 0 THEN format('priority=%s', t.priority) END,
+                       'label=' || nullif(ws._dot_label(concat_ws(' ',
+                           CASE WHEN t.priority <> 0 THEN '#' || t.priority END,
+                           -- drawn without jsonpath's outer parentheses and quotes of plain keys
+                           regexp_replace(regexp_replace(t.condition::text, '^\((.*)\)$', '\1'),
+                                          '\."([A-Za-z_][A-Za-z0-9_]*)"', '.\1', 'g'))), '""'),
+                       CASE WHEN coalesce(p_tok.k, 0) > 0
+                            THEN format('color=blue, penwidth=2, xlabel="%s token%s"', p_tok.k,
+                                        CASE WHEN p_tok.k > 1 THEN 's' ELSE '' END) END
+                   ), '') || ']', '')) AS line
+          FROM ws.transition t
+          JOIN ws.node a ON a.id = t.parent
+          JOIN ws.node b ON b.id = t.child
+          LEFT JOIN LATERAL (SELECT (p.tokens->>t.id::text)::int AS k FROM p) p_tok ON true
+         WHERE t.workflow = _dot.workflow)
+    SELECT format('digraph %s {', ws._dot_quote(w.name)) || E'\n'
+        || concat_ws(E'\n',
+               CASE WHEN w.description IS NOT NULL THEN '  description=' || ws._dot_quote(w.description) || ';' END,
+               CASE WHEN w.params <> '{}' THEN '  params=' || ws._dot_quote(w.params::text) || ';' END,
+               '  label=' || ws._dot_label(w.name || ' v' || w.version
+                   || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
+               '  labelloc=t; fontname="Helvetica";',
+               '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
+               '  edge [fontname="Helvetica", fontsize=10];',
+               (SELECT string_agg(line, E'\n' ORDER BY id) FROM node_lines),
+               (SELECT string_agg(line, E'\n' ORDER BY id) FROM edge_lines))
+        || E'\n}\n'
+      FROM w
+$$;
+COMMENT ON FUNCTION ws._dot(bigint, bigint) IS
+    'Internal: Graphviz source of a workflow, coloured by a process''s tasks when given';
+
+-- to_dot, process_dot, export and lint are VOLATILE although they only read: a VOLATILE
+-- function takes a fresh snapshot for each statement, so it sees what an inner call of the
+-- same query wrote, as in SELECT ws.export(ws.define(...)) or ws.to_dot(ws.define_dot(...)).
+CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
+        RAISE EXCEPTION 'workflow % does not exist', workflow
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+    END IF;
+    RETURN ws._dot(workflow, NULL);
+END $$;
+COMMENT ON FUNCTION ws.to_dot(bigint) IS
+    'The workflow as Graphviz source: readable (shapes, gates, conditions) and read back by ws.define_dot as an equal workflow';
+
+CREATE FUNCTION ws.process_dot(process bigint) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    wf bigint;
+BEGIN
+    SELECT p.workflow INTO wf FROM ws.process p WHERE p.id = process;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'process % does not exist', process
+            USING ERRCODE = '42704', HINT = 'See SELECT id, workflow, state FROM ws.process.';
+    END IF;
+    RETURN ws._dot(wf, process);
+END $$;
+COMMENT ON FUNCTION ws.process_dot(bigint) IS
+    'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs';
+
+------------------------------------------------------------------------------
+-- JSON export: the inverse of ws.define
+------------------------------------------------------------------------------
+
+-- Keys with their default value are left out. ws.define infers start (end) nodes only when
+-- no node is marked start (end), so a workflow that has start and end nodes comes back
+-- exactly; one without any (which ws.validate refuses) would get inferred ones.
+CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    w ws.workflow;
+BEGIN
+    SELECT * INTO w FROM ws.workflow x WHERE x.id = workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow % does not exist', workflow
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+    END IF;
+    RETURN jsonb_build_object('name', w.name, 'params', w.params)
+        || CASE WHEN w.description IS NOT NULL THEN jsonb_build_object('description', w.description) ELSE '{}' END
+        || jsonb_build_object('nodes', coalesce((
+               SELECT jsonb_agg(jsonb_build_object('name', n.name)
+                   || CASE WHEN n.is_start THEN '{"start": true}'::jsonb ELSE '{}' END
+                   || CASE WHEN n.is_end THEN '{"end": true}'::jsonb ELSE '{}' END
+                   || CASE WHEN n.action IS NOT NULL THEN jsonb_build_object('action', n.action) ELSE '{}' END
+                   || CASE WHEN n.role IS NOT NULL THEN jsonb_build_object('role', n.role) ELSE '{}' END
+                   || CASE WHEN n."join" <> 'and' THEN jsonb_build_object('join', n."join") ELSE '{}' END
+                   || CASE WHEN n.split <> 'and' THEN jsonb_build_object('split', n.split) ELSE '{}' END
+                   || CASE WHEN n.params <> '{}' THEN jsonb_build_object('params', n.params) ELSE '{}' END
+                   || CASE WHEN n.wait IS NOT NULL THEN jsonb_build_object('wait', n.wait::text) ELSE '{}' END
+                   || CASE WHEN n.wait_until IS NOT NULL THEN jsonb_build_object('wait_until', n.wait_until::text)
+                           ELSE '{}' END
+                   || CASE WHEN n.retries <> 0 THEN jsonb_build_object('retries', n.retries) ELSE '{}' END
+                   ORDER BY n.id)
+                 FROM ws.node n WHERE n.workflow = w.id), '[]'))
+        || jsonb_build_object('transitions', coalesce((
+               SELECT jsonb_agg(jsonb_build_object('from', a.name, 'to', b.name)
+                   || CASE WHEN t.condition IS NOT NULL THEN jsonb_build_object('condition', t.condition::text)
+                           ELSE '{}' END
+                   || CASE WHEN t.priority <> 0 THEN jsonb_build_object('priority', t.priority) ELSE '{}' END
+                   ORDER BY t.id)
+                 FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+                WHERE t.workflow = w.id), '[]'));
+END $$;
+COMMENT ON FUNCTION ws.export(bigint) IS
+    'The workflow as the JSON document ws.define takes: ws.define(ws.export(w)) defines the next version, equal to w';
+
+------------------------------------------------------------------------------
+-- Warnings: what ws.start accepts but is probably a mistake
+------------------------------------------------------------------------------
+
+-- ws.validate lists what makes a workflow unusable, and ws.start refuses a workflow while
+-- it lists anything; ws.lint lists what is allowed but suspicious, so it never blocks.
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
+        RAISE EXCEPTION 'workflow % does not exist', workflow
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+    END IF;
+    -- An AND join waits for a token on every incoming transition. Walk back from each of
+    -- them through nodes with a single incoming transition and no XOR split; two walks
+    -- that reach the same XOR split through different outgoing transitions are branches
+    -- of which one run takes only one: the join waits for the other forever.
+    RETURN QUERY
+    WITH RECURSIVE walk(j, tin, node, via, seen) AS (
+        SELECT j.id, t.id, t.parent, t.id, ARRAY[t.parent]
+          FROM ws.node j JOIN ws.transition t ON t.child = j.id
+         WHERE j.workflow = workflow AND j."join" = 'and'
+           AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) > 1
+        UNION ALL
+        SELECT w.j, w.tin, t.parent, t.id, w.seen || t.parent
+          FROM walk w
+          JOIN ws.node n ON n.id = w.node AND n.split <> 'xor'
+          JOIN ws.transition t ON t.child = n.id
+         WHERE (SELECT count(*) FROM ws.transition x WHERE x.child = n.id) = 1
+           AND NOT t.parent = ANY (w.seen))
+    SELECT format('AND join "%s" waits for branches of XOR split "%s" (through "%s" and "%s"), which takes only one of them: the join can never fire',
+                  j.name, x.name, ca.name, cb.name)
+      FROM (SELECT DISTINCT ON (a.j, a.node) a.j, a.node, a.via AS va, b.via AS vb
+              FROM walk a JOIN walk b ON b.j = a.j AND b.node = a.node AND a.tin < b.tin AND a.via <> b.via
+             ORDER BY a.j, a.node, a.tin, b.tin) f
+      JOIN ws.node j ON j.id = f.j
+      JOIN ws.node x ON x.id = f.node AND x.split = 'xor'
+      JOIN ws.transition ta ON ta.id = f.va JOIN ws.node ca ON ca.id = ta.child
+      JOIN ws.transition tb ON tb.id = f.vb JOIN ws.node cb ON cb.id = tb.child
+     ORDER BY j.id, x.id;
+    -- An XOR split whose every transition has a condition fails the process when none holds.
+    RETURN QUERY
+    SELECT format('XOR split "%s" has no transition without a condition: when no condition holds, the process fails', n.name)
+      FROM ws.node n
+     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id)
+       AND NOT EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t.condition IS NULL)
+     ORDER BY n.id;
+    -- After an unconditioned transition of an XOR split, the split takes nothing further.
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is never taken: XOR split "%s" takes "%s" -> "%s" first, which has no condition',
+                  n.name, c.name, n.name, n.name, fc.name)
+      FROM ws.node n
+      JOIN ws.transition t ON t.parent = n.id
+      JOIN ws.node c ON c.id = t.child
+      JOIN LATERAL (SELECT f.priority, f.id, f.child FROM ws.transition f
+                     WHERE f.parent = n.id AND f.condition IS NULL
+                     ORDER BY f.priority, f.id LIMIT 1) fb ON true
+      JOIN ws.node fc ON fc.id = fb.child
+     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
+       AND (t.priority, t.id) > (fb.priority, fb.id)
+     ORDER BY n.id, t.priority, t.id;
+END $$;
+COMMENT ON FUNCTION ws.lint(bigint) IS
+    'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
+
+------------------------------------------------------------------------------
+-- Versions at a glance
+------------------------------------------------------------------------------
+
+CREATE VIEW ws.workflow_overview AS
+SELECT w.id, w.name, w.version,
+       w.version = max(w.version) OVER (PARTITION BY w.name) AS newest,
+       (SELECT count(*) FROM ws.node n WHERE n.workflow = w.id) AS nodes,
+       (SELECT count(*) FROM ws.transition t WHERE t.workflow = w.id) AS transitions,
+       count(p.id) FILTER (WHERE p.state = 'running') AS running,
+       count(p.id) FILTER (WHERE p.state = 'completed') AS completed,
+       count(p.id) FILTER (WHERE p.state = 'failed') AS failed,
+       count(p.id) FILTER (WHERE p.state = 'cancelled') AS cancelled,
+       w.created_at, w.created_by, w.description
+  FROM ws.workflow w
+  LEFT JOIN ws.process p ON p.workflow = w.id
+ GROUP BY w.id
+ ORDER BY w.name, w.version;
+COMMENT ON VIEW ws.workflow_overview IS
+    'One line a workflow version for psql: its size, whether ws.start(name) takes it (newest), its processes by state';

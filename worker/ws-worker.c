@@ -1156,7 +1156,7 @@ is_transient_error(PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 	return state && (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0 ||
-					 strcmp(state, "55P03") == 0);
+					 strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0);
 }
 
 /* The primary message of an error, with its detail, on one line (malloc'd). */

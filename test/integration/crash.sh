@@ -77,10 +77,9 @@ sleep 2
 before=$(q -c "SELECT count(*) FROM ws.task WHERE state = 'succeeded'")
 pm=$(head -1 "$WS_TMP/data/postmaster.pid")
 echo "crash: $before tasks done, killing the postmaster (pid $pm) with SIGKILL"
-kill -9 "$pm"
-sleep 1
-pkill -9 -u postgres -f "postgres: " 2>/dev/null || true   # children still attached, as after a host crash
-sleep 1
+children=$(pgrep -P "$pm" | tr '\n' ' ')
+kill -9 "$pm" $children 2>/dev/null   # the postmaster and its own backends at once, as in a host crash
+sleep 2
 runuser -u postgres -- pg_ctl -D "$WS_TMP/data" -l "$WS_TMP/server.log" -w -t 60 start >/dev/null || fail "restart failed"
 echo "crash: restarted; workers reconnect"
 wait "${pids[@]}"

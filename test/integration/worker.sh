@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# test/integration/worker.sh: ws-worker (worker/ws-worker.c) against the throwaway cluster.
+# Run by test/run with PGHOST/PGPORT/PGUSER/PGDATABASE set; creates and drops its own
+# database. Real worker processes run shell commands for the tasks: two workers share a
+# workflow, JSON output steers an XOR split, a failing command is retried then fails the
+# process with its stderr, bad output is a clear failure, a worker killed with -9 loses its
+# lease to the other one, a PostgreSQL restart is survived, SIGTERM waits for the running
+# command then fails what is left. Last, the tasks per second of one worker running `true`.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+
+DB=ws_worker_test
+T=$(mktemp -d /tmp/ws-worker-test.XXXXXX)
+chmod 755 "$T"
+export WS_TEST_DIR=$T
+WORKER=$ROOT/worker/ws-worker
+[ -x "$WORKER" ] || WORKER=$(command -v ws-worker || true)
+if [ -z "$WORKER" ] || [ ! -x "$WORKER" ]; then
+    echo "ws-worker is not built (make)"
+    echo "worker: 0 passed, 1 failed"
+    exit 1
+fi
+
+passed=0
+failed=0
+declare -A WPID
+TICKPID=
+
+cleanup() {
+    local p
+    for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "$TICKPID" ] && kill "$TICKPID" 2>/dev/null
+    wait 2>/dev/null
+    dropdb --if-exists --force "$DB" >/dev/null 2>&1
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"; }
+not_ok() {
+    failed=$((failed + 1))
+    echo "not ok $((passed + failed)) - $1"
+    [ -n "${2:-}" ] && echo "#   $2"
+}
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+# is TEST NAME SQL EXPECTED: the query's output must be exactly EXPECTED
+is() {
+    local got
+    got=$(q "$2" 2>&1)
+    if [ "$got" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$got', want '$3'"; fi
+}
+# wait_for SECONDS SQL: until the query returns t; false on timeout
+wait_for() {
+    local end=$((SECONDS + $1))
+    while [ $SECONDS -lt "$end" ]; do
+        [ "$(q "$2" 2>/dev/null)" = t ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# start_worker NAME [options...]: a ws-worker on the test database, logging to $T/NAME.log
+start_worker() {
+    local name=$1
+    shift
+    "$WORKER" --dsn "dbname=$DB" --name "$name" "$@" >>"$T/$name.log" 2>&1 &
+    WPID[$name]=$!
+}
+stop_worker() {
+    kill -9 "${WPID[$1]}" 2>/dev/null
+    wait "${WPID[$1]}" 2>/dev/null
+    unset "WPID[$1]"
+}
+show_logs() {
+    local f
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        echo "---- $(basename "$f") (last lines)"
+        tail -n 15 "$f"
+    done
+}
+
+# the command every test worker runs: what it does depends on WS_ACTION
+cat >"$T/cmd.sh" <<'EOF'
+#!/bin/bash
+params=$(cat)
+num() { printf '%s' "$params" | sed -n "s/.*\"$1\": \([0-9][0-9]*\).*/\1/p"; }
+case "$WS_ACTION" in
+t.echo)
+    echo "$WS_NODE $WS_TASK $WS_ATTEMPT" >>"$WS_TEST_DIR/ran"
+    sleep 0.05
+    printf '{"%s": {"task": %s, "process": %s, "attempt": %s, "worker": "%s", "customer": %s}}\n' \
+        "$WS_NODE" "$WS_TASK" "$WS_PROCESS" "$WS_ATTEMPT" "$WS_WORKER" "$(num customer)"
+    ;;
+t.double)
+    printf '{"amount": %d}\n' $(($(num amount) * 2))
+    ;;
+t.mark)
+    printf '{"went": "%s"}' "$WS_NODE"
+    ;;
+t.flaky)
+    echo "some noise" >&2
+    echo "boom: attempt $WS_ATTEMPT of task $WS_TASK" >&2
+    exit 3
+    ;;
+t.badjson)
+    echo 'this is not json'
+    ;;
+t.array)
+    echo '[1, 2]'
+    ;;
+t.slow)
+    echo "progress: 30" >&2
+    sleep "$(num secs)"
+    echo "$WS_TASK $WS_ATTEMPT $WS_WORKER" >>"$WS_TEST_DIR/slow_done"
+    echo '{"slow": "done"}'
+    ;;
+t.step)
+    sleep 0.6
+    printf '{"%s": %s}\n' "$WS_NODE" "$WS_ATTEMPT"
+    ;;
+*)
+    echo "unknown action $WS_ACTION" >&2
+    exit 1
+    ;;
+esac
+EOF
+chmod 755 "$T/cmd.sh"
+
+dropdb --if-exists --force "$DB" >/dev/null 2>&1
+createdb "$DB" || { echo "worker: 0 passed, 1 failed"; exit 1; }
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL || { echo "worker: 0 passed, 1 failed"; exit 1; }
+CREATE EXTENSION ws;
+ALTER DATABASE $DB SET ws.retry_base = '100ms';
+SELECT ws.define('{"name": "shell", "nodes": [
+    {"name": "a", "action": "t.echo"}, {"name": "b1", "action": "t.echo"},
+    {"name": "b2", "action": "t.echo"}, {"name": "c", "action": "t.echo"}],
+  "transitions": [{"from": "a", "to": "b1"}, {"from": "a", "to": "b2"},
+                  {"from": "b1", "to": "c"}, {"from": "b2", "to": "c"}]}');
+SELECT ws.define('{"name": "xor", "nodes": [
+    {"name": "decide", "action": "t.double", "split": "xor"},
+    {"name": "big", "action": "t.mark"}, {"name": "small", "action": "t.mark"}],
+  "transitions": [{"from": "decide", "to": "big", "condition": "\$.amount > 10", "priority": 1},
+                  {"from": "decide", "to": "small", "priority": 2}]}');
+SELECT ws.define('{"name": "flaky", "nodes": [{"name": "f", "action": "t.flaky", "retries": 2}], "transitions": []}');
+SELECT ws.define('{"name": "badjson", "nodes": [{"name": "n", "action": "t.badjson"}], "transitions": []}');
+SELECT ws.define('{"name": "array", "nodes": [{"name": "n", "action": "t.array"}], "transitions": []}');
+SELECT ws.define('{"name": "slow", "nodes": [{"name": "s", "action": "t.slow"}], "transitions": []}');
+SELECT ws.define('{"name": "steps", "nodes": [
+    {"name": "s1", "action": "t.step"}, {"name": "s2", "action": "t.step"}, {"name": "s3", "action": "t.step"}],
+  "transitions": [{"from": "s1", "to": "s2"}, {"from": "s2", "to": "s3"}]}');
+SELECT ws.define('{"name": "noop", "nodes": [{"name": "n", "action": "t.noop"}], "transitions": []}');
+SQL
+
+# no timer loop exists yet: tick in the background (lease ends, retry back-off)
+(while :; do psql -X -Atq -d "$DB" -c 'SELECT ws.tick()' >/dev/null 2>&1; sleep 0.2; done) &
+TICKPID=$!
+
+# ---- command line
+out=$("$WORKER" --help 2>&1)
+if [ $? -eq 0 ] && [[ $out == *"--action NAME"* && $out == *WS_ATTEMPT* ]]; then ok "--help"; else not_ok "--help" "$out"; fi
+"$WORKER" --action x >/dev/null 2>&1
+if [ $? -eq 2 ]; then ok "no command: usage error"; else not_ok "no command: usage error"; fi
+"$WORKER" --concurrency 0 --action x -- true >/dev/null 2>&1
+if [ $? -eq 2 ]; then ok "bad --concurrency: usage error"; else not_ok "bad --concurrency: usage error"; fi
+
+# ---- two workers run a workflow of shell commands
+ACTIONS=(--action t.echo --action t.double --action t.mark --action t.flaky --action t.badjson
+         --action t.array --action t.step)
+start_worker w1 "${ACTIONS[@]}" --concurrency 2 --lease 5 --poll 1 -- "$T/cmd.sh"
+start_worker w2 "${ACTIONS[@]}" --concurrency 2 --lease 5 --poll 1 -- "$T/cmd.sh"
+q "SELECT ws.start('shell', jsonb_build_object('customer', i)) FROM generate_series(1, 8) i" >/dev/null
+if wait_for 40 "SELECT count(*) = 8 FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
+                 WHERE w.name = 'shell' AND p.state <> 'running'"; then
+    ok "8 processes of shell commands end"
+else
+    not_ok "8 processes of shell commands end" "$(q "SELECT state, count(*) FROM ws.process GROUP BY 1")"
+fi
+is "all 8 completed" "SELECT count(*) FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
+                       WHERE w.name = 'shell' AND p.state = 'completed'" 8
+is "32 tasks succeeded at their first attempt" \
+   "SELECT count(*) FILTER (WHERE t.state = 'succeeded' AND t.attempts = 1) || '/' || count(*)
+      FROM ws.task t JOIN ws.process p ON p.id = t.process JOIN ws.workflow w ON w.id = p.workflow
+     WHERE w.name = 'shell'" "32/32"
+ran=$(wc -l <"$T/ran" 2>/dev/null || echo 0)
+dups=$(cut -d' ' -f2 "$T/ran" 2>/dev/null | sort | uniq -d | wc -l)
+if [ "$ran" -eq 32 ] && [ "$dups" -eq 0 ]; then ok "each command ran exactly once"; else not_ok "each command ran exactly once" "ran $ran, duplicated $dups"; fi
+is "both workers took tasks" "SELECT string_agg(DISTINCT worker, ',' ORDER BY worker) FROM ws.task t
+                               JOIN ws.node n ON n.id = t.node WHERE n.action = 't.echo'" "w1,w2"
+is "WS_TASK, WS_PROCESS, WS_ATTEMPT, the worker and stdin params reach the command and its output the variables" \
+   "SELECT bool_and((p.params->n.name->>'task')::bigint = t.id
+                AND (p.params->n.name->>'process')::bigint = p.id
+                AND (p.params->n.name->>'attempt')::int = t.attempts
+                AND p.params->n.name->>'worker' = t.worker
+                AND (p.params->n.name->'customer') = p.params->'customer')
+      FROM ws.task t JOIN ws.process p ON p.id = t.process JOIN ws.node n ON n.id = t.node
+      JOIN ws.workflow w ON w.id = p.workflow WHERE w.name = 'shell'" t
+
+# ---- JSON output steers an XOR split
+p_small=$(q "SELECT ws.start('xor', '{\"amount\": 3}')")
+p_big=$(q "SELECT ws.start('xor', '{\"amount\": 8}')")
+wait_for 20 "SELECT bool_and(state <> 'running') FROM ws.process WHERE id IN ($p_small, $p_big)" || true
+is "output 6 takes the default branch" "SELECT state || ' ' || (params->>'amount') || ' ' || (params->>'went') FROM ws.process WHERE id = $p_small" "completed 6 small"
+is "output 16 takes the branch whose condition holds" "SELECT state || ' ' || (params->>'amount') || ' ' || (params->>'went') FROM ws.process WHERE id = $p_big" "completed 16 big"
+is "the other branch never ran" "SELECT string_agg(n.name, ',' ORDER BY n.name) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process IN ($p_small, $p_big) AND n.name IN ('big', 'small')" "big,small"
+
+# ---- a failing command is retried, then fails the process with its stderr
+p_flaky=$(q "SELECT ws.start('flaky')")
+wait_for 20 "SELECT state <> 'running' FROM ws.process WHERE id = $p_flaky" || true
+is "failing command: process failed after 3 attempts" \
+   "SELECT p.state || ' ' || t.state || ' ' || t.attempts FROM ws.process p JOIN ws.task t ON t.process = p.id WHERE p.id = $p_flaky" "failed failed 3"
+is "the process error is the end of the command's stderr" \
+   "SELECT error LIKE '%exited with status 3: some noise%boom: attempt 3 of task %' FROM ws.process WHERE id = $p_flaky" t
+is "each attempt ran the command (2 retries)" \
+   "SELECT count(*) FROM ws.event WHERE process = $p_flaky AND task IS NOT NULL AND state = 'running'" 3
+
+# ---- bad output is a clear task failure
+p_bad=$(q "SELECT ws.start('badjson')")
+p_arr=$(q "SELECT ws.start('array')")
+wait_for 20 "SELECT bool_and(state <> 'running') FROM ws.process WHERE id IN ($p_bad, $p_arr)" || true
+is "invalid JSON output fails the task with a clear error" \
+   "SELECT state || ': ' || (error LIKE '%: command output is not valid JSON%this is not json%') FROM ws.process WHERE id = $p_bad" "failed: true"
+is "a JSON array fails the task with a clear error" \
+   "SELECT state || ': ' || (error LIKE '%: command output is a JSON array, not an object: [1, 2]') FROM ws.process WHERE id = $p_arr" "failed: true"
+
+# ---- kill -9 of a worker in the middle of a long task
+: >"$T/slow_done"
+start_worker k1 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
+p_slow=$(q "SELECT ws.start('slow', '{\"secs\": 4}')")
+if wait_for 10 "SELECT state = 'running' AND worker = 'k1' FROM ws.task WHERE process = $p_slow"; then
+    ok "k1 claimed the long task"
+else
+    not_ok "k1 claimed the long task"
+fi
+if wait_for 5 "SELECT progress = 30 FROM ws.task WHERE process = $p_slow"; then
+    ok "a progress line on stderr reaches ws.task.progress"
+else
+    not_ok "a progress line on stderr reaches ws.task.progress" "$(q "SELECT progress FROM ws.task WHERE process = $p_slow")"
+fi
+start_worker k2 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
+sleep 2.5      # longer than the lease: k1's heartbeats keep the task
+is "heartbeats keep the lease of the running task" "SELECT state || ' ' || worker || ' ' || attempts FROM ws.task WHERE process = $p_slow" "running k1 1"
+stop_worker k1
+if wait_for 25 "SELECT state <> 'running' FROM ws.process WHERE id = $p_slow"; then ok "the process ends after kill -9"; else not_ok "the process ends after kill -9"; fi
+is "the other worker finished it at attempt 2" \
+   "SELECT p.state || ' ' || t.state || ' ' || t.worker || ' ' || t.attempts FROM ws.process p JOIN ws.task t ON t.process = p.id WHERE p.id = $p_slow" "completed succeeded k2 2"
+is "the lease ended" "SELECT count(*) FROM ws.event WHERE process = $p_slow AND detail = 'lease expired'" 1
+is "the process completed once" "SELECT count(*) FROM ws.event WHERE process = $p_slow AND task IS NULL AND state = 'completed'" 1
+sleep 0.5
+done_lines=$(cat "$T/slow_done")
+if [ "$(wc -l <"$T/slow_done")" -eq 1 ] && [[ $done_lines == *" 2 k2" ]]; then
+    ok "the killed worker's command died with it; only attempt 2 finished"
+else
+    not_ok "the killed worker's command died with it; only attempt 2 finished" "$done_lines"
+fi
+
+# ---- a refused call: the process is cancelled under a running command
+p_cancel=$(q "SELECT ws.start('slow', '{\"secs\": 20}')")
+wait_for 10 "SELECT state = 'running' AND worker = 'k2' FROM ws.task WHERE process = $p_cancel" || true
+q "SELECT ws.cancel($p_cancel, 'test')" >/dev/null
+t_cancel=$(q "SELECT id FROM ws.task WHERE process = $p_cancel")
+end=$((SECONDS + 10))
+until grep -q "task $t_cancel .*no longer ours" "$T/k2.log" || [ $SECONDS -ge $end ]; do sleep 0.1; done
+if grep -q "ws.heartbeat of task $t_cancel attempt 1 refused: cannot heartbeat task $t_cancel: it is cancelled" "$T/k2.log" &&
+   grep -q "task $t_cancel .*no longer ours" "$T/k2.log"; then
+    ok "a refused heartbeat is logged and the command stopped, its outcome dropped"
+else
+    not_ok "a refused heartbeat is logged and the command stopped, its outcome dropped" "$(tail -n 3 "$T/k2.log")"
+fi
+p_next=$(q "SELECT ws.start('slow', '{\"secs\": 0}')")
+if wait_for 10 "SELECT state = 'completed' FROM ws.process WHERE id = $p_next"; then
+    ok "the worker goes on with the next task"
+else
+    not_ok "the worker goes on with the next task"
+fi
+is "the cancelled task was not reported again" "SELECT count(*) FROM ws.event WHERE task = $t_cancel AND state NOT IN ('ready', 'running', 'cancelled')" 0
+stop_worker k2
+
+# ---- a PostgreSQL restart while the workers run
+q "SELECT ws.start('steps', jsonb_build_object('i', i)) FROM generate_series(1, 6) i" >/dev/null
+wait_for 10 "SELECT count(*) >= 2 FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' AND t.state = 'succeeded'" || true
+datadir=$(q "SHOW data_directory")
+before=$(q "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' AND t.state = 'succeeded'")
+if (cd / && runuser -u postgres -- pg_ctl -D "$datadir" -l "$(dirname "$datadir")/server.log" restart -m fast -w -t 60 >/dev/null); then
+    ok "PostgreSQL restarted ($before of 18 tasks done before)"
+else
+    not_ok "PostgreSQL restarted"
+fi
+if wait_for 45 "SELECT count(*) = 6 FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
+                 WHERE w.name = 'steps' AND p.state = 'completed'"; then
+    ok "after the restart the workers reconnect and finish the work"
+else
+    not_ok "after the restart the workers reconnect and finish the work" "$(q "SELECT t.state, count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' GROUP BY 1")"
+fi
+is "each steps process ran its 3 nodes once" \
+   "SELECT bool_and(n = 3) FROM (SELECT count(*) n FROM ws.task t JOIN ws.process p ON p.id = t.process
+      JOIN ws.workflow w ON w.id = p.workflow WHERE w.name = 'steps' AND t.state = 'succeeded' GROUP BY p.id) s" t
+alive=0
+for w in w1 w2; do kill -0 "${WPID[$w]}" 2>/dev/null && grep -q "connection lost" "$T/$w.log" && alive=$((alive + 1)); done
+if [ $alive -eq 2 ]; then ok "both workers saw the connection drop and stayed up"; else not_ok "both workers saw the connection drop and stayed up"; fi
+
+# ---- SIGTERM: stop claiming, wait for running commands, fail what is left
+start_worker g --action t.slow --concurrency 2 --lease 5 --grace 2 -- "$T/cmd.sh"
+p_short=$(q "SELECT ws.start('slow', '{\"secs\": 1}')")
+p_long=$(q "SELECT ws.start('slow', '{\"secs\": 30}')")
+wait_for 10 "SELECT count(*) = 2 FROM ws.task WHERE process IN ($p_short, $p_long) AND state = 'running' AND worker = 'g'" || true
+kill -TERM "${WPID[g]}"
+p_after=$(q "SELECT ws.start('slow', '{\"secs\": 1}')")
+t0=$SECONDS
+wait "${WPID[g]}"
+rc=$?
+unset "WPID[g]"
+if [ $rc -eq 0 ] && [ $((SECONDS - t0)) -le 10 ]; then ok "SIGTERM: the worker exits after the grace period"; else not_ok "SIGTERM: the worker exits after the grace period" "exit $rc after $((SECONDS - t0)) s"; fi
+is "SIGTERM: a command that ends within the grace period completes" "SELECT state FROM ws.process WHERE id = $p_short" completed
+is "SIGTERM: a command still running after it is stopped and failed" \
+   "SELECT state || ' ' || (error LIKE '%: worker shutting down: the command did not finish within the grace period of 2 s') FROM ws.process WHERE id = $p_long" "failed true"
+is "SIGTERM: nothing is left running under the stopped worker, nothing new was claimed" \
+   "SELECT count(*) FILTER (WHERE state = 'running') || ' ' || (SELECT state FROM ws.task WHERE process = $p_after) FROM ws.task WHERE worker = 'g'" "0 ready"
+q "SELECT ws.cancel($p_after)" >/dev/null
+
+stop_worker w1
+stop_worker w2
+
+# ---- throughput of one worker with a no-op command (printed, not asserted: the machine may be busy)
+bench() {
+    local conc=$1 n=$2 start end done_n first
+    first=$(q "SELECT coalesce(max(id), 0) FROM ws.task")
+    q "SELECT count(ws.start('noop')) FROM generate_series(1, $n)" >/dev/null
+    start=$(date +%s.%N)
+    start_worker "bench$conc" --action t.noop --concurrency "$conc" --quiet -- true
+    wait_for 30 "SELECT count(*) = 0 FROM ws.task WHERE action = 't.noop' AND state IN ('ready', 'running')"
+    end=$(date +%s.%N)
+    stop_worker "bench$conc"
+    done_n=$(q "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'succeeded' AND id > $first")
+    awk -v c="$conc" -v n="$done_n" -v s="$start" -v e="$end" 'BEGIN {
+        printf "# one ws-worker, --concurrency %s, command true: %d tasks in %.2f s = %.0f tasks/s\n", c, n, e - s, n / (e - s) }'
+    is "benchmark (--concurrency $conc): no no-op task failed" \
+       "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'failed'" 0
+    # what a busy machine left undone is cancelled, so that the next run starts clean
+    q "SELECT ws.cancel(id, 'benchmark over') FROM ws.process WHERE state = 'running'
+          AND workflow = (SELECT id FROM ws.workflow WHERE name = 'noop')" >/dev/null
+}
+bench 1 1000
+bench 8 2000
+
+if [ $failed -ne 0 ]; then show_logs; fi
+echo "worker: $passed passed, $failed failed"
+[ $failed -eq 0 ]

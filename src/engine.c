@@ -79,7 +79,7 @@ typedef struct WsStep
 	Jsonb	   *now_vars;		/* {"now": <transaction timestamp>} for conditions */
 } WsStep;
 
-static SPIPlanPtr plan_lock_process, plan_active, plan_insert_task, plan_set_task,
+static SPIPlanPtr plan_lock_process, plan_lock_process_skip, plan_active, plan_insert_task, plan_set_task,
 			plan_cancel_tasks, plan_write_process, plan_assign, plan_task_of, plan_task_row,
 			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
 			plan_tick_due, plan_check_form, plan_fill;
@@ -184,10 +184,11 @@ WsNowVars(void)
 
 /*
  * Lock process and load it into st. Raises 42704 for an unknown process. The caller
- * checks the state (st->state).
+ * checks the state (st->state). With skip_locked (ws.tick), a process locked by another
+ * step is not waited for: returns false.
  */
-static void
-WsStepBegin(WsStep *st, WsCaller *who, int64 process)
+static bool
+WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(process)};
@@ -201,9 +202,17 @@ WsStepBegin(WsStep *st, WsCaller *who, int64 process)
 	memset(st, 0, sizeof(*st));
 	st->who = who;
 	st->process = process;
-	if (WsRun(&plan_lock_process,
-			  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
-			  1, argtypes, values, NULL, 1) == 0)
+	if (skip_locked)
+	{
+		if (WsRun(&plan_lock_process_skip,
+				  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 "
+				  "FOR UPDATE SKIP LOCKED",
+				  1, argtypes, values, NULL, 1) == 0)
+			return false;
+	}
+	else if (WsRun(&plan_lock_process,
+				   "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
+				   1, argtypes, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("process " INT64_FORMAT " does not exist", process)));
@@ -232,6 +241,14 @@ WsStepBegin(WsStep *st, WsCaller *who, int64 process)
 	for (i = 0; i < n; i++)
 		WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
 	st->now_vars = WsNowVars();
+	return true;
+}
+
+/* Lock process (waiting for it) and load it into st. */
+static void
+WsStepBegin(WsStep *st, WsCaller *who, int64 process)
+{
+	WsStepBeginLock(st, who, process, false);
 }
 
 /* Refuse unless the process is running. */
@@ -1242,7 +1259,8 @@ PG_FUNCTION_INFO_V1(ws_tick);
 /*
  * ws.tick(): move every waiting task whose time has come on, and put every running task
  * whose lease has ended back to ready. Each process is one step under its lock, and each
- * task is re-read under it, so ticks running at once move every task once.
+ * task is re-read under it, so ticks running at once move every task once. A process
+ * locked by another step is skipped, not waited for: the next tick takes it.
  */
 Datum
 ws_tick(PG_FUNCTION_ARGS)
@@ -1274,7 +1292,13 @@ ws_tick(PG_FUNCTION_ARGS)
 		WsStep		st;
 		int64		p = procs[i];
 
-		WsStepBegin(&st, &who, p);
+		if (!WsStepBeginLock(&st, &who, p, true))
+		{
+			/* busy in another step: the next tick takes it */
+			while (i < n && procs[i] == p)
+				i++;
+			continue;
+		}
 		for (; i < n && procs[i] == p; i++)
 		{
 			WsTaskRow	row;

@@ -50,7 +50,8 @@ CREATE TABLE ws.transition (
     FOREIGN KEY (workflow, parent) REFERENCES ws.node (workflow, id) ON DELETE CASCADE,
     FOREIGN KEY (workflow, child) REFERENCES ws.node (workflow, id) ON DELETE CASCADE
 );
-CREATE INDEX ON ws.transition (workflow);
+CREATE INDEX ON ws.transition (workflow, parent);
+CREATE INDEX ON ws.transition (workflow, child);
 COMMENT ON TABLE ws.transition IS 'Edges parent -> child of a workflow, with an optional jsonpath condition';
 
 CREATE TABLE ws.action (
@@ -368,11 +369,11 @@ BEGIN
     SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;
     IF NOT any_start THEN
         UPDATE ws.node n SET is_start = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.child = n.id);
+         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.child = n.id);
     END IF;
     IF NOT any_end THEN
         UPDATE ws.node n SET is_end = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.parent = n.id);
+         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.parent = n.id);
     END IF;
     RETURN wf;
 END $$;
@@ -470,19 +471,19 @@ BEGIN
     RETURN QUERY
     WITH RECURSIVE fwd(id) AS (
         SELECT n.id FROM ws.node n WHERE n.workflow = w.id AND n.is_start
-        UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id)
+        UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id WHERE t.workflow = w.id)
     SELECT format('node "%s" cannot be reached from any start node', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.id NOT IN (SELECT id FROM fwd) ORDER BY n.id;
     RETURN QUERY
     WITH RECURSIVE back(id) AS (
         SELECT n.id FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-        UNION SELECT t.parent FROM ws.transition t JOIN back ON t.child = back.id)
+        UNION SELECT t.parent FROM ws.transition t JOIN back ON t.child = back.id WHERE t.workflow = w.id)
     SELECT format('no end node can be reached from node "%s"', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.id NOT IN (SELECT id FROM back) ORDER BY n.id;
     RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id) ORDER BY n.id;
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id) ORDER BY n.id;
     RETURN QUERY
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;

@@ -78,20 +78,23 @@ ws_claim(PG_FUNCTION_ARGS)
 	values[5] = BoolGetDatum(WsKeepEvent("running", true));
 	n = WsRun(&plan_claim,
 			  /*
-			   * Per action, the oldest ready tasks through task_ready (action, id); the ids
-			   * go to the UPDATE as an array, so its generic plan is an index scan too.
+			   * Per action, the oldest ready tasks through task_ready (action, id). The
+			   * process and role checks are scalar subqueries, which the planner cannot
+			   * turn into joins: one primary key lookup per candidate, whatever the
+			   * statistics say. The locked ids go to the UPDATE as an array, found by
+			   * primary key (they are locked, so still ready).
 			   */
 			  "WITH u AS ("
 			  "  UPDATE ws.task t SET state = 'running', attempts = t.attempts + 1, "
 			  "         started_at = now(), lease_until = now() + $4, worker = $2, progress = 0 "
-			  "   WHERE t.state = 'ready' AND t.id = ANY (ARRAY("
+			  "   WHERE t.id = ANY (ARRAY("
 			  "     SELECT x.id FROM pg_catalog.unnest($1) a(action) CROSS JOIN LATERAL ("
 			  "       SELECT r.id FROM ws.task r "
 			  "        WHERE r.state = 'ready' AND r.action = a.action "
-			  "          AND EXISTS (SELECT FROM ws.process p WHERE p.id = r.process AND p.state = 'running') "
-			  "          AND EXISTS (SELECT FROM ws.node n WHERE n.id = r.node AND (n.role IS NULL "
-			  "               OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
-			  "                           WHERE o.rolname = n.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER')))) "
+			  "          AND (SELECT p.state FROM ws.process p WHERE p.id = r.process) = 'running' "
+			  "          AND (SELECT n.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
+			  "                   WHERE o.rolname = n.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER')) "
+			  "                 FROM ws.node n WHERE n.id = r.node) "
 			  "        ORDER BY r.id LIMIT $3 FOR UPDATE SKIP LOCKED) x "
 			  "     ORDER BY x.id LIMIT $3)) "
 			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "

@@ -18,6 +18,9 @@ ws_deps() {
     command -v make >/dev/null || need+=(make)
     command -v gcc >/dev/null || need+=(gcc)
     [ -f /usr/include/postgresql/libpq-fe.h ] || need+=(libpq-dev)   # ws-worker (worker/ws-worker.c)
+    command -v python3 >/dev/null || need+=(python3)                 # test/integration/random_joins.py
+    command -v pgrep >/dev/null || need+=(procps)                    # test/integration/crash.sh
+    perl -MJSON::PP -e1 2>/dev/null || need+=(perl)                  # demo/task.pl
     if ((${#need[@]})); then
         echo "== installing ${need[*]}"
         export DEBIAN_FRONTEND=noninteractive

@@ -122,8 +122,8 @@ ws_claim(PG_FUNCTION_ARGS)
 }
 
 /*
- * Check that the caller may touch running task at attempt (when given); returns the
- * task's current attempt. verb names the call in errors.
+ * Check that the caller may touch running task at attempt (when given); verb names the
+ * call in errors. The UPDATE that follows re-checks state and attempt under the row lock.
  */
 static void
 WsCheckRunning(WsCaller *who, int64 task, bool has_attempt, int attempt, const char *verb)

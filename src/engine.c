@@ -856,7 +856,6 @@ WsOrJoins(WsStep *st)
 typedef struct WsTaskRow
 {
 	int64		id;
-	int64		process;
 	int			node;			/* index in the graph */
 	char	   *state;
 	int			attempts;
@@ -878,7 +877,6 @@ WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
 		  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
 		  1, types, values, NULL, 1);
 	row->id = task;
-	row->process = st->process;
 	row->node = WsNodeIndex(st->g, WsGetInt64(0, 1, NULL));
 	row->state = WsGetText(0, 2);
 	row->attempts = (int) WsGetInt64(0, 3, NULL);
@@ -889,9 +887,12 @@ WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
 	row->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
 }
 
-/* Find task's process, lock it into st, and read the task. */
+/*
+ * Find task's process, lock it into st, read the task, and refuse (42501) a caller who
+ * is not a member of its node's role; verb names the call in that error.
+ */
 static void
-WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row)
+WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *verb)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task)};
@@ -903,6 +904,7 @@ WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row)
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
 	WsStepBegin(st, who, WsGetInt64(0, 1, NULL));
 	WsReadTask(st, task, row);
+	WsCheckMember(who, st->g->nodes[row->node].role, task, verb);
 }
 
 /* Refuse a stale attempt (fencing). */
@@ -953,8 +955,7 @@ ws_complete(PG_FUNCTION_ARGS)
 	WsCheckObject(result, "result");
 	WsEnter(&who);
 	SPI_connect();
-	WsTaskStep(&st, &who, task, &row);
-	WsCheckMember(&who, st.g->nodes[row.node].role, task, "complete");
+	WsTaskStep(&st, &who, task, &row, "complete");
 	WsRequireRunning(&st);
 	WsCheckActionable(&st, &row, "complete");
 	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
@@ -992,9 +993,8 @@ ws_fail(PG_FUNCTION_ARGS)
 	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	WsEnter(&who);
 	SPI_connect();
-	WsTaskStep(&st, &who, task, &row);
+	WsTaskStep(&st, &who, task, &row, "fail");
 	n = &st.g->nodes[row.node];
-	WsCheckMember(&who, n->role, task, "fail");
 	WsRequireRunning(&st);
 	WsCheckActionable(&st, &row, "fail");
 	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
@@ -1056,9 +1056,8 @@ ws_fill(PG_FUNCTION_ARGS)
 	WsCheckObject(params, "params");
 	WsEnter(&who);
 	SPI_connect();
-	WsTaskStep(&st, &who, task, &row);
+	WsTaskStep(&st, &who, task, &row, "fill");
 	n = &st.g->nodes[row.node];
-	WsCheckMember(&who, n->role, task, "fill");
 	WsRequireRunning(&st);
 	if (strcmp(row.state, "pending") != 0 || n->action == NULL)
 		ereport(ERROR,
@@ -1120,8 +1119,7 @@ ws_retry(PG_FUNCTION_ARGS)
 
 	WsEnter(&who);
 	SPI_connect();
-	WsTaskStep(&st, &who, task, &row);
-	WsCheckMember(&who, st.g->nodes[row.node].role, task, "retry");
+	WsTaskStep(&st, &who, task, &row, "retry");
 	if (strcmp(row.state, "failed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -3,7 +3,7 @@
 EXTENSION = ws
 EXTVERSION = 0.1.0
 MODULE_big = ws
-OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o
+OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o src/notifier.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 

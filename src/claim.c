@@ -79,9 +79,11 @@ ws_claim(PG_FUNCTION_ARGS)
 	n = WsRun(&plan_claim,
 			  /*
 			   * Per action, the oldest ready tasks through task_ready (action, id). The
-			   * process and role checks are scalar subqueries, which the planner cannot
-			   * turn into joins: one primary key lookup per candidate, whatever the
-			   * statistics say. The locked ids go to the UPDATE as an array, found by
+			   * process check is a scalar subquery, which the planner cannot turn into a
+			   * join: one primary key lookup per candidate, whatever the statistics say;
+			   * the role is the task's copy of its node's. Candidates locked by other
+			   * claimers are checked too before they are skipped, so these checks are
+			   * what claimers pay for contention. The locked ids go to the UPDATE as an array, found by
 			   * primary key (they are locked, so still ready).
 			   */
 			  "WITH u AS ("
@@ -92,9 +94,8 @@ ws_claim(PG_FUNCTION_ARGS)
 			  "       SELECT r.id FROM ws.task r "
 			  "        WHERE r.state = 'ready' AND r.action = a.action "
 			  "          AND (SELECT p.state FROM ws.process p WHERE p.id = r.process) = 'running' "
-			  "          AND (SELECT n.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
-			  "                   WHERE o.rolname = n.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER')) "
-			  "                 FROM ws.node n WHERE n.id = r.node) "
+			  "          AND (r.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
+			  "                 WHERE o.rolname = r.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER'))) "
 			  "        ORDER BY r.id LIMIT $3 FOR UPDATE SKIP LOCKED) x "
 			  "     ORDER BY x.id LIMIT $3)) "
 			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "

@@ -183,12 +183,11 @@ WsNowVars(void)
 }
 
 /*
- * Lock process and load it into st. Raises 42704 for an unknown process. The caller
- * checks the state (st->state). With skip_locked (ws.tick), a process locked by another
- * step is not waited for: returns false.
+ * Load the process row the lock statement just returned (workflow, state, params, tokens)
+ * and its active tasks into st.
  */
-static bool
-WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
+static void
+WsStepLoad(WsStep *st, WsCaller *who, int64 process)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(process)};
@@ -202,20 +201,6 @@ WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
 	memset(st, 0, sizeof(*st));
 	st->who = who;
 	st->process = process;
-	if (skip_locked)
-	{
-		if (WsRun(&plan_lock_process_skip,
-				  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 "
-				  "FOR UPDATE SKIP LOCKED",
-				  1, argtypes, values, NULL, 1) == 0)
-			return false;
-	}
-	else if (WsRun(&plan_lock_process,
-				   "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
-				   1, argtypes, values, NULL, 1) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("process " INT64_FORMAT " does not exist", process)));
 	wf = WsGetInt64(0, 1, NULL);
 	st->state = WsGetText(0, 2);
 	st->vars = WsGetJsonb(0, 3);
@@ -241,6 +226,34 @@ WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
 	for (i = 0; i < n; i++)
 		WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
 	st->now_vars = WsNowVars();
+}
+
+/*
+ * Lock process and load it into st. Raises 42704 for an unknown process. The caller
+ * checks the state (st->state). With skip_locked (ws.tick), a process locked by another
+ * step is not waited for: returns false.
+ */
+static bool
+WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(process)};
+
+	if (skip_locked)
+	{
+		if (WsRun(&plan_lock_process_skip,
+				  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 "
+				  "FOR UPDATE SKIP LOCKED",
+				  1, argtypes, values, NULL, 1) == 0)
+			return false;
+	}
+	else if (WsRun(&plan_lock_process,
+				   "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
+				   1, argtypes, values, NULL, 1) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("process " INT64_FORMAT " does not exist", process)));
+	WsStepLoad(st, who, process);
 	return true;
 }
 
@@ -346,7 +359,7 @@ WsStepEnd(WsStep *st)
 						 NULL);
 	}
 	state = st->ended ? st->ended : st->state;
-	if (st->state0 != NULL && strcmp(state, st->state0) == 0 && st->vars == st->vars0 &&
+	if (st->state0 != NULL && strcmp(state, st->state0) == 0 && WsJsonbSame(st->vars, st->vars0) &&
 		memcmp(st->tokens, st->tokens0, sizeof(int) * st->g->ntrans) == 0)
 		return;
 	values[0] = Int64GetDatum(st->process);
@@ -405,8 +418,8 @@ static int64
 WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 		  const char *error, const char *assignee, TimestampTz *due, const char *detail)
 {
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	NameData	actor,
 				assignee_name;
 	WsNode	   *n = &st->g->nodes[ni];
@@ -433,8 +446,9 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 
 	if (task == 0)
 	{
-		Oid			types[9] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
-		INT8OID, TEXTOID, BOOLOID};
+		Oid			types[10] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
+		INT8OID, TEXTOID, BOOLOID, NAMEOID};
+		NameData	role;
 
 		values[0] = Int64GetDatum(st->process);
 		values[6] = Int64GetDatum(n->id);
@@ -442,17 +456,24 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 			values[7] = CStringGetTextDatum(n->action);
 		else
 			nulls[7] = 'n';
+		if (n->role)
+		{
+			namestrcpy(&role, n->role);
+			values[9] = NameGetDatum(&role);
+		}
+		else
+			nulls[9] = 'n';
 		WsRun(&plan_insert_task,
-			  "WITH t AS (INSERT INTO ws.task (process, node, action, state, assignee, due_at, "
+			  "WITH t AS (INSERT INTO ws.task (process, node, action, role, state, assignee, due_at, "
 			  "                                started_at, ended_at) "
-			  "           VALUES ($1, $7, $8, $2, $5, $6, "
+			  "           VALUES ($1, $7, $8, $10, $2, $5, $6, "
 			  "                   CASE WHEN $2 = 'succeeded' THEN now() END, "
 			  "                   CASE WHEN $2 = 'succeeded' THEN now() END) "
 			  "           RETURNING id, process), "
 			  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
 			  "      SELECT process, id, $2, $3, $4 FROM t WHERE $9) "
 			  "SELECT id FROM t",
-			  9, types, values, nulls, 0);
+			  10, types, values, nulls, 0);
 	}
 	else
 	{
@@ -897,12 +918,15 @@ WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *ve
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task)};
 
-	if (WsRun(&plan_task_of, "SELECT process FROM ws.task WHERE id = $1",
+	/* a task never moves to another process, so any snapshot finds its process */
+	if (WsRun(&plan_task_of,
+			  "SELECT p.workflow, p.state, p.params, p.tokens, p.id FROM ws.process p "
+			  " WHERE p.id = (SELECT t.process FROM ws.task t WHERE t.id = $1) FOR UPDATE OF p",
 			  1, types, values, NULL, 1) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
-	WsStepBegin(st, who, WsGetInt64(0, 1, NULL));
+	WsStepLoad(st, who, WsGetInt64(0, 5, NULL));
 	WsReadTask(st, task, row);
 	WsCheckMember(who, st->g->nodes[row->node].role, task, verb);
 }
@@ -1146,8 +1170,8 @@ ws_retry(PG_FUNCTION_ARGS)
 static int64
 WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 {
-	Oid			types[3] = {INT8OID, JSONBOID, NAMEOID};
-	Datum		values[3];
+	Oid			types[5] = {INT8OID, JSONBOID, NAMEOID, TEXTOID, BOOLOID};
+	Datum		values[5];
 	WsStep		st;
 	NameData	actor;
 	int			i;
@@ -1181,17 +1205,23 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	namestrcpy(&actor, who->actor);
 	values[1] = JsonbPGetDatum(params);
 	values[2] = NameGetDatum(&actor);
+	values[3] = CStringGetTextDatum(psprintf("started workflow \"%s\" version %d",
+											 st.g->name, st.g->version));
+	values[4] = BoolGetDatum(WsKeepEvent("running", false));
 	WsRun(&plan_insert_process,
-		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
-		  3, types, values, NULL, 1);
+		  "WITH p AS (INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) "
+		  "           RETURNING id), "
+		  "e AS (INSERT INTO ws.event (process, state, actor, detail) "
+		  "      SELECT id, 'running', $3, $4 FROM p WHERE $5) "
+		  "SELECT id FROM p",
+		  5, types, values, NULL, 1);
 	st.process = WsGetInt64(0, 1, NULL);
 	st.who = who;
-	st.state = "running";
-	st.vars = params;
+	st.state = st.state0 = "running";
+	st.vars = st.vars0 = params;
 	st.tokens = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
+	st.tokens0 = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
 	st.now_vars = WsNowVars();
-	WsEvent(st.process, 0, "running", who->actor,
-			psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
 	for (i = 0; i < st.g->nnodes && !st.ended; i++)
 		if (st.g->nodes[i].is_start)
 			WsActivate(&st, i);

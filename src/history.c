@@ -2,15 +2,14 @@
  * history.c: the event history (ws.event) and the notifications workers and
  * applications LISTEN to.
  *
- * ws_ready carries an action name. PostgreSQL itself drops a notification identical to one
- * already queued in the transaction, so each action is announced at most once per
- * transaction however many of its tasks become ready. ws_process carries
- * {"process": <id>, "state": "<state>"} when a process ends.
+ * ws_ready carries an action name, at most once per transaction however many of its
+ * tasks become ready; ws_process carries {"process": <id>, "state": "<state>"} when a
+ * process ends. How they are sent (after commit by the notifier, or by NOTIFY in the
+ * transaction) is notifier.c's business.
  */
 #include "ws.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "utils/builtins.h"
 
 static SPIPlanPtr plan_event;
@@ -47,7 +46,7 @@ void
 WsNotifyReady(const char *action)
 {
 	if (ws_notify)
-		Async_Notify("ws_ready", action);
+		WsNotifySend(0, action);
 }
 
 /* Tell listeners that process ended in state. */
@@ -60,5 +59,5 @@ WsNotifyProcess(int64 process, const char *state)
 		return;
 	snprintf(payload, sizeof(payload), "{\"process\": " INT64_FORMAT ", \"state\": \"%s\"}",
 			 process, state);
-	Async_Notify("ws_process", payload);
+	WsNotifySend(1, payload);
 }

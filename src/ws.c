@@ -44,8 +44,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ws.notify",
 							 "Send ws_ready and ws_process notifications.",
-							 "PostgreSQL serializes the commits of all transactions that NOTIFY, "
-							 "so sessions whose workers poll may turn this off for more throughput.",
+							 "Sessions whose workers poll may turn this off.",
 							 &ws_notify, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ws.history",
 							 "Which state changes ws.event keeps.",
@@ -53,6 +52,7 @@ _PG_init(void)
 							 "and tasks ending (succeeded, failed, cancelled); none: nothing.",
 							 &ws_history, WS_HISTORY_FULL, ws_history_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	WsNotifierInit();
 	MarkGUCPrefixReserved("ws");
 	WsGraphInit();
 }
@@ -155,6 +155,17 @@ Jsonb *
 WsEmptyJsonb(void)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+}
+
+/* Are a and b the same jsonb value? (Equal values have equal binary forms.) */
+bool
+WsJsonbSame(Jsonb *a, Jsonb *b)
+{
+	if (a == b)
+		return true;
+	if (a == NULL || b == NULL)
+		return false;
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
 }
 
 /* a || b for two objects */

@@ -36,6 +36,7 @@ extern char *WsGetText(int row, int col);
 extern Jsonb *WsGetJsonb(int row, int col);
 extern Jsonb *WsEmptyJsonb(void);
 extern Jsonb *WsJsonbConcat(Jsonb *a, Jsonb *b);
+extern bool WsJsonbSame(Jsonb *a, Jsonb *b);
 extern bool WsJsonbHasKey(Jsonb *j, const char *key);
 extern void WsCheckObject(Jsonb *j, const char *what);
 extern bool WsKeepEvent(const char *state, bool of_task);
@@ -119,5 +120,10 @@ extern void WsEvent(int64 process, int64 task, const char *state, const char *ac
 					const char *detail);
 extern void WsNotifyReady(const char *action);
 extern void WsNotifyProcess(int64 process, const char *state);
+
+/* notifier.c */
+extern bool ws_notifier;
+extern void WsNotifierInit(void);
+extern void WsNotifySend(int channel, const char *payload);
 
 #endif

@@ -57,7 +57,7 @@ ws_cluster_start() {
         echo "port = $port"
         echo "listen_addresses = ''"
         echo "unix_socket_directories = '$WS_TMP'"
-        echo "shared_preload_libraries = 'pg_cron'"
+        echo "shared_preload_libraries = 'pg_cron,ws'"
         echo "cron.database_name = 'postgres'"
         echo "cron.use_background_workers = on"
         echo "max_worker_processes = 32"

@@ -48,6 +48,7 @@ ws_claim(PG_FUNCTION_ARGS)
 				n,
 				i;
 	char	   *worker;
+	SPITupleTable *tt;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -102,19 +103,33 @@ ws_claim(PG_FUNCTION_ARGS)
 			  "e AS ("
 			  "  INSERT INTO ws.event (process, task, state, actor, detail) "
 			  "  SELECT process, id, 'running', $5, 'claimed by ' || $2 || ', attempt ' || attempts FROM u WHERE $6) "
-			  "SELECT u.id, u.process, n.name, u.action, w.params || p.params || n.params || u.params, "
+			  "SELECT u.id, u.process, p.workflow, u.node, u.action, p.params, u.params, "
 			  "       u.attempts, u.lease_until "
-			  "  FROM u JOIN ws.process p ON p.id = u.process JOIN ws.node n ON n.id = u.node "
-			  "  JOIN ws.workflow w ON w.id = p.workflow ORDER BY u.id",
+			  "  FROM u JOIN ws.process p ON p.id = u.process ORDER BY u.id",
 			  6, types, values, nulls, 0);
+	/* WsGetGraph may run queries of its own: keep hold of this result */
+	tt = SPI_tuptable;
 	for (i = 0; i < n; i++)
 	{
+		HeapTuple	tup = tt->vals[i];
 		Datum		out[7];
-		bool		outnulls[7];
-		int			c;
+		bool		outnulls[7] = {false, false, false, false, false, false, false};
+		bool		isnull;
+		WsGraph    *g = WsGetGraph(DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 3, &isnull)));
+		WsNode	   *node = &g->nodes[WsNodeIndex(g, DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 4, &isnull)))];
+		Jsonb	   *pparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 6, &isnull));
+		Jsonb	   *tparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
 
-		for (c = 0; c < 7; c++)
-			out[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &outnulls[c]);
+		/* the node's name and params come from the workflow's cached graph */
+		out[0] = SPI_getbinval(tup, tt->tupdesc, 1, &outnulls[0]);
+		out[1] = SPI_getbinval(tup, tt->tupdesc, 2, &outnulls[1]);
+		out[2] = CStringGetTextDatum(node->name);
+		out[3] = SPI_getbinval(tup, tt->tupdesc, 5, &outnulls[3]);
+		out[4] = JsonbPGetDatum(WsJsonbConcat(WsJsonbConcat(WsJsonbConcat(g->params, pparams),
+															node->params),
+											  tparams));
+		out[5] = SPI_getbinval(tup, tt->tupdesc, 8, &outnulls[5]);
+		out[6] = SPI_getbinval(tup, tt->tupdesc, 9, &outnulls[6]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	SPI_finish();

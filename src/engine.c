@@ -79,7 +79,7 @@ typedef struct WsStep
 	Jsonb	   *now_vars;		/* {"now": <transaction timestamp>} for conditions */
 } WsStep;
 
-static SPIPlanPtr plan_lock_process, plan_lock_process_skip, plan_active, plan_insert_task, plan_set_task,
+static SPIPlanPtr plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task, plan_insert_task, plan_set_task,
 			plan_cancel_tasks, plan_write_process, plan_assign, plan_task_of, plan_task_row,
 			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
 			plan_tick_due, plan_check_form, plan_fill;
@@ -182,21 +182,34 @@ WsNowVars(void)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
+typedef struct WsTaskRow
+{
+	int64		id;
+	int			node;			/* index in the graph */
+	char	   *state;
+	int			attempts;
+	Jsonb	   *params;
+	TimestampTz due_at;			/* 0 when NULL */
+	TimestampTz lease_until;	/* 0 when NULL */
+} WsTaskRow;
+
 /*
  * Load the process row the lock statement just returned (workflow, state, params, tokens)
- * and its active tasks into st.
+ * and its active tasks into st. With task (not 0), also read that task of the process
+ * into row, in the same statement.
  */
 static void
-WsStepLoad(WsStep *st, WsCaller *who, int64 process)
+WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(process)};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(process), Int64GetDatum(task)};
 	int64		wf;
 	Jsonb	   *tokens;
 	int			i,
 				n;
 	int64	   *ids;
 	int64	   *nodes;
+	bool	   *active;
 
 	memset(st, 0, sizeof(*st));
 	st->who = who;
@@ -205,26 +218,56 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process)
 	st->state = WsGetText(0, 2);
 	st->vars = WsGetJsonb(0, 3);
 	tokens = WsGetJsonb(0, 4);
+	st->g = WsGetGraph(wf);
 
-	n = WsRun(&plan_active,
-			  "SELECT id, node FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
-			  " ORDER BY id",
-			  1, argtypes, values, NULL, 0);
+	if (task == 0)
+		n = WsRun(&plan_active,
+				  "SELECT id, node, true FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
+				  " ORDER BY id",
+				  1, argtypes, values, NULL, 0);
+	else
+		n = WsRun(&plan_active_task,
+				  "SELECT id, node, state IN " ACTIVE_STATES ", state, attempts, params, due_at, "
+				  "       lease_until "
+				  "  FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
+				  " UNION ALL "
+				  "SELECT id, node, false, state, attempts, params, due_at, lease_until "
+				  "  FROM ws.task WHERE id = $2 AND state NOT IN " ACTIVE_STATES
+				  " ORDER BY 1",
+				  2, argtypes, values, NULL, 0);
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	nodes = palloc(sizeof(int64) * Max(n, 1));
+	active = palloc(sizeof(bool) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
+		bool		isnull;
+		Datum		d;
+
 		ids[i] = WsGetInt64(i, 1, NULL);
 		nodes[i] = WsGetInt64(i, 2, NULL);
+		active[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		if (task == 0 || ids[i] != task)
+			continue;
+		row->id = task;
+		row->node = WsNodeIndex(st->g, nodes[i]);
+		row->state = WsGetText(i, 4);
+		row->attempts = (int) WsGetInt64(i, 5, NULL);
+		row->params = WsGetJsonb(i, 6);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 7, &isnull);
+		row->due_at = isnull ? 0 : DatumGetTimestampTz(d);
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 8, &isnull);
+		row->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
 	}
-	st->g = WsGetGraph(wf);
+	if (task != 0 && row->id != task)
+		elog(ERROR, "task " INT64_FORMAT " is not in process " INT64_FORMAT, task, process);
 	st->tokens = WsParseTokens(st->g, tokens);
 	st->tokens0 = palloc(sizeof(int) * Max(st->g->ntrans, 1));
 	memcpy(st->tokens0, st->tokens, sizeof(int) * st->g->ntrans);
 	st->state0 = st->state;
 	st->vars0 = st->vars;
 	for (i = 0; i < n; i++)
-		WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
+		if (active[i])
+			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
 	st->now_vars = WsNowVars();
 }
 
@@ -253,7 +296,7 @@ WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("process " INT64_FORMAT " does not exist", process)));
-	WsStepLoad(st, who, process);
+	WsStepLoad(st, who, process, 0, NULL);
 	return true;
 }
 
@@ -874,16 +917,6 @@ WsOrJoins(WsStep *st)
 
 /* ---------- entry points ---------- */
 
-typedef struct WsTaskRow
-{
-	int64		id;
-	int			node;			/* index in the graph */
-	char	   *state;
-	int			attempts;
-	Jsonb	   *params;
-	TimestampTz due_at;			/* 0 when NULL */
-	TimestampTz lease_until;	/* 0 when NULL */
-} WsTaskRow;
 
 /* Read task (of the step's locked process) into row. */
 static void
@@ -926,8 +959,8 @@ WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *ve
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
-	WsStepLoad(st, who, WsGetInt64(0, 5, NULL));
-	WsReadTask(st, task, row);
+	row->id = 0;
+	WsStepLoad(st, who, WsGetInt64(0, 5, NULL), task, row);
 	WsCheckMember(who, st->g->nodes[row->node].role, task, verb);
 }
 

@@ -1,10 +1,12 @@
 # ws: PGXS build. `make && make install`, then `make installcheck` against a running
 # server, or `test/run` for the whole suite on a throwaway cluster.
 EXTENSION = ws
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = ws
-OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/history.o src/notifier.o
+OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o
 DATA_built = sql/ws--$(EXTVERSION).sql
+# earlier versions' install scripts, frozen, and the upgrade scripts between versions
+DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = definitions sequential conference joins errors dot

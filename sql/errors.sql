@@ -146,5 +146,17 @@ SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.pr
 SELECT ws.start(:w, '{"when": "not a time"}') AS p \gset
 SELECT state, error FROM ws.process WHERE id = :p;
 
+-- NULL ids are refused (22004), not taken for id 0
+SELECT fingerprint() AS before \gset
+SELECT try('SELECT ws.complete(NULL)');
+SELECT try('SELECT ws.fail(NULL, ''x'')');
+SELECT try('SELECT ws.heartbeat(NULL)');
+SELECT try('SELECT ws.progress(NULL, 5)');
+SELECT try('SELECT ws.fill(NULL, ''{}'')');
+SELECT try('SELECT ws.retry(NULL)');
+SELECT try('SELECT ws.cancel(NULL)');
+SELECT try('SELECT ws.start(NULL::bigint)');
+SELECT fingerprint() = :'before' AS nothing_changed;
+
 DROP FUNCTION try(text);
 DROP FUNCTION fingerprint();

@@ -192,7 +192,7 @@ PG_FUNCTION_INFO_V1(ws_heartbeat);
 Datum
 ws_heartbeat(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	Oid			types[3] = {INT8OID, INTERVALOID, INT4OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -228,7 +228,7 @@ PG_FUNCTION_INFO_V1(ws_progress);
 Datum
 ws_progress(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	Oid			types[2] = {INT8OID, NUMERICOID};
 	Datum		values[2];
 	WsCaller	who;

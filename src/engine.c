@@ -19,7 +19,11 @@
  *      the next transition is followed. Once the process has ended nothing is activated;
  *   3. at its end fires the OR joins that can fire (lowest node id first, again until none
  *      can), then fails the process as stuck if nothing is active and no end was reached,
- *      and writes the process row (state, variables, tokens) once.
+ *      and writes everything it changed in one statement (WsFlush): the task rows (new
+ *      ones get their ids from the sequence when they are created, several changes of
+ *      one task add up to one row write), the events in the order they happened, and the
+ *      process row (state, variables, tokens) when that changed. What reads ws.task in
+ *      the middle of a step (tick re-reading a task, choosing an assignee) flushes first.
  *
  * TOKENS
  * process.tokens maps a transition id to the number of tokens it holds. A taken
@@ -51,7 +55,9 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
+#include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 typedef struct WsActive
@@ -77,17 +83,304 @@ typedef struct WsStep
 	const char *ended;			/* NULL, or the state this step ended the process in */
 	char	   *error;
 	Jsonb	   *now_vars;		/* {"now": <transaction timestamp>} for conditions */
+	struct WsWrite *writes;		/* task rows to write at the end of the step */
+	int			nwrites;
+	int			maxwrites;
+	struct WsEventRow *events;	/* ws.event rows to write, in order */
+	int			nevents;
+	int			maxevents;
 } WsStep;
 
-static SPIPlanPtr plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task, plan_insert_task, plan_set_task,
-			plan_cancel_tasks, plan_write_process, plan_assign, plan_task_of, plan_task_row,
+/*
+ * A task row as the step leaves it: a new task (insert), or what the step's successive
+ * changes of an existing one add up to. Written by WsFlush in one statement with the
+ * step's events and the process row.
+ */
+typedef struct WsWrite
+{
+	int64		task;
+	bool		insert;
+	int			node;			/* node index */
+	const char *state;			/* the last state the step gave it */
+	const char *first;			/* the first: what the guard on the old state checks */
+	Jsonb	   *result;
+	char	   *error;
+	bool		assignee_set;	/* made pending: assignee is (maybe NULL) its assignee */
+	char	   *assignee;
+	bool		due_set;		/* made waiting: due_at is due (0: NULL) */
+	TimestampTz due;
+	bool		started;		/* made succeeded: started_at is set if it was not */
+} WsWrite;
+
+typedef struct WsEventRow
+{
+	int64		task;			/* 0: the process's own */
+	const char *state;
+	char	   *detail;
+} WsEventRow;
+
+static SPIPlanPtr plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task, plan_flush,
+			plan_task_seq, plan_assign, plan_task_of, plan_task_row,
 			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
 			plan_tick_due, plan_check_form, plan_fill;
 
 static void WsActivate(WsStep *st, int ni);
 static void WsAfterSuccess(WsStep *st, int ni);
+static Jsonb *WsTokensJsonb(WsStep *st);
 
 #define ACTIVE_STATES "('waiting', 'pending', 'ready', 'running')"
+
+/* ---------- writes ---------- */
+
+static Oid	task_seq = InvalidOid;	/* ws.task's id sequence, forgotten when it changes */
+
+static void
+WsForgetTaskSeq(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == task_seq)
+		task_seq = InvalidOid;
+}
+
+/* A new task id, from ws.task's identity sequence. */
+static int64
+WsNextTaskId(void)
+{
+	static bool registered = false;
+
+	if (!OidIsValid(task_seq))
+	{
+		WsRun(&plan_task_seq,
+			  "SELECT pg_catalog.pg_get_serial_sequence('ws.task', 'id')::pg_catalog.regclass::pg_catalog.oid",
+			  0, NULL, NULL, NULL, 1);
+		task_seq = (Oid) WsGetInt64(0, 1, NULL);
+		if (!registered)
+		{
+			CacheRegisterRelcacheCallback(WsForgetTaskSeq, (Datum) 0);
+			registered = true;
+		}
+	}
+	return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(task_seq)));
+}
+
+/* Add a ws.event row (task 0: the process's own) to the step's writes. */
+static void
+WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
+{
+	WsEventRow *e;
+
+	if (!WsKeepEvent(state, task != 0))
+		return;
+	if (st->nevents == st->maxevents)
+	{
+		st->maxevents = Max(8, st->maxevents * 2);
+		st->events = st->events ? repalloc(st->events, sizeof(WsEventRow) * st->maxevents)
+			: palloc(sizeof(WsEventRow) * st->maxevents);
+	}
+	e = &st->events[st->nevents++];
+	e->task = task;
+	e->state = state;
+	e->detail = detail ? pstrdup(detail) : NULL;
+}
+
+/* An array of n datums of type elemtype (nulls[i]: NULL element). */
+static Datum
+WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * Write what the step has changed: its tasks, its events and (at the end, when it
+ * changed) the process row, in one statement. Steps read task rows only at their start
+ * (under the process lock), so the writes can wait; whatever reads ws.task during a step
+ * flushes first (WsReadTask, WsAssign). A task UPDATE re-checks the old state under the
+ * row lock; a task that moved anyway refuses the step.
+ */
+static void
+WsFlush(WsStep *st, bool end)
+{
+	Oid			types[24] = {INT8OID, NAMEOID,
+		INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
+		TIMESTAMPTZARRAYOID, BOOLARRAYOID,
+		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	BOOLOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
+	Datum		values[24];
+	char		nulls[24];
+	int			n = st->nwrites,
+				m = st->nevents,
+				k = Max(n, 1),
+				c,
+				i,
+				inserts = 0;
+	bool		write_process = false;
+	const char *state = st->ended ? st->ended : st->state;
+	NameData	actor;
+	Datum	   *d[14];
+	bool	   *dn[14];
+	Datum	   *ed[3];
+	bool	   *edn[3];
+	static const Oid elemtypes[14] = {INT8OID, BOOLOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, JSONBOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID};
+
+	if (end)
+		write_process = !(st->state0 != NULL && strcmp(state, st->state0) == 0 &&
+						  WsJsonbSame(st->vars, st->vars0) &&
+						  memcmp(st->tokens, st->tokens0, sizeof(int) * st->g->ntrans) == 0);
+	if (n == 0 && m == 0 && !write_process)
+		return;
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (c = 0; c < 14; c++)
+	{
+		d[c] = palloc0(sizeof(Datum) * k);
+		dn[c] = palloc0(sizeof(bool) * k);
+	}
+	for (i = 0; i < n; i++)
+	{
+		WsWrite    *w = &st->writes[i];
+		WsNode	   *node = w->node >= 0 ? &st->g->nodes[w->node] : NULL;
+
+		inserts += w->insert;
+		d[0][i] = Int64GetDatum(w->task);
+		d[1][i] = BoolGetDatum(w->insert);
+		d[2][i] = Int64GetDatum(node ? node->id : 0);
+		if (node && node->action)
+			d[3][i] = CStringGetTextDatum(node->action);
+		else
+			dn[3][i] = true;
+		if (node && node->role)
+			d[4][i] = CStringGetTextDatum(node->role);
+		else
+			dn[4][i] = true;
+		d[5][i] = CStringGetTextDatum(w->state);
+		d[6][i] = CStringGetTextDatum(w->first);
+		if (w->result)
+			d[7][i] = JsonbPGetDatum(w->result);
+		else
+			dn[7][i] = true;
+		if (w->error)
+			d[8][i] = CStringGetTextDatum(w->error);
+		else
+			dn[8][i] = true;
+		d[9][i] = BoolGetDatum(w->assignee_set);
+		if (w->assignee)
+			d[10][i] = CStringGetTextDatum(w->assignee);
+		else
+			dn[10][i] = true;
+		d[11][i] = BoolGetDatum(w->due_set);
+		if (w->due_set && w->due != 0)
+			d[12][i] = TimestampTzGetDatum(w->due);
+		else
+			dn[12][i] = true;
+		d[13][i] = BoolGetDatum(w->started);
+	}
+	for (c = 0; c < 3; c++)
+	{
+		ed[c] = palloc0(sizeof(Datum) * Max(m, 1));
+		edn[c] = palloc0(sizeof(bool) * Max(m, 1));
+	}
+	for (i = 0; i < m; i++)
+	{
+		WsEventRow *e = &st->events[i];
+
+		if (e->task)
+			ed[0][i] = Int64GetDatum(e->task);
+		else
+			edn[0][i] = true;
+		ed[1][i] = CStringGetTextDatum(e->state);
+		if (e->detail)
+			ed[2][i] = CStringGetTextDatum(e->detail);
+		else
+			edn[2][i] = true;
+	}
+
+	namestrcpy(&actor, st->who->actor);
+	values[0] = Int64GetDatum(st->process);
+	values[1] = NameGetDatum(&actor);
+	for (c = 0; c < 14; c++)
+		values[2 + c] = WsArray(d[c], dn[c], n, elemtypes[c]);
+	values[16] = WsArray(ed[0], edn[0], m, INT8OID);
+	values[17] = WsArray(ed[1], edn[1], m, TEXTOID);
+	values[18] = WsArray(ed[2], edn[2], m, TEXTOID);
+	values[19] = BoolGetDatum(write_process);
+	values[20] = CStringGetTextDatum(state);
+	values[21] = JsonbPGetDatum(st->vars);
+	values[22] = JsonbPGetDatum(write_process ? WsTokensJsonb(st) : st->vars);
+	if (st->error)
+		values[23] = CStringGetTextDatum(st->error);
+	else
+		nulls[23] = 'n';
+	WsRun(&plan_flush,
+		  "WITH w AS ("
+		  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+		  "         pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+		  "         pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), "
+		  "         pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), "
+		  "         pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16)) "
+		  "      AS w(id, ins, node, action, role, state, first, result, error, aset, assignee, "
+		  "           dset, due, started)), "
+		  "i AS ("
+		  "  INSERT INTO ws.task (id, process, node, action, role, state, result, error, assignee, "
+		  "                       due_at, started_at, ended_at) "
+		  "  SELECT id, $1, node, action, role, state, result, error, "
+		  "         CASE WHEN aset THEN assignee END, CASE WHEN dset THEN due END, "
+		  "         CASE WHEN started THEN now() END, "
+		  "         CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN now() END "
+		  "    FROM w WHERE ins RETURNING 1), "
+		  "u AS ("
+		  "  UPDATE ws.task t SET state = w.state, "
+		  "         result = coalesce(w.result, t.result), "
+		  "         error = coalesce(w.error, t.error), "
+		  "         assignee = CASE WHEN w.aset THEN w.assignee ELSE t.assignee END, "
+		  "         due_at = CASE WHEN w.dset THEN w.due ELSE t.due_at END, "
+		  "         lease_until = NULL, "
+		  "         started_at = CASE WHEN w.started THEN coalesce(t.started_at, now()) "
+		  "                           ELSE t.started_at END, "
+		  "         ended_at = CASE WHEN w.state IN ('succeeded', 'failed', 'cancelled') "
+		  "                         THEN now() END "
+		  "    FROM w WHERE t.id = ANY ($3) AND t.id = w.id AND NOT w.ins "
+		  "     AND (t.state IN " ACTIVE_STATES
+		  "          OR (t.state = 'failed' AND w.first IN ('ready', 'pending'))) "
+		  "  RETURNING 1), "
+		  "e AS ("
+		  "  INSERT INTO ws.event (process, task, state, actor, detail) "
+		  "  SELECT $1, x.task, x.state, $2, x.detail "
+		  "    FROM ROWS FROM (pg_catalog.unnest($17), pg_catalog.unnest($18), "
+		  "                    pg_catalog.unnest($19)) WITH ORDINALITY AS x(task, state, detail, n) "
+		  "   ORDER BY x.n), "
+		  "p AS ("
+		  "  UPDATE ws.process SET state = $21, params = $22, tokens = $23, "
+		  "         error = CASE WHEN $21 = 'running' THEN NULL ELSE coalesce($24, error) END, "
+		  "         ended_at = CASE WHEN $21 = 'running' THEN NULL "
+		  "                         ELSE coalesce(ended_at, now()) END "
+		  "   WHERE id = $1 AND $20) "
+		  "SELECT (SELECT pg_catalog.count(*) FROM i), (SELECT pg_catalog.count(*) FROM u)",
+		  24, types, values, nulls, 1);
+	/* a second guard: the process lock makes this impossible */
+	if (WsGetInt64(0, 1, NULL) != inserts || WsGetInt64(0, 2, NULL) != n - inserts)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a task of process " INT64_FORMAT " changed state concurrently", st->process),
+				 errhint("Retry the call.")));
+	st->nwrites = 0;
+	st->nevents = 0;
+	if (end)
+	{
+		/* what the row now holds */
+		st->state0 = state;
+		st->vars0 = st->vars;
+		memcpy(st->tokens0, st->tokens, sizeof(int) * st->g->ntrans);
+	}
+}
 
 /* ---------- step begin and end ---------- */
 
@@ -320,35 +613,27 @@ WsRequireRunning(WsStep *st)
 				 : errhint("Only a running process moves.")));
 }
 
+static int64 WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
+						   const char *error, const char *assignee, TimestampTz *due,
+						   const char *detail);
+
 /* Cancel the given active tasks (ids), recording detail. */
 static void
 WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 {
-	Oid			types[4] = {INT8ARRAYOID, NAMEOID, TEXTOID, BOOLOID};
-	Datum		values[4];
-	Datum	   *elems;
-	NameData	actor;
-	int			i;
+	int			i,
+				j;
 
-	if (n == 0)
-		return;
-	elems = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(ids[i]);
-	namestrcpy(&actor, st->who->actor);
-	values[0] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = NameGetDatum(&actor);
-	values[2] = CStringGetTextDatum(detail);
-	values[3] = BoolGetDatum(WsKeepEvent("cancelled", true));
-	WsRun(&plan_cancel_tasks,
-		  "WITH t AS (UPDATE ws.task SET state = 'cancelled', lease_until = NULL, ended_at = now() "
-		  "            WHERE id = ANY ($1) AND state IN " ACTIVE_STATES " RETURNING id, process), "
-		  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
-		  "      SELECT process, id, 'cancelled', $2, $3 FROM t WHERE $4 ORDER BY id) "
-		  "SELECT id FROM t",
-		  4, types, values, NULL, 0);
-	for (i = 0; i < n; i++)
+	{
+		int			ni = -1;
+
+		for (j = 0; j < st->nactive; j++)
+			if (st->active[j].task == ids[i])
+				ni = st->active[j].node;
+		WsSetTask(st, ni, ids[i], "cancelled", NULL, NULL, NULL, NULL, detail);
 		WsRemoveActive(st, ids[i]);
+	}
 }
 
 /* Cancel every active task of the step's process. */
@@ -378,7 +663,7 @@ WsEndProcess(WsStep *st, const char *state, const char *error, const char *detai
 					(detail ? detail : "the process was cancelled"));
 	st->ended = state;
 	st->error = error ? pstrdup(error) : NULL;
-	WsEvent(st->process, 0, state, st->who->actor, error ? error : detail);
+	WsStepEvent(st, 0, state, error ? error : detail);
 	WsNotifyProcess(st->process, state);
 }
 
@@ -388,11 +673,6 @@ static void WsOrJoins(WsStep *st);
 static void
 WsStepEnd(WsStep *st)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	const char *state;
-
 	if (!st->ended && strcmp(st->state, "running") == 0)
 	{
 		WsOrJoins(st);
@@ -401,24 +681,7 @@ WsStepEnd(WsStep *st)
 						 "process is stuck: no task is active and no end node was reached",
 						 NULL);
 	}
-	state = st->ended ? st->ended : st->state;
-	if (st->state0 != NULL && strcmp(state, st->state0) == 0 && WsJsonbSame(st->vars, st->vars0) &&
-		memcmp(st->tokens, st->tokens0, sizeof(int) * st->g->ntrans) == 0)
-		return;
-	values[0] = Int64GetDatum(st->process);
-	values[1] = CStringGetTextDatum(state);
-	values[2] = JsonbPGetDatum(st->vars);
-	values[3] = JsonbPGetDatum(WsTokensJsonb(st));
-	if (st->error)
-		values[4] = CStringGetTextDatum(st->error);
-	else
-		nulls[4] = 'n';
-	WsRun(&plan_write_process,
-		  "UPDATE ws.process SET state = $2, params = $3, tokens = $4, "
-		  "       error = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce($5, error) END, "
-		  "       ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce(ended_at, now()) END "
-		  " WHERE id = $1",
-		  5, types, values, nulls, 0);
+	WsFlush(st, true);
 }
 
 /* ---------- tasks ---------- */
@@ -455,110 +718,54 @@ WsAssign(const char *role)
 
 /*
  * Create a task of node ni (task == 0) or move task to a new state, with its event.
- * Returns the task id.
+ * Returns the task id. Nothing is written yet: see WsFlush.
  */
 static int64
 WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 		  const char *error, const char *assignee, TimestampTz *due, const char *detail)
 {
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	NameData	actor,
-				assignee_name;
-	WsNode	   *n = &st->g->nodes[ni];
+	WsWrite    *w = NULL;
+	int			i;
 
-	values[8] = BoolGetDatum(WsKeepEvent(state, true));
-	namestrcpy(&actor, st->who->actor);
-	values[1] = CStringGetTextDatum(state);
-	values[2] = NameGetDatum(&actor);
-	if (detail)
-		values[3] = CStringGetTextDatum(detail);
-	else
-		nulls[3] = 'n';
-	if (assignee)
+	if (task != 0)
+		for (i = 0; i < st->nwrites; i++)
+			if (st->writes[i].task == task)
+				w = &st->writes[i];
+	if (w == NULL)
 	{
-		namestrcpy(&assignee_name, assignee);
-		values[4] = NameGetDatum(&assignee_name);
-	}
-	else
-		nulls[4] = 'n';
-	if (due)
-		values[5] = TimestampTzGetDatum(*due);
-	else
-		nulls[5] = 'n';
-
-	if (task == 0)
-	{
-		Oid			types[10] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
-		INT8OID, TEXTOID, BOOLOID, NAMEOID};
-		NameData	role;
-
-		values[0] = Int64GetDatum(st->process);
-		values[6] = Int64GetDatum(n->id);
-		if (n->action)
-			values[7] = CStringGetTextDatum(n->action);
-		else
-			nulls[7] = 'n';
-		if (n->role)
+		if (st->nwrites == st->maxwrites)
 		{
-			namestrcpy(&role, n->role);
-			values[9] = NameGetDatum(&role);
+			st->maxwrites = Max(8, st->maxwrites * 2);
+			st->writes = st->writes ? repalloc(st->writes, sizeof(WsWrite) * st->maxwrites)
+				: palloc(sizeof(WsWrite) * st->maxwrites);
 		}
-		else
-			nulls[9] = 'n';
-		WsRun(&plan_insert_task,
-			  "WITH t AS (INSERT INTO ws.task (process, node, action, role, state, assignee, due_at, "
-			  "                                started_at, ended_at) "
-			  "           VALUES ($1, $7, $8, $10, $2, $5, $6, "
-			  "                   CASE WHEN $2 = 'succeeded' THEN now() END, "
-			  "                   CASE WHEN $2 = 'succeeded' THEN now() END) "
-			  "           RETURNING id, process), "
-			  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "      SELECT process, id, $2, $3, $4 FROM t WHERE $9) "
-			  "SELECT id FROM t",
-			  10, types, values, nulls, 0);
+		w = &st->writes[st->nwrites++];
+		memset(w, 0, sizeof(WsWrite));
+		w->insert = (task == 0);
+		w->task = task ? task : WsNextTaskId();
+		w->node = ni;
+		w->first = state;
 	}
-	else
+	w->state = state;
+	if (result)
+		w->result = result;
+	if (error)
+		w->error = pstrdup(error);
+	if (strcmp(state, "pending") == 0)
 	{
-		Oid			types[9] = {INT8OID, TEXTOID, NAMEOID, TEXTOID, NAMEOID, TIMESTAMPTZOID,
-		JSONBOID, TEXTOID, BOOLOID};
-
-		values[0] = Int64GetDatum(task);
-		if (result)
-			values[6] = JsonbPGetDatum(result);
-		else
-			nulls[6] = 'n';
-		if (error)
-			values[7] = CStringGetTextDatum(error);
-		else
-			nulls[7] = 'n';
-		WsRun(&plan_set_task,
-			  "WITH t AS (UPDATE ws.task SET state = $2, "
-			  "              result = coalesce($7, result), "
-			  "              error = coalesce($8, error), "
-			  "              assignee = CASE WHEN $2 = 'pending' THEN $5 ELSE assignee END, "
-			  "              due_at = CASE WHEN $2 = 'waiting' THEN $6 ELSE due_at END, "
-			  "              lease_until = NULL, "
-			  "              started_at = CASE WHEN $2 = 'succeeded' THEN coalesce(started_at, now()) "
-			  "                                ELSE started_at END, "
-			  "              ended_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') "
-			  "                              THEN now() END "
-			  "            WHERE id = $1 AND (state IN " ACTIVE_STATES
-			  "                               OR (state = 'failed' AND $2 IN ('ready', 'pending'))) "
-			  "            RETURNING id, process), "
-			  "e AS (INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "      SELECT process, id, $2, $3, $4 FROM t WHERE $9) "
-			  "SELECT id FROM t",
-			  9, types, values, nulls, 0);
+		w->assignee_set = true;
+		w->assignee = assignee ? pstrdup(assignee) : NULL;
 	}
-	/* a second guard: the process lock makes this impossible */
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("task " INT64_FORMAT " of process " INT64_FORMAT " changed state concurrently",
-						task, st->process),
-				 errhint("Retry the call.")));
-	return WsGetInt64(0, 1, NULL);
+	if (strcmp(state, "waiting") == 0)
+	{
+		w->due_set = true;
+		w->due = due ? *due : 0;
+	}
+	if (strcmp(state, "succeeded") == 0)
+		w->started = true;
+	if (WsKeepEvent(state, true))
+		WsStepEvent(st, w->task, state, detail);
+	return w->task;
 }
 
 /*
@@ -598,8 +805,11 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 	}
 	if (n->action == NULL || missing != NULL)
 	{
-		char	   *assignee = n->role ? WsAssign(n->role) : NULL;
+		char	   *assignee;
 		char	   *detail;
+
+		WsFlush(st, false);		/* WsAssign counts open tasks: this step's too */
+		assignee = n->role ? WsAssign(n->role) : NULL;
 
 		if (missing)
 			detail = psprintf("required parameter \"%s\" of action \"%s\" is missing", missing,
@@ -927,6 +1137,7 @@ WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
 	bool		isnull;
 	Datum		d;
 
+	WsFlush(st, false);
 	WsRun(&plan_task_row,
 		  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
 		  1, types, values, NULL, 1);
@@ -1003,7 +1214,7 @@ PG_FUNCTION_INFO_V1(ws_complete);
 Datum
 ws_complete(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	Jsonb	   *result = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	WsCaller	who;
 	WsStep		st;
@@ -1035,7 +1246,7 @@ PG_FUNCTION_INFO_V1(ws_fail);
 Datum
 ws_fail(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	char	   *error;
 	WsCaller	who;
 	WsStep		st;
@@ -1095,7 +1306,7 @@ PG_FUNCTION_INFO_V1(ws_fill);
 Datum
 ws_fill(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	Oid			types[2] = {TEXTOID, JSONBOID};
 	Datum		values[2];
@@ -1142,7 +1353,7 @@ PG_FUNCTION_INFO_V1(ws_cancel);
 Datum
 ws_cancel(PG_FUNCTION_ARGS)
 {
-	int64		process = PG_GETARG_INT64(0);
+	int64		process = WsArgId(fcinfo, 0, "process");
 	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	WsCaller	who;
 	WsStep		st;
@@ -1169,7 +1380,7 @@ PG_FUNCTION_INFO_V1(ws_retry);
 Datum
 ws_retry(PG_FUNCTION_ARGS)
 {
-	int64		task = PG_GETARG_INT64(0);
+	int64		task = WsArgId(fcinfo, 0, "task");
 	WsCaller	who;
 	WsStep		st;
 	WsTaskRow	row;
@@ -1190,7 +1401,7 @@ ws_retry(PG_FUNCTION_ARGS)
 	if (strcmp(st.state, "failed") == 0)
 	{
 		st.state = "running";
-		WsEvent(st.process, 0, "running", who.actor, psprintf("task " INT64_FORMAT " retried", task));
+		WsStepEvent(&st, 0, "running", psprintf("task " INT64_FORMAT " retried", task));
 	}
 	WsProceed(&st, row.node, task, row.params);
 	WsStepEnd(&st);
@@ -1268,7 +1479,7 @@ PG_FUNCTION_INFO_V1(ws_start);
 Datum
 ws_start(PG_FUNCTION_ARGS)
 {
-	int64		wf = PG_GETARG_INT64(0);
+	int64		wf = WsArgId(fcinfo, 0, "workflow");
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	WsCaller	who;
 	int64		process;

@@ -1,5 +1,10 @@
 /*
- * notifier.c: sending ws_ready and ws_process after commit, from a background worker.
+ * notifier.c: the notifications workers and applications LISTEN to, sent after commit
+ * from a background worker.
+ *
+ * ws_ready carries an action name, at most once per transaction however many of its
+ * tasks become ready; ws_process carries {"process": <id>, "state": "<state>"} when a
+ * process ends.
  *
  * WHY
  * PostgreSQL serializes the commits of all transactions that NOTIFY: PreCommit_Notify
@@ -62,9 +67,10 @@ typedef struct WsRing
 	pid_t		pid;			/* the running notifier; 0 when there is none */
 	Latch	   *latch;
 	TimestampTz started;		/* when a notifier was last asked for; 0: ask now */
-	uint64		head;			/* notes [tail, head) wait */
-	uint64		tail;
+	uint64		head;			/* notes [tail, head) wait; the notifier moves tail */
+	uint64		tail;			/* on only once it has sent them */
 	int			reserved;		/* room promised to committing transactions */
+	int			failures;		/* notifiers of this ring that died in a row */
 	WsNote		notes[WS_RING_SIZE];
 } WsRing;
 
@@ -95,6 +101,7 @@ static WsPending *pending = NULL;	/* in TopMemoryContext, reused */
 static int	npending = 0;
 static int	maxpending = 0;
 static int	reserved_ring = -1;		/* ring holding room for them after pre-commit */
+static bool xact_direct = false;	/* NOTIFY directly for the rest of the transaction */
 
 void		ws_notifier_main(Datum arg);
 
@@ -261,6 +268,7 @@ WsCommitted(void)
 {
 	WsRing	   *r = &ws_shared->rings[reserved_ring];
 	Latch	   *latch;
+	bool		start;
 	int			i;
 
 	LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
@@ -274,9 +282,15 @@ WsCommitted(void)
 	}
 	r->reserved -= npending;
 	latch = r->latch;
+	/* the notifier went away since pre-commit: these notes need a new one */
+	start = (r->pid == 0 && r->started == 0);
+	if (start)
+		r->started = GetCurrentTimestamp();
 	LWLockRelease(ws_shared->lock);
 	if (latch)
 		SetLatch(latch);
+	else if (start)
+		(void) WsStartNotifier();
 }
 
 /* Give back room promised at pre-commit to a transaction that then failed. */
@@ -291,27 +305,35 @@ WsUnreserve(void)
 static void
 WsXactCallback(XactEvent event, void *arg)
 {
-	if (npending == 0)
-		return;
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			WsPreCommit();
+			if (npending > 0)
+				WsPreCommit();
+			/* what is sent from here on goes by NOTIFY: its room was not reserved */
+			xact_direct = true;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			/* PostgreSQL refuses to PREPARE a transaction that notified: so do we */
 			WsNotifyNow();
 			WsPendingReset();
+			xact_direct = true;
 			break;
 		case XACT_EVENT_COMMIT:
 			if (reserved_ring >= 0)
 				WsCommitted();
 			WsPendingReset();
+			xact_direct = false;
 			break;
 		case XACT_EVENT_ABORT:
 			if (reserved_ring >= 0)
 				WsUnreserve();
 			WsPendingReset();
+			xact_direct = false;
+			break;
+		case XACT_EVENT_PREPARE:
+			WsPendingReset();
+			xact_direct = false;
 			break;
 		default:
 			break;
@@ -357,17 +379,28 @@ WsNotifySend(int channel, const char *payload)
 	int			level = GetCurrentTransactionNestLevel();
 	int			i;
 
-	if (ws_shared == NULL || !ws_notifier || strlen(payload) >= WS_PAYLOAD_MAX)
+	if (ws_shared == NULL || !ws_notifier || xact_direct || strlen(payload) >= WS_PAYLOAD_MAX)
 	{
 		Async_Notify(ws_channels[channel], payload);
 		return;
 	}
-	for (i = 0; i < npending; i++)
-		if (pending[i].channel == channel && strcmp(pending[i].payload, payload) == 0)
-		{
-			pending[i].level = Min(pending[i].level, level);
-			return;
-		}
+	/* ws_ready once per action; each ws_process payload is about another process */
+	if (channel == 0)
+		for (i = 0; i < npending; i++)
+			if (pending[i].channel == 0 && strcmp(pending[i].payload, payload) == 0)
+			{
+				pending[i].level = Min(pending[i].level, level);
+				return;
+			}
+	if (npending == WS_RING_SIZE)
+	{
+		/* more than a ring holds: NOTIFY (which has its own hash) from now on */
+		WsNotifyNow();
+		WsPendingReset();
+		xact_direct = true;
+		Async_Notify(ws_channels[channel], payload);
+		return;
+	}
 	if (npending == maxpending)
 	{
 		maxpending = Max(16, maxpending * 2);
@@ -379,6 +412,27 @@ WsNotifySend(int channel, const char *payload)
 	pending[npending].level = level;
 	pending[npending].payload = MemoryContextStrdup(TopMemoryContext, payload);
 	npending++;
+}
+
+/* Tell workers that tasks of action are ready. */
+void
+WsNotifyReady(const char *action)
+{
+	if (ws_notify)
+		WsNotifySend(0, action);
+}
+
+/* Tell listeners that process ended in state. */
+void
+WsNotifyProcess(int64 process, const char *state)
+{
+	char		payload[128];
+
+	if (!ws_notify)
+		return;
+	snprintf(payload, sizeof(payload), "{\"process\": " INT64_FORMAT ", \"state\": \"%s\"}",
+			 process, state);
+	WsNotifySend(1, payload);
 }
 
 /*
@@ -417,6 +471,7 @@ static void
 WsNotifierExit(int code, Datum arg)
 {
 	WsRing	   *r;
+	bool		start = false;
 
 	if (my_ring < 0)
 		return;
@@ -427,11 +482,20 @@ WsNotifierExit(int code, Datum arg)
 		r->pid = 0;
 		r->latch = NULL;
 		r->started = 0;			/* the next commit asks for a new one */
+		r->failures++;
 		if (r->head == r->tail && r->reserved == 0)
 			r->db = InvalidOid;
+		else
+		{
+			/* notes of committed transactions wait: ask for a successor now */
+			r->started = GetCurrentTimestamp();
+			start = true;
+		}
 	}
 	LWLockRelease(ws_shared->lock);
 	my_ring = -1;
+	if (start)
+		(void) WsStartNotifier();
 }
 
 /* Background worker main: send the notifications of database arg until idle. */
@@ -465,6 +529,16 @@ ws_notifier_main(Datum arg)
 		proc_exit(0);
 	before_shmem_exit(WsNotifierExit, (Datum) 0);
 
+	/* after notifiers of this ring died in a row, do not spin: wait a little first */
+	if (ws_shared->rings[my_ring].failures > 1)
+	{
+		(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(ws_shared->rings[my_ring].failures - 1, 10) * 1000L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(WsNote) * WS_RING_SIZE);
 	for (;;)
 	{
@@ -483,8 +557,11 @@ ws_notifier_main(Datum arg)
 		}
 
 		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
-		while (r->tail < r->head)
-			batch[n++] = r->notes[r->tail++ % WS_RING_SIZE];
+		while (r->tail + n < r->head && n < WS_RING_SIZE)
+		{
+			batch[n] = r->notes[(r->tail + n) % WS_RING_SIZE];
+			n++;
+		}
 		if (n == 0 && r->reserved == 0 &&
 			TimestampDifferenceExceeds(last, GetCurrentTimestamp(), ws_notifier_idle_ms))
 		{
@@ -508,6 +585,11 @@ ws_notifier_main(Datum arg)
 			Async_Notify(ws_channels[batch[i].channel], batch[i].payload);
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
+		/* sent: only now give their room back (a notifier that died re-sends them) */
+		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+		r->tail += n;
+		r->failures = 0;
+		LWLockRelease(ws_shared->lock);
 		last = GetCurrentTimestamp();
 	}
 }

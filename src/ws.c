@@ -157,6 +157,17 @@ WsEmptyJsonb(void)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 }
 
+/* Argument n, an id that must not be NULL (what names it in the error). */
+int64
+WsArgId(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	return PG_GETARG_INT64(n);
+}
+
 /* Are a and b the same jsonb value? (Equal values have equal binary forms.) */
 bool
 WsJsonbSame(Jsonb *a, Jsonb *b)

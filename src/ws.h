@@ -37,6 +37,7 @@ extern Jsonb *WsGetJsonb(int row, int col);
 extern Jsonb *WsEmptyJsonb(void);
 extern Jsonb *WsJsonbConcat(Jsonb *a, Jsonb *b);
 extern bool WsJsonbSame(Jsonb *a, Jsonb *b);
+extern int64 WsArgId(FunctionCallInfo fcinfo, int n, const char *what);
 extern bool WsJsonbHasKey(Jsonb *j, const char *key);
 extern void WsCheckObject(Jsonb *j, const char *what);
 extern bool WsKeepEvent(const char *state, bool of_task);
@@ -115,13 +116,9 @@ extern WsGraph *WsGetGraph(int64 workflow);
 extern int	WsNodeIndex(WsGraph *g, int64 node_id);
 extern int	WsTransIndex(WsGraph *g, int64 trans_id);
 
-/* history.c */
-extern void WsEvent(int64 process, int64 task, const char *state, const char *actor,
-					const char *detail);
+/* notifier.c */
 extern void WsNotifyReady(const char *action);
 extern void WsNotifyProcess(int64 process, const char *state);
-
-/* notifier.c */
 extern bool ws_notifier;
 extern void WsNotifierInit(void);
 extern void WsNotifySend(int channel, const char *payload);

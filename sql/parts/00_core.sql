@@ -92,7 +92,6 @@ CREATE TABLE ws.task (
                                         -- version, which is frozen once it has a process, and
                                         -- a key check on every task insert cost 3% of a step
     action      text,
-    role        name,
     state       text NOT NULL,
     params      jsonb NOT NULL DEFAULT '{}',
     result      jsonb,
@@ -105,7 +104,8 @@ CREATE TABLE ws.task (
     worker      text,
     created_at  timestamptz NOT NULL DEFAULT now(),
     started_at  timestamptz,
-    ended_at    timestamptz
+    ended_at    timestamptz,
+    role        name                    -- last: 0.2.0 added it (see ws--0.1.0--0.2.0.sql)
 );
 -- The engine's statements must keep their plans whatever the statistics say: in a big
 -- history almost no sampled task is active, so the planner believes active tasks are

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test/integration/upgrade.sh: ALTER EXTENSION ws UPDATE from every earlier version keeps
+# the data, gives the same schema as a fresh install of the current version, and the
+# engine works on the upgraded database. Needs PGHOST/PGPORT/PGUSER (test/run).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib/scratch_db.sh"
+passed=0 failed=0
+ok() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# everything of schema ws that a version defines, as text (names, types, defaults,
+# constraints, indexes, comments, function bodies and settings, view definitions)
+schema() {
+    q -d "$1" <<'SQL'
+SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+       || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+       || coalesce(' identity ' || nullif(a.attidentity::text, ''), '') || ' #' || a.attnum
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+ WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind IN ('r', 'v')
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'ws'::regnamespace
+UNION ALL
+SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relnamespace = 'ws'::regnamespace
+UNION ALL
+SELECT 'comment ' || coalesce(c.relname || '.' || a.attname, c.relname) || ': ' || d.description
+  FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+ WHERE c.relnamespace = 'ws'::regnamespace
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure || ' ' || md5(p.prosrc) || ' '
+       || coalesce(array_to_string(p.proconfig, ','), '') || ' ' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+  FROM pg_proc p WHERE p.pronamespace = 'ws'::regnamespace
+UNION ALL
+SELECT 'view ' || c.relname || ' ' || md5(pg_get_viewdef(c.oid))
+  FROM pg_class c WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind = 'v'
+UNION ALL
+SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = 'ws'::regnamespace AND NOT tgisinternal
+ORDER BY 1
+SQL
+}
+
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../ws.control")
+ws_scratch_db ws_fresh
+schema ws_fresh >"$WS_TMP/schema-fresh.txt"
+ok $? "the schema of a fresh install of $current reads ($(wc -l <"$WS_TMP/schema-fresh.txt") lines)"
+for from in $(ls "$here/../../sql" | sed -n 's/^ws--\([0-9.]*\)\.sql$/\1/p'); do
+    [ "$from" = "$current" ] && continue
+    db=ws_from_$(echo "$from" | tr . _)
+    dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"
+    q -d "$db" -c "CREATE EXTENSION ws VERSION '$from'"
+    # some data of the old version, as its engine left it (the current library expects the
+    # current schema, so the rows are written directly): process 1 at a, 2 and 3 at b
+    q -d "$db" >/dev/null <<'SQL'
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_role') THEN CREATE ROLE ws_upgrade_role; END IF; END $$;
+SELECT ws.define('{"name": "up", "nodes": [{"name": "a", "action": "up.a"},
+                   {"name": "b", "action": "up.b", "role": "ws_upgrade_role"}],
+                   "transitions": [{"from": "a", "to": "b"}]}');
+INSERT INTO ws.process (workflow) SELECT w.id FROM ws.workflow w, generate_series(1, 3) WHERE w.name = 'up';
+INSERT INTO ws.task (process, node, action, state, ended_at)
+SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded' ELSE 'ready' END,
+       CASE WHEN n.name = 'a' AND p.id > 1 THEN now() END
+  FROM ws.process p JOIN ws.node n ON n.workflow = p.workflow
+ WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
+INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
+SQL
+    before=$(q -d "$db" -c "SELECT (SELECT count(*) FROM ws.task) || '/' || (SELECT count(*) FROM ws.event) || '/' || (SELECT count(*) FROM ws.process)")
+    q -d "$db" -c "ALTER EXTENSION ws UPDATE"; ok $? "ALTER EXTENSION ws UPDATE from $from"
+    after=$(q -d "$db" -c "SELECT (SELECT count(*) FROM ws.task) || '/' || (SELECT count(*) FROM ws.event) || '/' || (SELECT count(*) FROM ws.process)")
+    [ "$before" = "$after" ]; ok $? "from $from: tasks/events/processes kept ($before -> $after)"
+    v=$(q -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'ws'")
+    [ "$v" = "$current" ]; ok $? "from $from: now version $v"
+    schema "$db" >"$WS_TMP/schema-$from.txt" || echo "schema of $db unreadable" >>"$WS_TMP/schema-$from.txt"
+    diff -u "$WS_TMP/schema-fresh.txt" "$WS_TMP/schema-$from.txt" >"$WS_TMP/schema-$from.diff"
+    ok $? "from $from: the schema equals a fresh install of $current"
+    [ -s "$WS_TMP/schema-$from.diff" ] && head -40 "$WS_TMP/schema-$from.diff"
+    r=$(q -d "$db" -c "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node
+                        WHERE t.role IS DISTINCT FROM n.role")
+    [ "$r" = 0 ]; ok $? "from $from: every task carries its node's role"
+    # the engine on the upgraded data: claim and complete what the old version left
+    n=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.a'], 'w', 10)")
+    m=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.b'], 'w', 10)")
+    s=$(q -d "$db" -c "SELECT string_agg(state, ',' ORDER BY id) FROM ws.process")
+    [ "$n" = 1 ] && [ "$m" = 3 ] && [ "$s" = "completed,completed,completed" ]
+    ok $? "from $from: the old processes finish on the new engine (a: $n, b: $m, processes: $s)"
+    dropdb "$db"
+done
+echo "upgrade: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -7,7 +7,7 @@ OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # earlier versions' install scripts, frozen, and the upgrade scripts between versions
 DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql
-PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = definitions sequential conference joins errors dot
 REGRESS_OPTS = --load-extension=ws

@@ -11,14 +11,59 @@
  */
 #include "ws.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 static Oid	ws_owner = InvalidOid;
+static bool ws_version_ok = false;
+
+/*
+ * Refuse to run on a schema of another version than this library's: after installing a
+ * new build, ALTER EXTENSION ws UPDATE must come first. Checked once per backend.
+ */
+static void
+WsCheckVersion(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *installed = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("ws"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			installed = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (installed != NULL && strcmp(installed, WS_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the ws library is version %s but this database has ws %s", WS_VERSION,
+						installed),
+				 errhint("Run ALTER EXTENSION ws UPDATE in this database.")));
+	ws_version_ok = true;
+}
 
 /* The owner of schema ws, looked up once per backend. */
 static Oid
@@ -41,6 +86,8 @@ WsOwner(void)
 void
 WsEnter(WsCaller *who)
 {
+	if (!ws_version_ok)
+		WsCheckVersion();
 	who->caller = GetUserId();
 	who->actor = GetUserNameFromId(who->caller, false);
 	GetUserIdAndSecContext(&who->saved_userid, &who->saved_sec_context);

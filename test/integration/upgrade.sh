@@ -69,6 +69,10 @@ SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded
  WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
 INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
 SQL
+    out=$(q -d "$db" -c "SELECT ws.tick()" 2>&1)
+    [[ $out == *"ws library is version $current but this database has ws $from"*"ALTER EXTENSION ws UPDATE"* ]] \
+        || [[ $out == *"ws library is version $current but this database has ws $from"* && $out == *HINT* ]]
+    ok $? "from $from: before the update the engine refuses with a clear error ($(echo "$out" | head -1))"
     before=$(q -d "$db" -c "SELECT (SELECT count(*) FROM ws.task) || '/' || (SELECT count(*) FROM ws.event) || '/' || (SELECT count(*) FROM ws.process)")
     q -d "$db" -c "ALTER EXTENSION ws UPDATE"; ok $? "ALTER EXTENSION ws UPDATE from $from"
     after=$(q -d "$db" -c "SELECT (SELECT count(*) FROM ws.task) || '/' || (SELECT count(*) FROM ws.event) || '/' || (SELECT count(*) FROM ws.process)")

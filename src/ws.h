@@ -2,11 +2,13 @@
  * ws.h: declarations shared by the files of the ws extension.
  *
  * ws.c       module init, settings, the SPI plan cache helper
- * access.c   who is calling, and running engine SQL as the extension owner
+ * access.c   who is calling, running engine SQL as the extension owner, and refusing a
+ *            schema of another version
  * graph.c    per-backend cache of workflow graphs, invalidated on definition changes
- * history.c  ws.event rows and NOTIFY ws_ready / ws_process
- * engine.c   processes and steps: activation, completion, splits, joins, end, stuck
+ * engine.c   processes and steps: activation, completion, splits, joins, end, stuck,
+ *            and the write of each step's task rows, events and process row
  * claim.c    the worker protocol: claim, heartbeat, progress
+ * notifier.c ws_ready / ws_process, sent after commit by a background worker
  */
 #ifndef WS_H
 #define WS_H

@@ -84,8 +84,8 @@ ws_claim(PG_FUNCTION_ARGS)
 			   * join: one primary key lookup per candidate, whatever the statistics say;
 			   * the role is the task's copy of its node's. Candidates locked by other
 			   * claimers are checked too before they are skipped, so these checks are
-			   * what claimers pay for contention. The locked ids go to the UPDATE as an array, found by
-			   * primary key (they are locked, so still ready).
+			   * what claimers pay for contention. The locked ids go to the UPDATE as an
+			   * array, found by primary key (they are locked, so still ready).
 			   */
 			  "WITH u AS ("
 			  "  UPDATE ws.task t SET state = 'running', attempts = t.attempts + 1, "
@@ -116,18 +116,16 @@ ws_claim(PG_FUNCTION_ARGS)
 		bool		outnulls[7] = {false, false, false, false, false, false, false};
 		bool		isnull;
 		WsGraph    *g = WsGetGraph(DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 3, &isnull)));
-		WsNode	   *node = &g->nodes[WsNodeIndex(g, DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 4, &isnull)))];
+		int			ni = WsNodeIndex(g, DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 4, &isnull)));
 		Jsonb	   *pparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 6, &isnull));
 		Jsonb	   *tparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
 
 		/* the node's name and params come from the workflow's cached graph */
 		out[0] = SPI_getbinval(tup, tt->tupdesc, 1, &outnulls[0]);
 		out[1] = SPI_getbinval(tup, tt->tupdesc, 2, &outnulls[1]);
-		out[2] = CStringGetTextDatum(node->name);
+		out[2] = CStringGetTextDatum(g->nodes[ni].name);
 		out[3] = SPI_getbinval(tup, tt->tupdesc, 5, &outnulls[3]);
-		out[4] = JsonbPGetDatum(WsJsonbConcat(WsJsonbConcat(WsJsonbConcat(g->params, pparams),
-															node->params),
-											  tparams));
+		out[4] = JsonbPGetDatum(WsEffectiveParams(g, ni, pparams, tparams));
 		out[5] = SPI_getbinval(tup, tt->tupdesc, 8, &outnulls[5]);
 		out[6] = SPI_getbinval(tup, tt->tupdesc, 9, &outnulls[6]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);

@@ -314,6 +314,7 @@ WsFlush(WsStep *st, bool end)
 	values[19] = BoolGetDatum(write_process);
 	values[20] = CStringGetTextDatum(state);
 	values[21] = JsonbPGetDatum(st->vars);
+	/* $23 is only read when the process row is written ($20); any jsonb fills it otherwise */
 	values[22] = JsonbPGetDatum(write_process ? WsTokensJsonb(st) : st->vars);
 	if (st->error)
 		values[23] = CStringGetTextDatum(st->error);
@@ -621,17 +622,12 @@ static int64 WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb 
 static void
 WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 {
-	int			i,
-				j;
+	int			i;
 
 	for (i = 0; i < n; i++)
 	{
-		int			ni = -1;
-
-		for (j = 0; j < st->nactive; j++)
-			if (st->active[j].task == ids[i])
-				ni = st->active[j].node;
-		WsSetTask(st, ni, ids[i], "cancelled", NULL, NULL, NULL, NULL, detail);
+		/* an existing task: the node index only matters for a new one */
+		WsSetTask(st, -1, ids[i], "cancelled", NULL, NULL, NULL, NULL, detail);
 		WsRemoveActive(st, ids[i]);
 	}
 }
@@ -685,16 +681,6 @@ WsStepEnd(WsStep *st)
 }
 
 /* ---------- tasks ---------- */
-
-/* Effective params of node ni for a task with its own params tparams (may be NULL). */
-static Jsonb *
-WsEffective(WsStep *st, int ni, Jsonb *tparams)
-{
-	Jsonb	   *e = WsJsonbConcat(st->g->params, st->vars);
-
-	e = WsJsonbConcat(e, st->g->nodes[ni].params);
-	return WsJsonbConcat(e, tparams);
-}
 
 /* The member of role to assign a pending task to, NULL if none can log in. */
 static char *
@@ -763,8 +749,7 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 	}
 	if (strcmp(state, "succeeded") == 0)
 		w->started = true;
-	if (WsKeepEvent(state, true))
-		WsStepEvent(st, w->task, state, detail);
+	WsStepEvent(st, w->task, state, detail);
 	return w->task;
 }
 
@@ -784,7 +769,7 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 	{
 		if (n->nrequired > 0)
 		{
-			Jsonb	   *eff = WsEffective(st, ni, tparams);
+			Jsonb	   *eff = WsEffectiveParams(st->g, ni, st->vars, tparams);
 
 			for (i = 0; i < n->nrequired && missing == NULL; i++)
 				if (!WsJsonbHasKey(eff, n->required[i]))
@@ -840,7 +825,7 @@ WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why)
 		bool		isnull;
 		Datum		d;
 
-		values[0] = JsonbPGetDatum(WsEffective(st, ni, NULL));
+		values[0] = JsonbPGetDatum(WsEffectiveParams(st->g, ni, st->vars, NULL));
 		values[1] = CStringGetTextDatum(n->wait_until);
 		WsRun(&plan_due_until,
 			  "SELECT ws._timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
@@ -1414,8 +1399,8 @@ ws_retry(PG_FUNCTION_ARGS)
 static int64
 WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 {
-	Oid			types[5] = {INT8OID, JSONBOID, NAMEOID, TEXTOID, BOOLOID};
-	Datum		values[5];
+	Oid			types[3] = {INT8OID, JSONBOID, NAMEOID};
+	Datum		values[3];
 	WsStep		st;
 	NameData	actor;
 	int			i;
@@ -1449,16 +1434,9 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	namestrcpy(&actor, who->actor);
 	values[1] = JsonbPGetDatum(params);
 	values[2] = NameGetDatum(&actor);
-	values[3] = CStringGetTextDatum(psprintf("started workflow \"%s\" version %d",
-											 st.g->name, st.g->version));
-	values[4] = BoolGetDatum(WsKeepEvent("running", false));
 	WsRun(&plan_insert_process,
-		  "WITH p AS (INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) "
-		  "           RETURNING id), "
-		  "e AS (INSERT INTO ws.event (process, state, actor, detail) "
-		  "      SELECT id, 'running', $3, $4 FROM p WHERE $5) "
-		  "SELECT id FROM p",
-		  5, types, values, NULL, 1);
+		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
+		  3, types, values, NULL, 1);
 	st.process = WsGetInt64(0, 1, NULL);
 	st.who = who;
 	st.state = st.state0 = "running";
@@ -1466,6 +1444,8 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	st.tokens = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
 	st.tokens0 = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
 	st.now_vars = WsNowVars();
+	WsStepEvent(&st, 0, "running",
+				psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
 	for (i = 0; i < st.g->nnodes && !st.ended; i++)
 		if (st.g->nodes[i].is_start)
 			WsActivate(&st, i);

@@ -290,6 +290,19 @@ WsNodeIndex(WsGraph *g, int64 id)
 	return -1;
 }
 
+/*
+ * Effective params of node ni: workflow params, then process variables vars, then node
+ * params, then the task's own tparams (may be NULL), each overriding the one before.
+ */
+Jsonb *
+WsEffectiveParams(WsGraph *g, int ni, Jsonb *vars, Jsonb *tparams)
+{
+	Jsonb	   *e = WsJsonbConcat(g->params, vars);
+
+	e = WsJsonbConcat(e, g->nodes[ni].params);
+	return WsJsonbConcat(e, tparams);
+}
+
 /* Index of transition id in g->trans (sorted by id), -1 if absent. */
 int
 WsTransIndex(WsGraph *g, int64 id)

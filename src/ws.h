@@ -117,6 +117,7 @@ extern void WsGraphInit(void);
 extern WsGraph *WsGetGraph(int64 workflow);
 extern int	WsNodeIndex(WsGraph *g, int64 node_id);
 extern int	WsTransIndex(WsGraph *g, int64 trans_id);
+extern Jsonb *WsEffectiveParams(WsGraph *g, int ni, Jsonb *vars, Jsonb *tparams);
 
 /* notifier.c */
 extern void WsNotifyReady(const char *action);

@@ -1,12 +1,12 @@
 # ws: PGXS build. `make && make install`, then `make installcheck` against a running
 # server, or `test/run` for the whole suite on a throwaway cluster.
 EXTENSION = ws
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 MODULE_big = ws
 OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # earlier versions' install scripts, frozen, and the upgrade scripts between versions
-DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql
+DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = definitions sequential conference joins errors dot
@@ -17,6 +17,9 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the version is compiled in (-DWS_VERSION): objects follow the Makefile
+$(OBJS): Makefile
 
 # the install script is built from its parts, in name order
 sql/ws--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))

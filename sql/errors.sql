@@ -18,6 +18,7 @@ CREATE FUNCTION fingerprint() RETURNS text LANGUAGE sql AS $$
     SELECT md5(concat((SELECT string_agg(concat_ws(',', id, state, params, result, progress, attempts, error,
                                                   lease_until, due_at), ';' ORDER BY id) FROM ws.task),
                       (SELECT string_agg(concat_ws(',', id, state, params, tokens, error), ';' ORDER BY id) FROM ws.process),
+                      (SELECT string_agg(action || ':' || task, ';' ORDER BY task) FROM ws.ready),
                       (SELECT count(*) FROM ws.event)))
 $$;
 
@@ -157,6 +158,20 @@ SELECT try('SELECT ws.retry(NULL)');
 SELECT try('SELECT ws.cancel(NULL)');
 SELECT try('SELECT ws.start(NULL::bigint)');
 SELECT fingerprint() = :'before' AS nothing_changed;
+
+-- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
+-- lease expiry, retries, fills, cancels, timers)
+CREATE VIEW queue_check AS
+SELECT count(*) FILTER (WHERE t.state = 'ready' AND r.task IS NOT NULL) AS queued,
+       count(*) FILTER (WHERE r.task IS NULL) AS ready_not_queued,
+       count(*) FILTER (WHERE t.id IS NULL) AS queued_not_ready
+  FROM (SELECT id, state FROM ws.task WHERE state = 'ready') t FULL JOIN ws.ready r ON r.task = t.id;
+SELECT * FROM queue_check;
+-- deleting processes (their tasks go with them) empties the queue of their tasks
+DELETE FROM ws.process p WHERE EXISTS (SELECT FROM ws.task t WHERE t.process = p.id AND t.state = 'ready');
+SELECT * FROM queue_check;
+SELECT count(*) AS queue_rows FROM ws.ready;
+DROP VIEW queue_check;
 
 DROP FUNCTION try(text);
 DROP FUNCTION fingerprint();

@@ -79,27 +79,39 @@ ws_claim(PG_FUNCTION_ARGS)
 	values[5] = BoolGetDatum(WsKeepEvent("running", true));
 	n = WsRun(&plan_claim,
 			  /*
-			   * Per action, the oldest ready tasks through task_ready (action, id). The
-			   * process check is a scalar subquery, which the planner cannot turn into a
-			   * join: one primary key lookup per candidate, whatever the statistics say;
-			   * the role is the task's copy of its node's. Candidates locked by other
-			   * claimers are checked too before they are skipped, so these checks are
-			   * what claimers pay for contention. The locked ids go to the UPDATE as an
-			   * array, found by primary key (they are locked, so still ready).
+			   * Per action, the oldest ready tasks from the claim queue ws.ready (its key
+			   * is (action, task)). Each is locked through its ws.task row, found by
+			   * primary key in a LATERAL subquery (FOR UPDATE keeps the planner from
+			   * flattening it into a join it could reorder), and re-checked there: still
+			   * ready, its process running (a scalar subquery: one primary key lookup),
+			   * and the caller a member of the task's role (the task's copy of its
+			   * node's). Candidates locked by other claimers are checked too before they
+			   * are skipped, so these checks are what claimers pay for contention. The
+			   * task rows are updated by primary key (they are locked, so still ready)
+			   * and the queue rows deleted by ctid; c has locked the task rows by then,
+			   * and every writer of ws.ready locks the task first (see WsFlush).
 			   */
-			  "WITH u AS ("
+			  "WITH c AS ("
+			  "  SELECT x.id, x.rc FROM pg_catalog.unnest($1) a(action) CROSS JOIN LATERAL ("
+			  "    SELECT k.id, r.rc "
+			  "      FROM (SELECT q.task, q.ctid AS rc FROM ws.ready q "
+			  "             WHERE q.action = a.action ORDER BY q.task) r "
+			  "     CROSS JOIN LATERAL ("
+			  "       SELECT t.id FROM ws.task t "
+			  "        WHERE t.id = r.task AND t.state = 'ready' "
+			  "          AND (SELECT p.state FROM ws.process p WHERE p.id = t.process) = 'running' "
+			  "          AND (t.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
+			  "                 WHERE o.rolname = t.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER'))) "
+			  "          FOR UPDATE SKIP LOCKED) k "
+			  "     ORDER BY r.task LIMIT $3) x "
+			  "  ORDER BY x.id LIMIT $3), "
+			  "u AS ("
 			  "  UPDATE ws.task t SET state = 'running', attempts = t.attempts + 1, "
 			  "         started_at = now(), lease_until = now() + $4, worker = $2, progress = 0 "
-			  "   WHERE t.id = ANY (ARRAY("
-			  "     SELECT x.id FROM pg_catalog.unnest($1) a(action) CROSS JOIN LATERAL ("
-			  "       SELECT r.id FROM ws.task r "
-			  "        WHERE r.state = 'ready' AND r.action = a.action "
-			  "          AND (SELECT p.state FROM ws.process p WHERE p.id = r.process) = 'running' "
-			  "          AND (r.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
-			  "                 WHERE o.rolname = r.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER'))) "
-			  "        ORDER BY r.id LIMIT $3 FOR UPDATE SKIP LOCKED) x "
-			  "     ORDER BY x.id LIMIT $3)) "
+			  "   WHERE t.id = ANY (ARRAY(SELECT id FROM c)) "
 			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "
+			  "d AS ("
+			  "  DELETE FROM ws.ready WHERE ctid = ANY (ARRAY(SELECT rc FROM c))), "
 			  "e AS ("
 			  "  INSERT INTO ws.event (process, task, state, actor, detail) "
 			  "  SELECT process, id, 'running', $5, 'claimed by ' || $2 || ', attempt ' || attempts FROM u WHERE $6) "

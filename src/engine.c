@@ -64,6 +64,7 @@ typedef struct WsActive
 {
 	int64		task;
 	int			node;
+	bool		ready;			/* ready when the step read it (a claim may since have taken it) */
 } WsActive;
 
 typedef struct WsStep
@@ -110,6 +111,7 @@ typedef struct WsWrite
 	bool		due_set;		/* made waiting: due_at is due (0: NULL) */
 	TimestampTz due;
 	bool		started;		/* made succeeded: started_at is set if it was not */
+	bool		was_ready;		/* it was ready when the step read it: may be in ws.ready */
 } WsWrite;
 
 typedef struct WsEventRow
@@ -207,20 +209,21 @@ WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
 static void
 WsFlush(WsStep *st, bool end)
 {
-	Oid			types[24] = {INT8OID, NAMEOID,
+	Oid			types[26] = {INT8OID, NAMEOID,
 		INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
 		TIMESTAMPTZARRAYOID, BOOLARRAYOID,
 		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	BOOLOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
-	Datum		values[24];
-	char		nulls[24];
+	BOOLOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		values[26];
+	char		nulls[26];
 	int			n = st->nwrites,
 				m = st->nevents,
 				k = Max(n, 1),
 				c,
 				i,
-				inserts = 0;
+				inserts = 0,
+				unready = 0;
 	bool		write_process = false;
 	const char *state = st->ended ? st->ended : st->state;
 	NameData	actor;
@@ -228,6 +231,8 @@ WsFlush(WsStep *st, bool end)
 	bool	   *dn[14];
 	Datum	   *ed[3];
 	bool	   *edn[3];
+	Datum	   *ua,
+			   *ut;
 	static const Oid elemtypes[14] = {INT8OID, BOOLOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, JSONBOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID};
 
@@ -244,6 +249,8 @@ WsFlush(WsStep *st, bool end)
 		d[c] = palloc0(sizeof(Datum) * k);
 		dn[c] = palloc0(sizeof(bool) * k);
 	}
+	ua = palloc(sizeof(Datum) * k);
+	ut = palloc(sizeof(Datum) * k);
 	for (i = 0; i < n; i++)
 	{
 		WsWrite    *w = &st->writes[i];
@@ -282,6 +289,12 @@ WsFlush(WsStep *st, bool end)
 		else
 			dn[12][i] = true;
 		d[13][i] = BoolGetDatum(w->started);
+		/* it leaves ready (unless a claim has taken it meanwhile, removing its row) */
+		if (w->was_ready && strcmp(w->state, "ready") != 0 && node && node->action)
+		{
+			ua[unready] = CStringGetTextDatum(node->action);
+			ut[unready++] = Int64GetDatum(w->task);
+		}
 	}
 	for (c = 0; c < 3; c++)
 	{
@@ -320,6 +333,8 @@ WsFlush(WsStep *st, bool end)
 		values[23] = CStringGetTextDatum(st->error);
 	else
 		nulls[23] = 'n';
+	values[24] = WsArray(ua, NULL, unready, TEXTOID);
+	values[25] = WsArray(ut, NULL, unready, INT8OID);
 	WsRun(&plan_flush,
 		  "WITH w AS ("
 		  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
@@ -351,7 +366,24 @@ WsFlush(WsStep *st, bool end)
 		  "    FROM w WHERE t.id = ANY ($3) AND t.id = w.id AND NOT w.ins "
 		  "     AND (t.state IN " ACTIVE_STATES
 		  "          OR (t.state = 'failed' AND w.first IN ('ready', 'pending'))) "
-		  "  RETURNING 1), "
+		  "  RETURNING t.id, t.action, t.state), "
+		  /*
+		   * The claim queue follows: new ready tasks join it; tasks moved to ready join it
+		   * (ON CONFLICT: a step never re-readies a ready task, but the queue must not
+		   * fail on it); tasks the step read as ready and moved on leave it. That delete
+		   * reads u, so it comes after u has locked the task rows: a claim locks the task
+		   * before its queue row, and this keeps the same order.
+		   */
+		  "r AS ("
+		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM w "
+		  "   WHERE ins AND state = 'ready'), "
+		  "r2 AS ("
+		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM u "
+		  "   WHERE state = 'ready' ON CONFLICT DO NOTHING), "
+		  "r3 AS ("
+		  "  DELETE FROM ws.ready q WHERE pg_catalog.cardinality($26) > 0 "
+		  "     AND q.action = ANY ($25) "
+		  "     AND q.task = ANY (ARRAY(SELECT id FROM u WHERE id = ANY ($26)))), "
 		  "e AS ("
 		  "  INSERT INTO ws.event (process, task, state, actor, detail) "
 		  "  SELECT $1, x.task, x.state, $2, x.detail "
@@ -365,7 +397,7 @@ WsFlush(WsStep *st, bool end)
 		  "                         ELSE coalesce(ended_at, now()) END "
 		  "   WHERE id = $1 AND $20) "
 		  "SELECT (SELECT pg_catalog.count(*) FROM i), (SELECT pg_catalog.count(*) FROM u)",
-		  24, types, values, nulls, 1);
+		  26, types, values, nulls, 1);
 	/* a second guard: the process lock makes this impossible */
 	if (WsGetInt64(0, 1, NULL) != inserts || WsGetInt64(0, 2, NULL) != n - inserts)
 		ereport(ERROR,
@@ -436,7 +468,7 @@ WsTokensJsonb(WsStep *st)
 }
 
 static void
-WsAddActive(WsStep *st, int64 task, int ni)
+WsAddActive(WsStep *st, int64 task, int ni, bool ready)
 {
 	if (st->nactive == st->maxactive)
 	{
@@ -446,6 +478,7 @@ WsAddActive(WsStep *st, int64 task, int ni)
 	}
 	st->active[st->nactive].task = task;
 	st->active[st->nactive].node = ni;
+	st->active[st->nactive].ready = ready;
 	st->nactive++;
 }
 
@@ -504,6 +537,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 	int64	   *ids;
 	int64	   *nodes;
 	bool	   *active;
+	bool	   *ready;
 
 	memset(st, 0, sizeof(*st));
 	st->who = who;
@@ -516,7 +550,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 
 	if (task == 0)
 		n = WsRun(&plan_active,
-				  "SELECT id, node, true FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
+				  "SELECT id, node, true, state FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
 				  " ORDER BY id",
 				  1, argtypes, values, NULL, 0);
 	else
@@ -532,19 +566,23 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	nodes = palloc(sizeof(int64) * Max(n, 1));
 	active = palloc(sizeof(bool) * Max(n, 1));
+	ready = palloc(sizeof(bool) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		d;
+		char	   *state;
 
 		ids[i] = WsGetInt64(i, 1, NULL);
 		nodes[i] = WsGetInt64(i, 2, NULL);
 		active[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		state = WsGetText(i, 4);
+		ready[i] = strcmp(state, "ready") == 0;
 		if (task == 0 || ids[i] != task)
 			continue;
 		row->id = task;
 		row->node = WsNodeIndex(st->g, nodes[i]);
-		row->state = WsGetText(i, 4);
+		row->state = state;
 		row->attempts = (int) WsGetInt64(i, 5, NULL);
 		row->params = WsGetJsonb(i, 6);
 		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 7, &isnull);
@@ -561,7 +599,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 	st->vars0 = st->vars;
 	for (i = 0; i < n; i++)
 		if (active[i])
-			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
+			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]), ready[i]);
 	st->now_vars = WsNowVars();
 }
 
@@ -731,6 +769,13 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 		w->task = task ? task : WsNextTaskId();
 		w->node = ni;
 		w->first = state;
+		for (i = 0; i < st->nactive && task != 0; i++)
+			if (st->active[i].task == task)
+			{
+				w->was_ready = st->active[i].ready;
+				if (ni < 0)
+					w->node = st->active[i].node;
+			}
 	}
 	w->state = state;
 	if (result)
@@ -809,7 +854,7 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 		task = WsSetTask(st, ni, task, "pending", NULL, NULL, assignee, NULL, detail);
 	}
 	WsRemoveActive(st, task);
-	WsAddActive(st, task, ni);
+	WsAddActive(st, task, ni, false);
 }
 
 /* When is a waiting task of node ni due? false (with *why) when wait_until finds no time. */
@@ -868,7 +913,7 @@ WsActivate(WsStep *st, int ni)
 			return;
 		}
 		task = WsSetTask(st, ni, 0, "waiting", NULL, NULL, NULL, &due, "timer");
-		WsAddActive(st, task, ni);
+		WsAddActive(st, task, ni, false);
 		return;
 	}
 	WsProceed(st, ni, 0, NULL);

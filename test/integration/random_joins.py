@@ -738,6 +738,20 @@ class Run:
                 if self.failed >= self.args.stop_after:
                     print('random_joins: stopping after %d failed workflows' % self.failed)
                     break
+        # the claim queue holds exactly the ready tasks, whatever the steps did to them
+        lines = self.db.run(
+            "SELECT 'Q ' || count(*) FILTER (WHERE r.task IS NULL) || ' '"
+            "       || count(*) FILTER (WHERE t.id IS NULL OR t.state <> 'ready')"
+            "       || ' ' || count(*) FILTER (WHERE t.state = 'ready' AND r.task IS NOT NULL)"
+            "  FROM (SELECT * FROM ws.task WHERE state = 'ready') t"
+            "  FULL JOIN ws.ready r ON r.task = t.id;")
+        missing, stale, queued = (int(x) for x in tagged(lines, 'Q')[0].split())
+        if missing or stale:
+            print('random_joins: FAILURE: the claim queue ws.ready disagrees with ws.task: '
+                  '%d ready tasks missing from it, %d rows of tasks not ready' % (missing, stale))
+            self.failed += 1
+        else:
+            print('random_joins: the claim queue holds exactly the %d ready tasks' % queued)
         self.db.close()
         print('random_joins: seed %d: %d workflows, %d processes (%s), %d steps, %d state checks in %.1f s'
               % (self.args.seed, self.passed + self.failed, self.nprocs,

@@ -21,6 +21,9 @@ SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttyp
   LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
  WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind IN ('r', 'v')
 UNION ALL
+SELECT 'table ' || c.relname || ' ' || coalesce(c.reloptions::text, '')
+  FROM pg_class c WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind = 'r'
+UNION ALL
 SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
   FROM pg_constraint WHERE connamespace = 'ws'::regnamespace
 UNION ALL
@@ -68,6 +71,12 @@ SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded
   FROM ws.process p JOIN ws.node n ON n.workflow = p.workflow
  WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
 INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
+-- from 0.2.0 on, the engine copies the node's role onto the task
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ws.task'::regclass AND attname = 'role') THEN
+        EXECUTE 'UPDATE ws.task t SET role = n.role FROM ws.node n WHERE n.id = t.node';
+    END IF;
+END $$;
 SQL
     out=$(q -d "$db" -c "SELECT ws.tick()" 2>&1)
     [[ $out == *"ws library is version $current but this database has ws $from"*"ALTER EXTENSION ws UPDATE"* ]] \

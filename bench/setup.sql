@@ -6,14 +6,14 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ws;
 CREATE SCHEMA bench;
 
--- a and f: a -> b -> c; h: the same workflow under its own name and action, so the
--- processes h leaves behind do not sit in a's queue
+-- a and f: a -> b -> c; h: the same workflow under its own names and actions (one per
+-- variant), so the processes h leaves behind do not sit in a's queue
 SELECT ws.define(jsonb_build_object('name', w, 'nodes', jsonb_build_array(
     jsonb_build_object('name', 'a', 'action', w),
     jsonb_build_object('name', 'b', 'action', w),
     jsonb_build_object('name', 'c', 'action', w)),
   'transitions', '[{"from": "a", "to": "b"}, {"from": "b", "to": "c"}]'::jsonb))
-FROM (VALUES ('bench.seq'), ('bench.batch')) v(w);
+FROM (VALUES ('bench.seq'), ('bench.batch'), ('bench.batch1')) v(w);
 
 -- b: s splits (AND) into b1, b2, b3, which meet at the AND join j
 SELECT ws.define('{"name": "bench.diamond", "nodes": [

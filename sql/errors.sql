@@ -159,6 +159,37 @@ SELECT try('SELECT ws.cancel(NULL)');
 SELECT try('SELECT ws.start(NULL::bigint)');
 SELECT fingerprint() = :'before' AS nothing_changed;
 
+-- ws.complete_batch: ws.complete of each task in order, all or nothing
+SELECT ws.define('{"name": "batch", "nodes": [
+  {"name": "l", "action": "err.b", "start": true}, {"name": "r", "action": "err.b", "start": true},
+  {"name": "j", "action": "err.b", "join": "and"}, {"name": "end", "end": true}],
+  "transitions": [{"from": "l", "to": "j"}, {"from": "r", "to": "j"}, {"from": "j", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w, '{"n": 0}') AS p1 \gset
+SELECT ws.start(:w, '{"n": 0}') AS p2 \gset
+SELECT array_agg(task ORDER BY task) AS t, array_agg(attempt ORDER BY task) AS a
+  FROM ws.claim(ARRAY['err.b'], 'w', 10) \gset
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.complete_batch(%L::bigint[] || 424242::bigint)', :'t'));
+SELECT try(format('SELECT ws.complete_batch(%L::bigint[] || (%L::bigint[])[1])', :'t', :'t'));
+SELECT try(format('SELECT ws.complete_batch(%L, ARRAY[''{}''::jsonb])', :'t'));
+SELECT try(format('SELECT ws.complete_batch(%L, NULL, ARRAY[1])', :'t'));
+SELECT try(format('SELECT ws.complete_batch(%L, array_fill(''[1]''::jsonb, ARRAY[4]))', :'t'));
+SELECT try(format('SELECT ws.complete_batch(%L, NULL, array_fill(9, ARRAY[4]))', :'t'));
+SELECT try('SELECT ws.complete_batch(ARRAY[NULL::bigint])');
+SELECT try('SELECT ws.complete_batch(NULL)');
+SELECT try('SELECT ws.complete_batch(ARRAY[[1, 2], [3, 4]]::bigint[])');
+SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.complete_batch('{}') AS none;
+-- the four parents in one call: each join fires once its second parent is in, with the
+-- variables of both results (later completions see what earlier ones did)
+SELECT ws.complete_batch(:'t', ARRAY['{"n": 1}', '{"m": 2}', '{"n": 3}', '{"m": 4}']::jsonb[], :'a') AS completed;
+SELECT p.id = :p2 AS second, p.state, p.params, n.name, t.state AS task
+  FROM ws.process p JOIN ws.task t ON t.process = p.id JOIN ws.node n ON n.id = t.node
+ WHERE p.id IN (:p1, :p2) ORDER BY p.id, t.id;
+SELECT array_agg(task ORDER BY task) AS t FROM ws.claim(ARRAY['err.b'], 'w', 10) \gset
+SELECT ws.complete_batch(:'t') AS completed;
+SELECT state, count(*) FROM ws.process WHERE id IN (:p1, :p2) GROUP BY state;
+
 -- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
 -- lease expiry, retries, fills, cancels, timers)
 CREATE VIEW queue_check AS

@@ -581,6 +581,13 @@ CREATE FUNCTION ws.complete(task bigint, result jsonb DEFAULT '{}', attempt inte
 COMMENT ON FUNCTION ws.complete(bigint, jsonb, integer) IS
     'Marks a running (or pending human) task succeeded; its result is merged into the process variables and the split runs';
 
+CREATE FUNCTION ws.complete_batch(tasks bigint[], results jsonb[] DEFAULT NULL,
+                                  attempts integer[] DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ws_complete_batch' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off;
+COMMENT ON FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) IS
+    'ws.complete of every task in tasks, in order, as one call that does all or nothing: results[i] and attempts[i] go with tasks[i] (NULL: {} and no attempt check). Returns how many tasks it completed';
+
 CREATE FUNCTION ws.fail(task bigint, error text, attempt integer DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_fail' LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off;
@@ -633,6 +640,7 @@ BEGIN
     EXECUTE format('GRANT SELECT ON ws.my_tasks TO %I', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb), '
                    'ws.claim(text[], text, integer, interval), ws.complete(bigint, jsonb, integer), '
+                   'ws.complete_batch(bigint[], jsonb[], integer[]), '
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
                    'ws.progress(bigint, numeric), ws.fill(bigint, jsonb) TO %I', role);
 END $$;

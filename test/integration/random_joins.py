@@ -51,6 +51,7 @@ NVARS = 4          # forward conditions use v0..v3
 NLOOPVARS = 2      # loop-back conditions use l0..l1
 LOOP_BUDGET = 30   # after this many steps of a process, results set every lK false
 HARD_CAP = 250     # after this many steps a process is cancelled
+BATCH_SHARE = 0.25  # share of steps that are a ws.complete_batch of several completions
 
 
 # ---------------------------------------------------------------- database access
@@ -597,6 +598,66 @@ class Run:
     def claim_sql(self, g):
         return "SELECT 'C ' || count(*) FROM ws.claim(ARRAY[%s], 'rj', 100000);" % lit(g.action)
 
+    def result(self, rng, p):
+        """A random result for a completion of a task of p."""
+        result = {}
+        for v in range(NVARS):
+            r = rng.random()
+            if r < 0.4:
+                result['v%d' % v] = rng.random() < 0.5
+            elif r < 0.43:
+                result['v%d' % v] = rng.choice(['yes', 1, None])
+        for v in range(NLOOPVARS):
+            if p.nsteps >= LOOP_BUDGET:
+                result['l%d' % v] = False
+            elif rng.random() < 0.5:
+                result['l%d' % v] = rng.random() < 0.8
+        return result
+
+    def batch_step(self, g, procs, rng):
+        """ws.complete_batch of 2-6 completions across the workflow's processes, each valid
+        after the ones before it (the model applies them in order, as the batch must)."""
+        ids, results, touched = [], [], []
+        for _ in range(rng.randint(2, 6)):
+            live = [p for p in procs if not p.broken and p.model.running() and p.nsteps < HARD_CAP
+                    and any(i < len(p.ids) for i in p.model.active())]
+            if not live:
+                break
+            p = rng.choice(live)
+            i = rng.choice([i for i in p.model.active() if i < len(p.ids)])
+            result = self.result(rng, p)
+            p.nsteps += 1
+            self.nsteps += 1
+            p.steps.append('complete task #%d (node %s, id %d) with %s, in a ws.complete_batch' % (
+                i, p.model.tasks[i][0], p.ids[i], json.dumps(result, sort_keys=True)))
+            p.repro.append("SELECT ws.complete((SELECT id FROM ws.task WHERE process = :p ORDER BY id "
+                           "OFFSET %d LIMIT 1), %s);" % (i, jlit(result)))
+            p.model.complete(i, result)
+            ids.append(p.ids[i])
+            results.append(result)
+            if p not in touched:
+                touched.append(p)
+        if not ids:
+            return True
+        COVER['complete_batch of %d' % len(ids)] += 1
+        lines = self.sql(g, "SELECT ws.complete_batch(ARRAY[%s]::bigint[], ARRAY[%s]::jsonb[]) IS NULL;\n%s\n%s" % (
+            ', '.join(str(x) for x in ids), ', '.join(jlit(r) for r in results),
+            '\n'.join(STATE_SQL % p.pid for p in touched), self.claim_sql(g)), touched[0])
+        if lines is None:
+            for p in touched:
+                p.broken = True
+            return False
+        rows = {json.loads(x)['id']: x for x in tagged(lines, 'S')}
+        ok = True
+        for p in touched:
+            if not self.check(g, p, ['S ' + rows.get(p.pid, 'null')]):
+                ok = False
+                self.sql(g, "SELECT ws.cancel(p.id) FROM ws.process p WHERE p.id = %d "
+                            "AND p.state IN ('running', 'failed');" % p.pid)
+        if ok and not self.claim(g, procs, lines, 'a ws.complete_batch of %d' % len(ids)):
+            ok = False
+        return ok
+
     def workflow(self, index):
         rng = random.Random('%d:%d' % (self.args.seed, index))
         tag = 'rj%d_%d' % (self.args.seed, index)
@@ -673,19 +734,12 @@ class Run:
                 continue
             act = m.active()
             assert act and all(m.tasks[i][1] == 'running' for i in act), m.tasks
+            if rng.random() < BATCH_SHARE:
+                if not self.batch_step(g, procs, rng):
+                    ok = False
+                continue
             i = rng.choice(act)
-            result = {}
-            for v in range(NVARS):
-                r = rng.random()
-                if r < 0.4:
-                    result['v%d' % v] = rng.random() < 0.5
-                elif r < 0.43:
-                    result['v%d' % v] = rng.choice(['yes', 1, None])
-            for v in range(NLOOPVARS):
-                if p.nsteps >= LOOP_BUDGET:
-                    result['l%d' % v] = False
-                elif rng.random() < 0.5:
-                    result['l%d' % v] = rng.random() < 0.8
+            result = self.result(rng, p)
             p.nsteps += 1
             self.nsteps += 1
             p.steps.append('complete task #%d (node %s, id %d) with %s' % (

@@ -71,6 +71,7 @@ SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded
   FROM ws.process p JOIN ws.node n ON n.workflow = p.workflow
  WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
 INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
+SELECT ws.grant_user('ws_upgrade_role');
 -- from 0.2.0 on, the engine copies the node's role onto the task
 DO $$ BEGIN
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ws.task'::regclass AND attname = 'role') THEN
@@ -95,6 +96,8 @@ SQL
     r=$(q -d "$db" -c "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node
                         WHERE t.role IS DISTINCT FROM n.role")
     [ "$r" = 0 ]; ok $? "from $from: every task carries its node's role"
+    g=$(q -d "$db" -c "SELECT has_function_privilege('ws_upgrade_role', 'ws.complete_batch(bigint[], jsonb[], integer[])', 'EXECUTE')")
+    [ "$g" = t ]; ok $? "from $from: a role granted ws.complete before the update may call ws.complete_batch"
     # the engine on the upgraded data: claim and complete what the old version left
     n=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.a'], 'w', 10)")
     m=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.b'], 'w', 10)")

@@ -1,7 +1,7 @@
 -- Behaviour under different roles: who sees, claims, fills and completes what.
 -- Runs in one transaction that is rolled back, roles included.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE ROLE tap_admin LOGIN;
 CREATE ROLE tap_clerks NOLOGIN;
@@ -62,6 +62,8 @@ SET ROLE tap_worker;
 SELECT is((SELECT count(*)::int FROM ws.my_tasks), 0, 'a worker outside the role sees none of them');
 SELECT throws_ok(format('SELECT ws.complete(%s)', :review1), '42501', NULL,
                  'a non-member cannot complete a role task');
+SELECT throws_ok(format('SELECT ws.complete_batch(ARRAY[%s])', :review1), '42501', NULL,
+                 'nor in a batch');
 RESET ROLE;
 
 -- a nested member completes a review; SET ROLE is what counts

@@ -180,15 +180,50 @@ SELECT try('SELECT ws.complete_batch(NULL)');
 SELECT try('SELECT ws.complete_batch(ARRAY[[1, 2], [3, 4]]::bigint[])');
 SELECT fingerprint() = :'before' AS nothing_changed;
 SELECT ws.complete_batch('{}') AS none;
--- the four parents in one call: each join fires once its second parent is in, with the
--- variables of both results (later completions see what earlier ones did)
-SELECT ws.complete_batch(:'t', ARRAY['{"n": 1}', '{"m": 2}', '{"n": 3}', '{"m": 4}']::jsonb[], :'a') AS completed;
+-- the four parents in one call, the two processes' tasks taking turns: each join fires
+-- once its second parent is in, with the variables of both results (later completions
+-- see what earlier ones did); the events follow the order of the array
+SELECT ('{' || (:'t'::bigint[])[1] || ',' || (:'t'::bigint[])[3] || ',' || (:'t'::bigint[])[2] || ','
+        || (:'t'::bigint[])[4] || '}') AS t,
+       ('{' || (:'a'::int[])[1] || ',' || (:'a'::int[])[3] || ',' || (:'a'::int[])[2] || ','
+        || (:'a'::int[])[4] || '}') AS a \gset
+SELECT ws.complete_batch(:'t', ARRAY['{"n": 1}', '{"n": 3}', '{"m": 2}', '{"m": 4}']::jsonb[], :'a') AS completed;
+SELECT array_agg(task ORDER BY id) = :'t'::bigint[] AS events_in_array_order
+  FROM ws.event WHERE state = 'succeeded' AND task = ANY (:'t'::bigint[]);
 SELECT p.id = :p2 AS second, p.state, p.params, n.name, t.state AS task
   FROM ws.process p JOIN ws.task t ON t.process = p.id JOIN ws.node n ON n.id = t.node
  WHERE p.id IN (:p1, :p2) ORDER BY p.id, t.id;
 SELECT array_agg(task ORDER BY task) AS t FROM ws.claim(ARRAY['err.b'], 'w', 10) \gset
 SELECT ws.complete_batch(:'t') AS completed;
 SELECT state, count(*) FROM ws.process WHERE id IN (:p1, :p2) GROUP BY state;
+-- a task that an earlier completion of the same call creates can be completed in it too
+-- (here a person's task, pending for role ws_err_clerk), as two ws.complete calls would
+CREATE ROLE ws_err_clerk NOLOGIN;
+SELECT ws.define('{"name": "batch2", "nodes": [{"name": "s", "action": "err.b2", "start": true},
+  {"name": "h", "role": "ws_err_clerk"}, {"name": "e", "end": true}],
+  "transitions": [{"from": "s", "to": "h"}, {"from": "h", "to": "e"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT task AS s FROM ws.claim(ARRAY['err.b2'], 'w', 1) \gset
+SELECT pg_sequence_last_value(pg_get_serial_sequence('ws.task', 'id')::regclass) + 1 AS h \gset
+SELECT ws.complete_batch(ARRAY[:s, :h]) AS completed;
+SELECT n.name, t.state, t.id = :h AS created_in_the_call
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT state FROM ws.process WHERE id = :p;
+
+-- a step that writes half-way (a pending task is assigned by counting open tasks, so the
+-- step flushes first) and then cancels a task it had made ready: b is queued by that
+-- write, then cancelled by the XOR join that c (routing) fires; it must leave the queue
+SELECT ws.define('{"name": "midflush", "nodes": [
+  {"name": "a", "action": "err.mf", "split": "and", "start": true}, {"name": "b", "action": "err.mf"},
+  {"name": "h", "action": "err.mult"}, {"name": "c"},
+  {"name": "j", "action": "err.mf", "join": "xor"}, {"name": "e", "end": true}],
+  "transitions": [{"from": "a", "to": "b", "priority": 1}, {"from": "a", "to": "h", "priority": 2},
+                  {"from": "a", "to": "c", "priority": 3}, {"from": "b", "to": "j"},
+                  {"from": "c", "to": "j"}, {"from": "j", "to": "e"}, {"from": "h", "to": "e"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['err.mf'], 'w', 1);
+SELECT n.name, t.state, EXISTS (SELECT FROM ws.ready r WHERE r.task = t.id) AS queued
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
 
 -- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
 -- lease expiry, retries, fills, cancels, timers)
@@ -203,6 +238,7 @@ DELETE FROM ws.process p WHERE EXISTS (SELECT FROM ws.task t WHERE t.process = p
 SELECT * FROM queue_check;
 SELECT count(*) AS queue_rows FROM ws.ready;
 DROP VIEW queue_check;
+DROP ROLE ws_err_clerk;
 
 DROP FUNCTION try(text);
 DROP FUNCTION fingerprint();

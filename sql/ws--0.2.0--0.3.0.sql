@@ -34,6 +34,22 @@ CREATE TRIGGER task_truncated AFTER TRUNCATE ON ws.task
     FOR EACH STATEMENT EXECUTE FUNCTION ws.task_gone();
 
 DROP INDEX ws.task_ready;
+-- claims read ws.ready through its key in order: no bitmap scan (see ws--0.3.0.sql)
+ALTER FUNCTION ws.claim(text[], text, integer, interval) SET enable_bitmapscan = off;
+-- who may read ws.task (ws.grant_admin) may read ws.ready
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
+               FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+              WHERE c.oid = 'ws.task'::pg_catalog.regclass
+                AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT SELECT ON ws.ready TO %s', r.grantee);
+    END LOOP;
+END
+$$;
 
 -- ws.complete_batch: many completions in one call (three statements instead of three per task)
 CREATE FUNCTION ws.complete_batch(tasks bigint[], results jsonb[] DEFAULT NULL,

@@ -22,6 +22,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -29,8 +30,21 @@ static Oid	ws_owner = InvalidOid;
 static bool ws_version_ok = false;
 
 /*
+ * Check the version again after any relcache invalidation: ALTER EXTENSION ws UPDATE
+ * changes ws's tables, so a session that loaded this library before someone updated the
+ * schema under it refuses to go on with code of another version. (Invalidations are rare
+ * next to engine calls, and the check is one index lookup.)
+ */
+static void
+WsForgetVersion(Datum arg, Oid relid)
+{
+	ws_version_ok = false;
+}
+
+/*
  * Refuse to run on a schema of another version than this library's: after installing a
- * new build, ALTER EXTENSION ws UPDATE must come first. Checked once per backend.
+ * new build, ALTER EXTENSION ws UPDATE must come first. Checked once per backend, and
+ * again after invalidations (WsForgetVersion).
  */
 static void
 WsCheckVersion(void)
@@ -40,6 +54,7 @@ WsCheckVersion(void)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	char	   *installed = NULL;
+	static bool registered = false;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
@@ -62,6 +77,11 @@ WsCheckVersion(void)
 				 errmsg("the ws library is version %s but this database has ws %s", WS_VERSION,
 						installed),
 				 errhint("Run ALTER EXTENSION ws UPDATE in this database.")));
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(WsForgetVersion, (Datum) 0);
+		registered = true;
+	}
 	ws_version_ok = true;
 }
 

@@ -64,7 +64,6 @@ typedef struct WsActive
 {
 	int64		task;
 	int			node;
-	bool		ready;			/* ready when the step read it (a claim may since have taken it) */
 } WsActive;
 
 typedef struct WsStep
@@ -98,14 +97,22 @@ typedef struct WsStep
  * every flush in the middle of a step). touched records the state each step gives a task,
  * so a later completion in the batch sees what the earlier ones did.
  */
+typedef struct WsTouched
+{
+	int64		task;
+	const char *state;			/* the state the last step that changed it gave it */
+	int			node;			/* node index */
+	WsStep	   *st;				/* its process's step */
+} WsTouched;
+
 typedef struct WsBatch
 {
 	WsStep	  **steps;
 	int			nsteps;
-	int64	   *touched;		/* task ids */
-	const char **touched_state;
+	WsTouched  *touched;		/* every task a step of the batch created or changed */
 	int			ntouched;
 	int			maxtouched;
+	int			nevents;		/* events so far, to write them in the order they happened */
 } WsBatch;
 
 /*
@@ -127,11 +134,11 @@ typedef struct WsWrite
 	bool		due_set;		/* made waiting: due_at is due (0: NULL) */
 	TimestampTz due;
 	bool		started;		/* made succeeded: started_at is set if it was not */
-	bool		was_ready;		/* it was ready when the step read it: may be in ws.ready */
 } WsWrite;
 
 typedef struct WsEventRow
 {
+	int			seq;			/* order among the events of the flush */
 	int64		task;			/* 0: the process's own */
 	const char *state;
 	char	   *detail;
@@ -194,7 +201,9 @@ WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
 		st->events = st->events ? repalloc(st->events, sizeof(WsEventRow) * st->maxevents)
 			: palloc(sizeof(WsEventRow) * st->maxevents);
 	}
-	e = &st->events[st->nevents++];
+	e = &st->events[st->nevents];
+	e->seq = st->batch ? st->batch->nevents++ : st->nevents;
+	st->nevents++;
 	e->task = task;
 	e->state = state;
 	e->detail = detail ? pstrdup(detail) : NULL;
@@ -215,6 +224,18 @@ WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
 											  typlen, typbyval, typalign));
 }
 
+typedef struct WsEventRef
+{
+	WsEventRow *e;
+	int64		process;
+} WsEventRef;
+
+static int
+WsEventRefCmp(const void *a, const void *b)
+{
+	return ((const WsEventRef *) a)->e->seq - ((const WsEventRef *) b)->e->seq;
+}
+
 /*
  * Write what the steps have changed (one step, or the steps of a batch, one per process):
  * their tasks, their events and (at the end, when it changed) each process row, in one
@@ -226,25 +247,23 @@ WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
 static void
 WsFlushSteps(WsStep **steps, int nsteps, bool end)
 {
-	Oid			types[27] = {NAMEOID,
+	Oid			types[25] = {NAMEOID,
 		INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
 		BOOLARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID,
 		INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID};
+	INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
 	static const Oid elemtypes[15] = {INT8OID, INT8OID, BOOLOID, INT8OID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, JSONBOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID};
 	static const Oid pelemtypes[5] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
-	Datum		values[27];
+	Datum		values[25];
 	int			n = 0,
 				m = 0,
 				np = 0,
 				c,
 				i,
 				s,
-				inserts = 0,
-				unready = 0;
+				inserts = 0;
 	bool	   *write_process = palloc0(sizeof(bool) * nsteps);
 	NameData	actor;
 	Datum	   *d[15];
@@ -253,8 +272,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 	bool	   *edn[4];
 	Datum	   *pd[5];
 	bool	   *pdn[5];
-	Datum	   *ua,
-			   *ut;
+	WsEventRef *ev;
 
 	for (s = 0; s < nsteps; s++)
 	{
@@ -287,9 +305,34 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		pd[c] = palloc0(sizeof(Datum) * Max(np, 1));
 		pdn[c] = palloc0(sizeof(bool) * Max(np, 1));
 	}
-	ua = palloc(sizeof(Datum) * Max(n, 1));
-	ut = palloc(sizeof(Datum) * Max(n, 1));
-	n = m = np = 0;
+	/* the events in the order they happened (a batch's steps take turns) */
+	ev = palloc(sizeof(WsEventRef) * Max(m, 1));
+	m = 0;
+	for (s = 0; s < nsteps; s++)
+		for (i = 0; i < steps[s]->nevents; i++, m++)
+		{
+			ev[m].e = &steps[s]->events[i];
+			ev[m].process = steps[s]->process;
+		}
+	if (nsteps > 1)
+		qsort(ev, m, sizeof(WsEventRef), WsEventRefCmp);
+	for (i = 0; i < m; i++)
+	{
+		WsEventRow *e = ev[i].e;
+
+		ed[0][i] = Int64GetDatum(ev[i].process);
+		if (e->task)
+			ed[1][i] = Int64GetDatum(e->task);
+		else
+			edn[1][i] = true;
+		ed[2][i] = CStringGetTextDatum(e->state);
+		if (e->detail)
+			ed[3][i] = CStringGetTextDatum(e->detail);
+		else
+			edn[3][i] = true;
+	}
+
+	n = np = 0;
 	for (s = 0; s < nsteps; s++)
 	{
 		WsStep	   *st = steps[s];
@@ -333,27 +376,6 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 			else
 				dn[13][n] = true;
 			d[14][n] = BoolGetDatum(w->started);
-			/* it leaves ready (unless a claim has taken it meanwhile, removing its row) */
-			if (w->was_ready && strcmp(w->state, "ready") != 0 && node && node->action)
-			{
-				ua[unready] = CStringGetTextDatum(node->action);
-				ut[unready++] = Int64GetDatum(w->task);
-			}
-		}
-		for (i = 0; i < st->nevents; i++, m++)
-		{
-			WsEventRow *e = &st->events[i];
-
-			ed[0][m] = Int64GetDatum(st->process);
-			if (e->task)
-				ed[1][m] = Int64GetDatum(e->task);
-			else
-				edn[1][m] = true;
-			ed[2][m] = CStringGetTextDatum(e->state);
-			if (e->detail)
-				ed[3][m] = CStringGetTextDatum(e->detail);
-			else
-				edn[3][m] = true;
 		}
 		if (write_process[s])
 		{
@@ -377,8 +399,6 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		values[16 + c] = WsArray(ed[c], edn[c], m, c < 2 ? INT8OID : TEXTOID);
 	for (c = 0; c < 5; c++)
 		values[20 + c] = WsArray(pd[c], pdn[c], np, pelemtypes[c]);
-	values[25] = WsArray(ua, NULL, unready, TEXTOID);
-	values[26] = WsArray(ut, NULL, unready, INT8OID);
 	WsRun(&plan_flush,
 		  "WITH w AS ("
 		  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
@@ -415,9 +435,11 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  /*
 		   * The claim queue follows: new ready tasks join it; tasks moved to ready join it
 		   * (ON CONFLICT: a step never re-readies a ready task, but the queue must not
-		   * fail on it); tasks the step read as ready and moved on leave it. That delete
-		   * reads u, so it comes after u has locked the task rows: a claim locks the task
-		   * before its queue row, and this keeps the same order.
+		   * fail on it); every other task the step moved leaves it, whatever it was
+		   * before, so a row that should not be there cannot outlive the task's next
+		   * change (one key probe a task). That delete reads u, so it comes after u has
+		   * locked the task rows: a claim locks the task before its queue row, and this
+		   * keeps the same order.
 		   */
 		  "r AS ("
 		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM w "
@@ -426,9 +448,9 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM u "
 		  "   WHERE state = 'ready' ON CONFLICT DO NOTHING), "
 		  "r3 AS ("
-		  "  DELETE FROM ws.ready q WHERE pg_catalog.cardinality($27) > 0 "
-		  "     AND q.action = ANY ($26) "
-		  "     AND q.task = ANY (ARRAY(SELECT id FROM u WHERE id = ANY ($27)))), "
+		  "  DELETE FROM ws.ready q "
+		  "   WHERE q.action = ANY (ARRAY(SELECT action FROM u WHERE state <> 'ready')) "
+		  "     AND q.task = ANY (ARRAY(SELECT id FROM u WHERE state <> 'ready'))), "
 		  "e AS ("
 		  "  INSERT INTO ws.event (process, task, state, actor, detail) "
 		  "  SELECT x.process, x.task, x.state, $1, x.detail "
@@ -447,7 +469,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  "         AS x(id, state, params, tokens, error) "
 		  "   WHERE p.id = ANY ($21) AND p.id = x.id) "
 		  "SELECT (SELECT pg_catalog.count(*) FROM i), (SELECT pg_catalog.count(*) FROM u)",
-		  27, types, values, NULL, 1);
+		  25, types, values, NULL, 1);
 	/* a second guard: the process lock makes this impossible */
 	if (WsGetInt64(0, 1, NULL) != inserts || WsGetInt64(0, 2, NULL) != n - inserts)
 		ereport(ERROR,
@@ -534,7 +556,7 @@ WsTokensJsonb(WsStep *st)
 }
 
 static void
-WsAddActive(WsStep *st, int64 task, int ni, bool ready)
+WsAddActive(WsStep *st, int64 task, int ni)
 {
 	if (st->nactive == st->maxactive)
 	{
@@ -544,7 +566,6 @@ WsAddActive(WsStep *st, int64 task, int ni, bool ready)
 	}
 	st->active[st->nactive].task = task;
 	st->active[st->nactive].node = ni;
-	st->active[st->nactive].ready = ready;
 	st->nactive++;
 }
 
@@ -625,7 +646,6 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 	int64	   *ids;
 	int64	   *nodes;
 	bool	   *active;
-	bool	   *ready;
 	const char *state;
 	Jsonb	   *vars;
 
@@ -637,7 +657,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 
 	if (task == 0)
 		n = WsRun(&plan_active,
-				  "SELECT id, node, true, state FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
+				  "SELECT id, node, true FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
 				  " ORDER BY id",
 				  1, argtypes, values, NULL, 0);
 	else
@@ -653,23 +673,18 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	nodes = palloc(sizeof(int64) * Max(n, 1));
 	active = palloc(sizeof(bool) * Max(n, 1));
-	ready = palloc(sizeof(bool) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		Datum		d;
-		char	   *state;
-
 		ids[i] = WsGetInt64(i, 1, NULL);
 		nodes[i] = WsGetInt64(i, 2, NULL);
 		active[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
-		state = WsGetText(i, 4);
-		ready[i] = strcmp(state, "ready") == 0;
 		if (task == 0 || ids[i] != task)
 			continue;
 		row->id = task;
 		row->node = WsNodeIndex(st->g, nodes[i]);
-		row->state = state;
+		row->state = WsGetText(i, 4);
 		row->attempts = (int) WsGetInt64(i, 5, NULL);
 		row->params = WsGetJsonb(i, 6);
 		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 7, &isnull);
@@ -681,7 +696,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 		elog(ERROR, "task " INT64_FORMAT " is not in process " INT64_FORMAT, task, process);
 	for (i = 0; i < n; i++)
 		if (active[i])
-			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]), ready[i]);
+			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
 }
 
 /*
@@ -812,29 +827,29 @@ WsStepEnd(WsStep *st)
 
 /* ---------- tasks ---------- */
 
-/* Record that a step of batch b gave task state. */
+/* Record that step st (of a batch) gave task, of node ni, state. */
 static void
-WsBatchTouch(WsBatch *b, int64 task, const char *state)
+WsBatchTouch(WsStep *st, int64 task, int ni, const char *state)
 {
+	WsBatch    *b = st->batch;
 	int			i;
 
 	for (i = 0; i < b->ntouched; i++)
-		if (b->touched[i] == task)
+		if (b->touched[i].task == task)
 		{
-			b->touched_state[i] = state;
+			b->touched[i].state = state;
 			return;
 		}
 	if (b->ntouched == b->maxtouched)
 	{
 		b->maxtouched = Max(16, b->maxtouched * 2);
-		b->touched = b->touched ? repalloc(b->touched, sizeof(int64) * b->maxtouched)
-			: palloc(sizeof(int64) * b->maxtouched);
-		b->touched_state = b->touched_state
-			? repalloc(b->touched_state, sizeof(char *) * b->maxtouched)
-			: palloc(sizeof(char *) * b->maxtouched);
+		b->touched = b->touched ? repalloc(b->touched, sizeof(WsTouched) * b->maxtouched)
+			: palloc(sizeof(WsTouched) * b->maxtouched);
 	}
-	b->touched[b->ntouched] = task;
-	b->touched_state[b->ntouched++] = state;
+	b->touched[b->ntouched].task = task;
+	b->touched[b->ntouched].state = state;
+	b->touched[b->ntouched].node = ni;
+	b->touched[b->ntouched++].st = st;
 }
 
 /* The member of role to assign a pending task to, NULL if none can log in. */
@@ -886,13 +901,9 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 		w->task = task ? task : WsNextTaskId();
 		w->node = ni;
 		w->first = state;
-		for (i = 0; i < st->nactive && task != 0; i++)
+		for (i = 0; i < st->nactive && task != 0 && ni < 0; i++)
 			if (st->active[i].task == task)
-			{
-				w->was_ready = st->active[i].ready;
-				if (ni < 0)
-					w->node = st->active[i].node;
-			}
+				w->node = st->active[i].node;
 	}
 	w->state = state;
 	if (result)
@@ -912,8 +923,8 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 	if (strcmp(state, "succeeded") == 0)
 		w->started = true;
 	WsStepEvent(st, w->task, state, detail);
-	if (st->batch && task != 0)
-		WsBatchTouch(st->batch, task, state);
+	if (st->batch)
+		WsBatchTouch(st, w->task, w->node, state);
 	return w->task;
 }
 
@@ -973,7 +984,7 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 		task = WsSetTask(st, ni, task, "pending", NULL, NULL, assignee, NULL, detail);
 	}
 	WsRemoveActive(st, task);
-	WsAddActive(st, task, ni, false);
+	WsAddActive(st, task, ni);
 }
 
 /* When is a waiting task of node ni due? false (with *why) when wait_until finds no time. */
@@ -1032,7 +1043,7 @@ WsActivate(WsStep *st, int ni)
 			return;
 		}
 		task = WsSetTask(st, ni, 0, "waiting", NULL, NULL, NULL, &due, "timer");
-		WsAddActive(st, task, ni, false);
+		WsAddActive(st, task, ni);
 		return;
 	}
 	WsProceed(st, ni, 0, NULL);
@@ -1577,7 +1588,22 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 		WsStep	   *st = WsBatchStep(&b, tproc[i]);
 
 		if (st && tactive[i])
-			WsAddActive(st, tid[i], WsNodeIndex(st->g, tnode[i]), strcmp(tstate[i], "ready") == 0);
+			WsAddActive(st, tid[i], WsNodeIndex(st->g, tnode[i]));
+	}
+
+	/*
+	 * Reading a graph drops the whole cache when definitions changed meanwhile, freeing
+	 * the graphs of the steps before: read them again until no read dropped it. A
+	 * version with processes never changes, so only where a graph lives moves.
+	 */
+	for (;;)
+	{
+		uint64		generation = WsGraphGeneration();
+
+		for (i = 0; i < np; i++)
+			b.steps[i]->g = WsGetGraph(pwf[i]);
+		if (WsGraphGeneration() == generation)
+			break;
 	}
 
 	/* 4. each completion, in order, as ws.complete would do it */
@@ -1589,22 +1615,31 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 		Jsonb	   *result;
 
 		CHECK_FOR_INTERRUPTS();
+		memset(&row, 0, sizeof(row));
+		row.id = task;
+		/* as read, or as an earlier step of the batch left it (it may have created it) */
+		row.node = -1;
 		for (i = 0; i < n && tid[i] != task; i++)
 			;
-		if (i < n)
-			st = WsBatchStep(&b, tproc[i]);
-		if (st == NULL)
+		if (i < n && (st = WsBatchStep(&b, tproc[i])) != NULL)
+		{
+			row.node = WsNodeIndex(st->g, tnode[i]);
+			row.state = tstate[i];
+			row.attempts = tattempts[i];
+		}
+		for (i = 0; i < b.ntouched && b.touched[i].task != task; i++)
+			;
+		if (i < b.ntouched)
+		{
+			st = b.touched[i].st;
+			row.state = (char *) b.touched[i].state;
+			if (b.touched[i].node >= 0)
+				row.node = b.touched[i].node;
+		}
+		if (st == NULL || row.node < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("task " INT64_FORMAT " does not exist", task)));
-		memset(&row, 0, sizeof(row));
-		row.id = task;
-		row.node = WsNodeIndex(st->g, tnode[i]);
-		row.state = tstate[i];
-		row.attempts = tattempts[i];
-		for (i = 0; i < b.ntouched; i++)
-			if (b.touched[i] == task)
-				row.state = (char *) b.touched_state[i];
 		WsCheckMember(&who, st->g->nodes[row.node].role, task, "complete");
 		WsRequireRunning(st);
 		WsCheckActionable(st, &row, "complete");

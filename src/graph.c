@@ -10,7 +10,8 @@
  * ws.transition and ws.action call ws_definitions_changed(), which queues a relcache
  * invalidation of ws.node; every backend's callback then marks the cache stale, and the
  * next WsGetGraph() drops it. The callback only sets a flag: a graph in use by a running
- * step is never freed under it, because WsGetGraph() is called once at a step's start.
+ * step is never freed under it, because WsGetGraph() is called once at a step's start
+ * (ws.complete_batch, which starts several steps, checks WsGraphGeneration()).
  */
 #include "ws.h"
 
@@ -33,6 +34,7 @@ typedef struct WsGraphEntry
 
 static HTAB *graph_cache = NULL;
 static bool graph_cache_stale = false;
+static uint64 graph_generation = 0;	/* how many times the cache was dropped */
 static Oid	ws_node_relid = InvalidOid;
 
 static SPIPlanPtr plan_workflow, plan_nodes, plan_trans;
@@ -78,6 +80,17 @@ WsGraphFlush(void)
 	}
 	ws_node_relid = InvalidOid;
 	graph_cache_stale = false;
+	graph_generation++;
+}
+
+/*
+ * Changes whenever the cache is dropped: a caller that holds graphs across several
+ * WsGetGraph calls (ws.complete_batch) reads them again when it changed.
+ */
+uint64
+WsGraphGeneration(void)
+{
+	return graph_generation;
 }
 
 static int

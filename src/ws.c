@@ -11,8 +11,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
-#include "utils/plancache.h"
 
 PG_MODULE_MAGIC;
 
@@ -81,56 +79,17 @@ WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 	return *cache;
 }
 
-/* Will executing plan plan it (first use, or invalidated by DDL or new statistics)? */
-static bool
-WsWillPlan(SPIPlanPtr plan)
-{
-	ListCell   *lc;
-
-	AcceptInvalidationMessages();
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *ps = (CachedPlanSource *) lfirst(lc);
-
-		if (!ps->is_valid || ps->gplan == NULL || !ps->gplan->is_valid)
-			return true;
-	}
-	return false;
-}
-
 /*
  * Run a cached plan; returns SPI_processed. Never read-only: in READ COMMITTED each
  * statement then takes a fresh snapshot, so what a step reads after waiting for its
  * process lock includes everything the transaction it waited for committed.
- *
- * The engine's statements are key lookups and ordered index scans, and a backend keeps
- * their plans until statistics or definitions change. Planned while a table is tiny
- * (ws.ready between bursts, any table just after CREATE EXTENSION), a sequential scan,
- * or a bitmap scan that reads every ready task of an action to sort them, looks
- * cheapest and would stay in the plan as the table grows. So whenever a statement is
- * about to be planned, both are off for that execution, as a function's SET clause
- * would set them; the settings are restored right after, or by the abort.
  */
 int
 WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
 	  Datum *values, const char *nulls, long count)
 {
 	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
-	int			rc;
-
-	if (WsWillPlan(plan))
-	{
-		int			nest = NewGUCNestLevel();
-
-		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		rc = SPI_execute_plan(plan, values, nulls, false, count);
-		AtEOXact_GUC(true, nest);
-	}
-	else
-		rc = SPI_execute_plan(plan, values, nulls, false, count);
+	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
 
 	if (rc < 0)
 		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",

@@ -115,6 +115,7 @@ typedef struct WsGraph
 
 extern void WsGraphInit(void);
 extern WsGraph *WsGetGraph(int64 workflow);
+extern uint64 WsGraphGeneration(void);
 extern int	WsNodeIndex(WsGraph *g, int64 node_id);
 extern int	WsTransIndex(WsGraph *g, int64 trans_id);
 extern Jsonb *WsEffectiveParams(WsGraph *g, int ni, Jsonb *vars, Jsonb *tparams);

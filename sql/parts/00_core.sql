@@ -567,11 +567,18 @@ CREATE FUNCTION ws.start(workflow text, params jsonb DEFAULT '{}') RETURNS bigin
     SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off;
 COMMENT ON FUNCTION ws.start(text, jsonb) IS 'Starts a process of the newest version of the named workflow. Returns the process id';
 
+-- The engine's functions plan their statements once per backend (kept until statistics
+-- or definitions change) with sequential scans off: they are key lookups and ordered
+-- index scans, and a plan made while a table is tiny would otherwise keep a sequential
+-- scan as the table grows. ws.claim also keeps bitmap scans off: on the claim queue
+-- ws.ready a bitmap scan would read every ready task of an action to sort them, where the
+-- index gives them in order and the claim stops after the first max it can lock.
 CREATE FUNCTION ws.claim(actions text[], worker text, max integer DEFAULT 1, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (task bigint, process bigint, node text, action text, params jsonb, attempt integer,
                lease_until timestamptz)
     AS 'MODULE_PATHNAME', 'ws_claim' LANGUAGE C VOLATILE ROWS 1
-    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off;
+    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET enable_bitmapscan = off;
 COMMENT ON FUNCTION ws.claim(text[], text, integer, interval) IS
     'Takes up to max ready tasks of those actions that the caller may take; each is running under a lease';
 

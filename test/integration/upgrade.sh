@@ -72,6 +72,8 @@ SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded
  WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
 INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
 SELECT ws.grant_user('ws_upgrade_role');
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_admin') THEN CREATE ROLE ws_upgrade_admin; END IF; END $$;
+SELECT ws.grant_admin('ws_upgrade_admin');
 -- from 0.2.0 on, the engine copies the node's role onto the task
 DO $$ BEGIN
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ws.task'::regclass AND attname = 'role') THEN
@@ -98,6 +100,8 @@ SQL
     [ "$r" = 0 ]; ok $? "from $from: every task carries its node's role"
     g=$(q -d "$db" -c "SELECT has_function_privilege('ws_upgrade_role', 'ws.complete_batch(bigint[], jsonb[], integer[])', 'EXECUTE')")
     [ "$g" = t ]; ok $? "from $from: a role granted ws.complete before the update may call ws.complete_batch"
+    g=$(q -d "$db" -c "SELECT has_table_privilege('ws_upgrade_admin', 'ws.ready', 'SELECT')")
+    [ "$g" = t ]; ok $? "from $from: an admin granted before the update may read ws.ready"
     # the engine on the upgraded data: claim and complete what the old version left
     n=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.a'], 'w', 10)")
     m=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.b'], 'w', 10)")

@@ -34,46 +34,29 @@ CREATE TRIGGER task_truncated AFTER TRUNCATE ON ws.task
     FOR EACH STATEMENT EXECUTE FUNCTION ws.task_gone();
 
 DROP INDEX ws.task_ready;
--- claims read ws.ready through its key in order: no bitmap scan (see ws--0.3.0.sql)
+-- the engine's statements are planned without bitmap scans (see ws--0.3.0.sql)
+ALTER FUNCTION ws.start(bigint, jsonb) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.start(text, jsonb) SET enable_bitmapscan = off;
 ALTER FUNCTION ws.claim(text[], text, integer, interval) SET enable_bitmapscan = off;
--- who may read ws.task (ws.grant_admin) may read ws.ready
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
-               FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-              WHERE c.oid = 'ws.task'::pg_catalog.regclass
-                AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> c.relowner
-    LOOP
-        EXECUTE format('GRANT SELECT ON ws.ready TO %s', r.grantee);
-    END LOOP;
-END
-$$;
+ALTER FUNCTION ws.complete(bigint, jsonb, integer) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.fail(bigint, text, integer) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.heartbeat(bigint, interval, integer) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.progress(bigint, numeric) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.fill(bigint, jsonb) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.cancel(bigint, text) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.retry(bigint) SET enable_bitmapscan = off;
+ALTER FUNCTION ws.tick() SET enable_bitmapscan = off;
 
 -- ws.complete_batch: many completions in one call (three statements instead of three per task)
 CREATE FUNCTION ws.complete_batch(tasks bigint[], results jsonb[] DEFAULT NULL,
                                   attempts integer[] DEFAULT NULL) RETURNS integer
     AS 'MODULE_PATHNAME', 'ws_complete_batch' LANGUAGE C VOLATILE
-    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off;
+    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET enable_bitmapscan = off;
 COMMENT ON FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) IS
     'ws.complete of every task in tasks, in order, as one call that does all or nothing: results[i] and attempts[i] go with tasks[i] (NULL: {} and no attempt check). Returns how many tasks it completed';
 
 REVOKE ALL ON FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) FROM PUBLIC;
--- whoever may call ws.complete may call ws.complete_batch
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
-               FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-              WHERE p.oid = 'ws.complete(bigint, jsonb, integer)'::pg_catalog.regprocedure
-                AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) TO %s', r.grantee);
-    END LOOP;
-END
-$$;
 CREATE OR REPLACE FUNCTION ws.grant_user(role name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -89,3 +72,27 @@ BEGIN
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
                    'ws.progress(bigint, numeric), ws.fill(bigint, jsonb) TO %I', role);
 END $$;
+
+-- Roles granted before the update get what ws.grant_user and ws.grant_admin now grant:
+-- who may call ws.complete may call ws.complete_batch, who may read ws.task may read
+-- ws.ready.
+DO $$
+DECLARE
+    g text;
+BEGIN
+    FOR g IN
+        SELECT format('GRANT EXECUTE ON FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) TO %s',
+                      a.grantee::regrole)
+          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = 'ws.complete(bigint, jsonb, integer)'::pg_catalog.regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+        UNION
+        SELECT format('GRANT SELECT ON ws.ready TO %s', a.grantee::regrole)
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid = 'ws.task'::pg_catalog.regclass
+           AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE g;
+    END LOOP;
+END
+$$;

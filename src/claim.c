@@ -2,9 +2,10 @@
  * claim.c: the worker protocol. ws.claim takes ready tasks, ws.heartbeat extends a lease,
  * ws.progress reports how far a task has got.
  *
- * A claim locks task rows only (FOR UPDATE SKIP LOCKED), never the process: two claimers
- * skip each other's rows, and a claim never waits for a step. See the locking order in
- * engine.c for why moving ready -> running outside the process lock is safe.
+ * A claim reads the claim queue ws.ready and locks task rows only (FOR UPDATE SKIP
+ * LOCKED), never the process: two claimers skip each other's rows, and a claim never
+ * waits for a step. See the locking order in engine.c for why moving ready -> running
+ * outside the process lock is safe.
  */
 #include "ws.h"
 

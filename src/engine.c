@@ -22,8 +22,13 @@
  *      and writes everything it changed in one statement (WsFlush): the task rows (new
  *      ones get their ids from the sequence when they are created, several changes of
  *      one task add up to one row write), the events in the order they happened, and the
- *      process row (state, variables, tokens) when that changed. What reads ws.task in
- *      the middle of a step (tick re-reading a task, choosing an assignee) flushes first.
+ *      process row (state, variables, tokens) when that changed, and the claim queue
+ *      ws.ready (a task made ready joins it, a task moved on leaves it). What reads ws.task
+ *      in the middle of a step (tick re-reading a task, choosing an assignee) flushes
+ *      first.
+ * ws.complete_batch runs one such step per completion, in array order; the completions
+ * of one process continue one WsStep, and every step's writes go out in one statement
+ * at the end (WsBatch).
  *
  * TOKENS
  * process.tokens maps a transition id to the number of tokens it holds. A taken
@@ -34,8 +39,9 @@
  * at AND and OR joins.
  *
  * LOCKING ORDER
- * process row, then task rows. Every change of a task's state happens under its process
- * lock, with one exception: ws.claim moves ready -> running while holding only the task
+ * process row, then task rows, then their rows in ws.ready (every writer of the queue
+ * locks the task first). A batch locks its processes in ascending id. Every change of a
+ * task's state happens under its process lock, with one exception: ws.claim moves ready -> running while holding only the task
  * row (FOR UPDATE SKIP LOCKED), so claimers never wait for each other or for steps.
  * This is safe because no step depends on the difference between ready and running (both
  * are active), and every step rewrites a task with an UPDATE whose WHERE clause

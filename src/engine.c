@@ -41,8 +41,9 @@
  * LOCKING ORDER
  * process row, then task rows, then their rows in ws.ready (every writer of the queue
  * locks the task first). A batch locks its processes in ascending id. Every change of a
- * task's state happens under its process lock, with one exception: ws.claim moves ready -> running while holding only the task
- * row (FOR UPDATE SKIP LOCKED), so claimers never wait for each other or for steps.
+ * task's state happens under its process lock, with one exception: ws.claim moves
+ * ready -> running while holding only the task row (FOR UPDATE SKIP LOCKED), so claimers
+ * never wait for each other or for steps.
  * This is safe because no step depends on the difference between ready and running (both
  * are active), and every step rewrites a task with an UPDATE whose WHERE clause
  * re-checks the state under the row lock. ws.heartbeat and ws.progress touch only the

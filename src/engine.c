@@ -424,6 +424,11 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  "         CASE WHEN started THEN now() END, "
 		  "         CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN now() END "
 		  "    FROM w WHERE ins RETURNING 1), "
+		  /*
+		   * The arrays again, not the CTE w: from a function scan each row is found by
+		   * primary key; joined to w, the generic plan scanned all of w once per task
+		   * row (for a batch of 100, 11,000 rows and 80% of the statement's time).
+		   */
 		  "u AS ("
 		  "  UPDATE ws.task t SET state = w.state, "
 		  "         result = coalesce(w.result, t.result), "
@@ -435,7 +440,15 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  "                           ELSE t.started_at END, "
 		  "         ended_at = CASE WHEN w.state IN ('succeeded', 'failed', 'cancelled') "
 		  "                         THEN now() END "
-		  "    FROM w WHERE t.id = ANY ($3) AND t.id = w.id AND NOT w.ins "
+		  "    FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		  "         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+		  "         pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+		  "         pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+		  "         pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), "
+		  "         pg_catalog.unnest($16)) "
+		  "      AS w(process, id, ins, node, action, role, state, first, result, error, aset, "
+		  "           assignee, dset, due, started) "
+		  "   WHERE t.id = w.id AND NOT w.ins "
 		  "     AND (t.state IN " ACTIVE_STATES
 		  "          OR (t.state = 'failed' AND w.first IN ('ready', 'pending'))) "
 		  "  RETURNING t.id, t.action, t.state), "

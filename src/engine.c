@@ -231,6 +231,16 @@ WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
 											  typlen, typbyval, typalign));
 }
 
+/* The task rows of WsFlushSteps's statement, from its parameters $2 to $16, as w */
+#define WS_WRITE_ROWS \
+	"ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
+	"  pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), " \
+	"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
+	"  pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), " \
+	"  pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16)) " \
+	"AS w(process, id, ins, node, action, role, state, first, result, error, aset, " \
+	"  assignee, dset, due, started)"
+
 typedef struct WsEventRef
 {
 	WsEventRow *e;
@@ -407,15 +417,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 	for (c = 0; c < 5; c++)
 		values[20 + c] = WsArray(pd[c], pdn[c], np, pelemtypes[c]);
 	WsRun(&plan_flush,
-		  "WITH w AS ("
-		  "  SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		  "         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-		  "         pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-		  "         pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-		  "         pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), "
-		  "         pg_catalog.unnest($16)) "
-		  "      AS w(process, id, ins, node, action, role, state, first, result, error, aset, "
-		  "           assignee, dset, due, started)), "
+		  "WITH w AS (SELECT * FROM " WS_WRITE_ROWS "), "
 		  "i AS ("
 		  "  INSERT INTO ws.task (id, process, node, action, role, state, result, error, assignee, "
 		  "                       due_at, started_at, ended_at) "
@@ -440,14 +442,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		  "                           ELSE t.started_at END, "
 		  "         ended_at = CASE WHEN w.state IN ('succeeded', 'failed', 'cancelled') "
 		  "                         THEN now() END "
-		  "    FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		  "         pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-		  "         pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-		  "         pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
-		  "         pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15), "
-		  "         pg_catalog.unnest($16)) "
-		  "      AS w(process, id, ins, node, action, role, state, first, result, error, aset, "
-		  "           assignee, dset, due, started) "
+		  "    FROM " WS_WRITE_ROWS
 		  "   WHERE t.id = w.id AND NOT w.ins "
 		  "     AND (t.state IN " ACTIVE_STATES
 		  "          OR (t.state = 'failed' AND w.first IN ('ready', 'pending'))) "
@@ -1388,6 +1383,26 @@ WsCheckActionable(WsStep *st, WsTaskRow *row, const char *verb)
 			 : errhint("Only a running task, or a pending task of a person, can be ended.")));
 }
 
+/*
+ * Complete the task in row (of st's locked process, the caller's role already checked)
+ * with result (NULL: {}), refusing a stale attempt when has_attempt; then the end of the
+ * step but its write (WsStepFinish), which the caller makes.
+ */
+static void
+WsCompleteTask(WsStep *st, WsTaskRow *row, Jsonb *result, bool has_attempt, int attempt)
+{
+	WsRequireRunning(st);
+	WsCheckActionable(st, row, "complete");
+	WsCheckAttempt(row, has_attempt, attempt);
+	if (result == NULL)
+		result = WsEmptyJsonb();
+	WsSetTask(st, row->node, row->id, "succeeded", result, NULL, NULL, NULL, NULL);
+	WsRemoveActive(st, row->id);
+	st->vars = WsJsonbConcat(st->vars, result);
+	WsAfterSuccess(st, row->node);
+	WsStepFinish(st);
+}
+
 PG_FUNCTION_INFO_V1(ws_complete);
 
 /* ws.complete(task, result, attempt): the task succeeded; its result joins the variables. */
@@ -1404,17 +1419,8 @@ ws_complete(PG_FUNCTION_ARGS)
 	WsEnter(&who);
 	SPI_connect();
 	WsTaskStep(&st, &who, task, &row, "complete");
-	WsRequireRunning(&st);
-	WsCheckActionable(&st, &row, "complete");
-	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
-
-	if (result == NULL)
-		result = WsEmptyJsonb();
-	WsSetTask(&st, row.node, task, "succeeded", result, NULL, NULL, NULL, NULL);
-	WsRemoveActive(&st, task);
-	st.vars = WsJsonbConcat(st.vars, result);
-	WsAfterSuccess(&st, row.node);
-	WsStepEnd(&st);
+	WsCompleteTask(&st, &row, result, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+	WsFlush(&st, true);
 	SPI_finish();
 	WsLeave(&who);
 	PG_RETURN_VOID();
@@ -1603,18 +1609,12 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 		WsStepInit(b.steps[i], &who, pid[i], pwf[i], pstate[i], pvars[i], ptokens[i]);
 		b.steps[i]->batch = &b;
 	}
-	for (i = 0; i < n; i++)
-	{
-		WsStep	   *st = WsBatchStep(&b, tproc[i]);
-
-		if (st && tactive[i])
-			WsAddActive(st, tid[i], WsNodeIndex(st->g, tnode[i]));
-	}
 
 	/*
 	 * Reading a graph drops the whole cache when definitions changed meanwhile, freeing
-	 * the graphs of the steps before: read them again until no read dropped it. A
-	 * version with processes never changes, so only where a graph lives moves.
+	 * the graphs of the steps before: read them again until no read dropped it, before
+	 * anything uses them. A version with processes never changes, so only where a graph
+	 * lives moves.
 	 */
 	for (;;)
 	{
@@ -1626,13 +1626,20 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 			break;
 	}
 
+	for (i = 0; i < n; i++)
+	{
+		WsStep	   *st = WsBatchStep(&b, tproc[i]);
+
+		if (st && tactive[i])
+			WsAddActive(st, tid[i], WsNodeIndex(st->g, tnode[i]));
+	}
+
 	/* 4. each completion, in order, as ws.complete would do it */
 	for (k = 0; k < nt; k++)
 	{
 		int64		task = DatumGetInt64(tasks[k]);
 		WsStep	   *st = NULL;
 		WsTaskRow	row;
-		Jsonb	   *result;
 
 		CHECK_FOR_INTERRUPTS();
 		memset(&row, 0, sizeof(row));
@@ -1661,16 +1668,8 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("task " INT64_FORMAT " does not exist", task)));
 		WsCheckMember(&who, st->g->nodes[row.node].role, task, "complete");
-		WsRequireRunning(st);
-		WsCheckActionable(st, &row, "complete");
-		WsCheckAttempt(&row, na > 0 && !anulls[k], na > 0 && !anulls[k] ? DatumGetInt32(attempts[k]) : 0);
-
-		result = nr > 0 && !rnulls[k] ? DatumGetJsonbP(results[k]) : WsEmptyJsonb();
-		WsSetTask(st, row.node, task, "succeeded", result, NULL, NULL, NULL, NULL);
-		WsRemoveActive(st, task);
-		st->vars = WsJsonbConcat(st->vars, result);
-		WsAfterSuccess(st, row.node);
-		WsStepFinish(st);
+		WsCompleteTask(st, &row, nr > 0 && !rnulls[k] ? DatumGetJsonbP(results[k]) : NULL,
+					   na > 0 && !anulls[k], na > 0 && !anulls[k] ? DatumGetInt32(attempts[k]) : 0);
 	}
 
 	/* 5. everything in one statement */
@@ -1857,6 +1856,7 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	Oid			types[3] = {INT8OID, JSONBOID, NAMEOID};
 	Datum		values[3];
 	WsStep		st;
+	WsGraph    *g;
 	NameData	actor;
 	int			i;
 
@@ -1867,9 +1867,8 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow " INT64_FORMAT " does not exist", wf),
 				 errhint("See SELECT id, name, version FROM ws.workflow.")));
-	memset(&st, 0, sizeof(st));
-	st.g = WsGetGraph(wf);
-	if (!st.g->validated)
+	g = WsGetGraph(wf);
+	if (!g->validated)
 	{
 		bool		isnull;
 		Datum		d;
@@ -1881,10 +1880,10 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 		if (!isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("workflow \"%s\" version %d is not valid", st.g->name, st.g->version),
+					 errmsg("workflow \"%s\" version %d is not valid", g->name, g->version),
 					 errdetail("%s", TextDatumGetCString(d)),
 					 errhint("See SELECT * FROM ws.validate(" INT64_FORMAT "), and fix the definition.", wf)));
-		st.g->validated = true;
+		g->validated = true;
 	}
 	namestrcpy(&actor, who->actor);
 	values[1] = JsonbPGetDatum(params);
@@ -1892,13 +1891,8 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 	WsRun(&plan_insert_process,
 		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
 		  3, types, values, NULL, 1);
-	st.process = WsGetInt64(0, 1, NULL);
-	st.who = who;
-	st.state = st.state0 = "running";
-	st.vars = st.vars0 = params;
-	st.tokens = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
-	st.tokens0 = palloc0(sizeof(int) * Max(st.g->ntrans, 1));
-	st.now_vars = WsNowVars();
+	/* the row just inserted holds what the step starts from: no write unless it changes */
+	WsStepInit(&st, who, WsGetInt64(0, 1, NULL), wf, "running", params, NULL);
 	WsStepEvent(&st, 0, "running",
 				psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
 	for (i = 0; i < st.g->nnodes && !st.ended; i++)

@@ -3,7 +3,7 @@
 EXTENSION = ws
 EXTVERSION = 0.3.0
 MODULE_big = ws
-OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o
+OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o src/store.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # earlier versions' install scripts, frozen, and the upgrade scripts between versions
 DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql

@@ -2,21 +2,26 @@
  * claim.c: the worker protocol. ws.claim takes ready tasks, ws.heartbeat extends a lease,
  * ws.progress reports how far a task has got.
  *
- * A claim reads the claim queue ws.ready and locks task rows only (FOR UPDATE SKIP
+ * A claim reads the claim queue ws.ready and locks task rows only (like FOR UPDATE SKIP
  * LOCKED), never the process: two claimers skip each other's rows, and a claim never
  * waits for a step. See the locking order in engine.c for why moving ready -> running
- * outside the process lock is safe.
+ * outside the process lock is safe. It reads and writes its rows through store.c, with
+ * no planned statement.
  */
 #include "ws.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-static SPIPlanPtr plan_claim, plan_task_check, plan_heartbeat, plan_progress;
+static SPIPlanPtr plan_task_check, plan_heartbeat, plan_progress;
 
 /* Refuse a lease that is not a positive interval. */
 static void
@@ -30,6 +35,167 @@ WsCheckLease(Interval *lease)
 				 errhint("Pass something like '5 minutes'.")));
 }
 
+/* A task taken by WsClaimTasks, with what ws.claim returns of it. */
+typedef struct WsClaimed
+{
+	int64		task;
+	int64		process;
+	int64		workflow;
+	int64		node;
+	Datum		action;
+	Jsonb	   *pparams;
+	Jsonb	   *tparams;
+	int			attempt;
+	TimestampTz lease_until;
+} WsClaimed;
+
+/* May who take a task of role (NULL: open to every ws user)? An unknown role: no one. */
+static bool
+WsMayTake(WsCaller *who, bool isnull, Datum role)
+{
+	Oid			roleid;
+
+	if (isnull)
+		return true;
+	roleid = get_role_oid(NameStr(*DatumGetName(role)), true);
+	return OidIsValid(roleid) && is_member_of_role(who->caller, roleid);
+}
+
+/*
+ * Take up to max ready tasks of actions for worker, oldest (lowest id) first across the
+ * actions. The candidates come from the claim queue ws.ready, one walk per action in
+ * task order, merged. A candidate is read first (still ready, its process running, the
+ * caller a member of its role: a task that fails this is not locked), then locked
+ * unless another transaction holds or writes it (SKIP LOCKED), and re-checked under the
+ * lock. A taken task becomes running with a new attempt and lease, leaves the queue and
+ * gets its event. Returns how many were taken, in *out (grown as needed), by task id.
+ */
+static int
+WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const char *worker,
+			 int max, Interval *lease, WsClaimed **out)
+{
+	WsStore    *store = WsStoreBegin();
+	WsStoreScan **scans = palloc0(sizeof(WsStoreScan *) * Max(nactions, 1));
+	int64	   *head = palloc0(sizeof(int64) * Max(nactions, 1));
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		until = DirectFunctionCall2(timestamptz_pl_interval, now, IntervalPGetDatum(lease));
+	int			room = Min(max, 1024);
+	int			n = 0,
+				a,
+				b;
+
+	for (a = 0; a < nactions; a++)
+	{
+		Datum		task;
+
+		if (actnulls[a])
+			continue;
+		for (b = 0; b < a; b++)
+			if (scans[b] && DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
+																		actions[a], actions[b])))
+				break;
+		if (b < a)
+			continue;			/* named twice */
+		scans[a] = WsStoreScanBegin(store, WS_READY, actions[a]);
+		if (WsStoreScanNext(scans[a], 2, &task))
+			head[a] = DatumGetInt64(task);
+		else
+		{
+			WsStoreScanEnd(scans[a]);
+			scans[a] = NULL;
+		}
+	}
+	while (n < max)
+	{
+		Datum		task,
+					process,
+					state,
+					role,
+					keys[2];
+		bool		isnull,
+					norole;
+		int			attempt;
+		WsClaimed  *c;
+
+		/* the oldest candidate of all the actions */
+		a = -1;
+		for (b = 0; b < nactions; b++)
+			if (scans[b] && (a < 0 || head[b] < head[a]))
+				a = b;
+		if (a < 0)
+			break;
+		task = Int64GetDatum(head[a]);
+		keys[0] = actions[a];
+		keys[1] = task;
+		{
+			Datum		next;
+
+			if (WsStoreScanNext(scans[a], 2, &next))
+				head[a] = DatumGetInt64(next);
+			else
+			{
+				WsStoreScanEnd(scans[a]);
+				scans[a] = NULL;
+			}
+		}
+
+		/* read, check, lock, check again */
+		if (!WsStoreFind(store, WS_TASK, &task, WS_FIND_READ))
+			continue;
+		state = WsStoreGet(store, WS_TASK, "state", &isnull);
+		process = WsStoreGet(store, WS_TASK, "process", &isnull);
+		role = WsStoreGet(store, WS_TASK, "role", &norole);
+		if (strcmp(TextDatumGetCString(state), "ready") != 0 || !WsMayTake(who, norole, role))
+			continue;
+		if (!WsStoreFind(store, WS_PROCESS, &process, WS_FIND_READ) ||
+			strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
+				   "running") != 0)
+			continue;
+		if (!WsStoreFind(store, WS_TASK, &task, WS_FIND_SKIP) ||
+			strcmp(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)),
+				   "ready") != 0)
+			continue;
+
+		if (n == room)
+		{
+			room *= 2;
+			*out = repalloc(*out, sizeof(WsClaimed) * room);
+		}
+		c = &(*out)[n++];
+		c->task = DatumGetInt64(task);
+		c->process = DatumGetInt64(process);
+		c->workflow = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
+		c->pparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
+		c->node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+		c->action = PointerGetDatum(PG_DETOAST_DATUM_COPY(actions[a]));
+		c->tparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
+		attempt = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull)) + 1;
+		c->attempt = attempt;
+		c->lease_until = DatumGetTimestampTz(until);
+
+		WsStoreChange(store, WS_TASK);
+		WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum("running"), false);
+		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(attempt), false);
+		WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, until, false);
+		WsStoreSet(store, WS_TASK, "worker", TEXTOID, CStringGetTextDatum(worker), false);
+		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
+				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
+		WsStoreUpdate(store, WS_TASK);
+		/* the task is locked: its queue row is ours to delete */
+		if (WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT))
+			WsStoreDelete(store, WS_READY);
+		if (WsKeepEvent("running", true))
+			WsWriteEvent(store, c->process, c->task, "running", who->actor,
+						 psprintf("claimed by %s, attempt %d", worker, attempt));
+	}
+	for (a = 0; a < nactions; a++)
+		if (scans[a])
+			WsStoreScanEnd(scans[a]);
+	WsStoreEnd(store);
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(ws_claim);
 
 /*
@@ -40,16 +206,15 @@ Datum
 ws_claim(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			types[6] = {TEXTARRAYOID, TEXTOID, INT4OID, INTERVALOID, NAMEOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	NameData	actor;
 	WsCaller	who;
 	int			max,
 				n,
-				i;
+				i,
+				nactions;
 	char	   *worker;
-	SPITupleTable *tt;
+	Datum	   *actions;
+	bool	   *actnulls;
+	WsClaimed  *claimed;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -71,76 +236,27 @@ ws_claim(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	WsEnter(&who);
 	SPI_connect();
-	namestrcpy(&actor, who.actor);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = Int32GetDatum(max);
-	values[3] = PG_GETARG_DATUM(3);
-	values[4] = NameGetDatum(&actor);
-	values[5] = BoolGetDatum(WsKeepEvent("running", true));
-	n = WsRun(&plan_claim,
-			  /*
-			   * Per action, the oldest ready tasks from the claim queue ws.ready (its key
-			   * is (action, task)). Each is locked through its ws.task row, found by
-			   * primary key in a LATERAL subquery (FOR UPDATE keeps the planner from
-			   * flattening it into a join it could reorder), and re-checked there: still
-			   * ready, its process running (a scalar subquery: one primary key lookup),
-			   * and the caller a member of the task's role (the task's copy of its
-			   * node's). Candidates locked by other claimers are checked too before they
-			   * are skipped, so these checks are what claimers pay for contention. The
-			   * task rows are updated by primary key (they are locked, so still ready)
-			   * and the queue rows deleted by ctid; c has locked the task rows by then,
-			   * and every writer of ws.ready locks the task first (see WsFlush).
-			   */
-			  "WITH c AS ("
-			  "  SELECT x.id, x.rc FROM pg_catalog.unnest($1) a(action) CROSS JOIN LATERAL ("
-			  "    SELECT k.id, r.rc "
-			  "      FROM (SELECT q.task, q.ctid AS rc FROM ws.ready q "
-			  "             WHERE q.action = a.action ORDER BY q.task) r "
-			  "     CROSS JOIN LATERAL ("
-			  "       SELECT t.id FROM ws.task t "
-			  "        WHERE t.id = r.task AND t.state = 'ready' "
-			  "          AND (SELECT p.state FROM ws.process p WHERE p.id = t.process) = 'running' "
-			  "          AND (t.role IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles o "
-			  "                 WHERE o.rolname = t.role AND pg_catalog.pg_has_role($5, o.oid, 'MEMBER'))) "
-			  "          FOR UPDATE SKIP LOCKED) k "
-			  "     ORDER BY r.task LIMIT $3) x "
-			  "  ORDER BY x.id LIMIT $3), "
-			  "u AS ("
-			  "  UPDATE ws.task t SET state = 'running', attempts = t.attempts + 1, "
-			  "         started_at = now(), lease_until = now() + $4, worker = $2, progress = 0 "
-			  "   WHERE t.id = ANY (ARRAY(SELECT id FROM c)) "
-			  "  RETURNING t.id, t.process, t.node, t.action, t.params, t.attempts, t.lease_until), "
-			  "d AS ("
-			  "  DELETE FROM ws.ready WHERE ctid = ANY (ARRAY(SELECT rc FROM c))), "
-			  "e AS ("
-			  "  INSERT INTO ws.event (process, task, state, actor, detail) "
-			  "  SELECT process, id, 'running', $5, 'claimed by ' || $2 || ', attempt ' || attempts FROM u WHERE $6) "
-			  "SELECT u.id, u.process, p.workflow, u.node, u.action, p.params, u.params, "
-			  "       u.attempts, u.lease_until "
-			  "  FROM u JOIN ws.process p ON p.id = u.process ORDER BY u.id",
-			  6, types, values, nulls, 0);
-	/* WsGetGraph may run queries of its own: keep hold of this result */
-	tt = SPI_tuptable;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
+					  &actions, &actnulls, &nactions);
+	claimed = palloc(sizeof(WsClaimed) * Min(max, 1024));
+	n = WsClaimTasks(&who, actions, actnulls, nactions, worker, max,
+					 PG_GETARG_INTERVAL_P(3), &claimed);
 	for (i = 0; i < n; i++)
 	{
-		HeapTuple	tup = tt->vals[i];
+		WsClaimed  *c = &claimed[i];
 		Datum		out[7];
 		bool		outnulls[7] = {false, false, false, false, false, false, false};
-		bool		isnull;
-		WsGraph    *g = WsGetGraph(DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 3, &isnull)));
-		int			ni = WsNodeIndex(g, DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 4, &isnull)));
-		Jsonb	   *pparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 6, &isnull));
-		Jsonb	   *tparams = DatumGetJsonbP(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
+		WsGraph    *g = WsGetGraph(c->workflow);
+		int			ni = WsNodeIndex(g, c->node);
 
 		/* the node's name and params come from the workflow's cached graph */
-		out[0] = SPI_getbinval(tup, tt->tupdesc, 1, &outnulls[0]);
-		out[1] = SPI_getbinval(tup, tt->tupdesc, 2, &outnulls[1]);
+		out[0] = Int64GetDatum(c->task);
+		out[1] = Int64GetDatum(c->process);
 		out[2] = CStringGetTextDatum(g->nodes[ni].name);
-		out[3] = SPI_getbinval(tup, tt->tupdesc, 5, &outnulls[3]);
-		out[4] = JsonbPGetDatum(WsEffectiveParams(g, ni, pparams, tparams));
-		out[5] = SPI_getbinval(tup, tt->tupdesc, 8, &outnulls[5]);
-		out[6] = SPI_getbinval(tup, tt->tupdesc, 9, &outnulls[6]);
+		out[3] = c->action;
+		out[4] = JsonbPGetDatum(WsEffectiveParams(g, ni, c->pparams, c->tparams));
+		out[5] = Int32GetDatum(c->attempt);
+		out[6] = TimestampTzGetDatum(c->lease_until);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	SPI_finish();

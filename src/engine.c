@@ -19,7 +19,8 @@
  *      the next transition is followed. Once the process has ended nothing is activated;
  *   3. at its end fires the OR joins that can fire (lowest node id first, again until none
  *      can), then fails the process as stuck if nothing is active and no end was reached,
- *      and writes everything it changed in one statement (WsFlush): the task rows (new
+ *      and writes everything it changed in one write (WsFlush, through store.c: row by
+ *      row, no planned statement): the task rows (new
  *      ones get their ids from the sequence when they are created, several changes of
  *      one task add up to one row write), the events in the order they happened, and the
  *      process row (state, variables, tokens) when that changed, and the claim queue
@@ -27,8 +28,8 @@
  *      in the middle of a step (tick re-reading a task, choosing an assignee) flushes
  *      first.
  * ws.complete_batch runs one such step per completion, in array order; the completions
- * of one process continue one WsStep, and every step's writes go out in one statement
- * at the end (WsBatch).
+ * of one process continue one WsStep, and every step's writes go out in one write at
+ * the end (WsBatch).
  *
  * TOKENS
  * process.tokens maps a transition id to the number of tokens it holds. A taken
@@ -124,8 +125,8 @@ typedef struct WsBatch
 
 /*
  * A task row as the step leaves it: a new task (insert), or what the step's successive
- * changes of an existing one add up to. Written by WsFlush in one statement with the
- * step's events and the process row.
+ * changes of an existing one add up to. Written by WsFlush with the step's events and
+ * the process row.
  */
 typedef struct WsWrite
 {
@@ -151,8 +152,8 @@ typedef struct WsEventRow
 	char	   *detail;
 } WsEventRow;
 
-static SPIPlanPtr plan_batch_lock, plan_batch_tasks, plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task, plan_flush,
-			plan_task_seq, plan_assign, plan_task_of, plan_task_row,
+static SPIPlanPtr plan_batch_lock, plan_batch_tasks, plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task,
+			 plan_assign, plan_task_of, plan_task_row,
 			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
 			plan_tick_due, plan_check_form, plan_fill;
 
@@ -163,36 +164,6 @@ static Jsonb *WsTokensJsonb(WsStep *st);
 #define ACTIVE_STATES "('waiting', 'pending', 'ready', 'running')"
 
 /* ---------- writes ---------- */
-
-static Oid	task_seq = InvalidOid;	/* ws.task's id sequence, forgotten when it changes */
-
-static void
-WsForgetTaskSeq(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == task_seq)
-		task_seq = InvalidOid;
-}
-
-/* A new task id, from ws.task's identity sequence. */
-static int64
-WsNextTaskId(void)
-{
-	static bool registered = false;
-
-	if (!OidIsValid(task_seq))
-	{
-		WsRun(&plan_task_seq,
-			  "SELECT pg_catalog.pg_get_serial_sequence('ws.task', 'id')::pg_catalog.regclass::pg_catalog.oid",
-			  0, NULL, NULL, NULL, 1);
-		task_seq = (Oid) WsGetInt64(0, 1, NULL);
-		if (!registered)
-		{
-			CacheRegisterRelcacheCallback(WsForgetTaskSeq, (Datum) 0);
-			registered = true;
-		}
-	}
-	return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(task_seq)));
-}
 
 /* Add a ws.event row (task 0: the process's own) to the step's writes. */
 static void
@@ -231,16 +202,6 @@ WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
 											  typlen, typbyval, typalign));
 }
 
-/* The task rows of WsFlushSteps's statement, from its parameters $2 to $16, as w */
-#define WS_WRITE_ROWS \
-	"ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), " \
-	"  pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), " \
-	"  pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10), " \
-	"  pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), " \
-	"  pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16)) " \
-	"AS w(process, id, ins, node, action, role, state, first, result, error, aset, " \
-	"  assignee, dset, due, started)"
-
 typedef struct WsEventRef
 {
 	WsEventRow *e;
@@ -253,43 +214,213 @@ WsEventRefCmp(const void *a, const void *b)
 	return ((const WsEventRef *) a)->e->seq - ((const WsEventRef *) b)->e->seq;
 }
 
+/* A name datum of s */
+static Datum
+WsNameDatum(const char *s)
+{
+	Name		n = palloc(NAMEDATALEN);
+
+	namestrcpy(n, s);
+	return NameGetDatum(n);
+}
+
+static bool
+WsTerminal(const char *state)
+{
+	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+		strcmp(state, "cancelled") == 0;
+}
+
+static bool
+WsActiveState(const char *state)
+{
+	return strcmp(state, "waiting") == 0 || strcmp(state, "pending") == 0 ||
+		strcmp(state, "ready") == 0 || strcmp(state, "running") == 0;
+}
+
+/*
+ * The claim queue follows the task's new state: a task made ready joins ws.ready (unless
+ * its row is there already: a step never re-readies a ready task, but the queue must not
+ * fail on it); a task moved to any other state leaves it, whatever it was before, so a
+ * row that should not be there cannot outlive the task's next change. The task row is
+ * locked by now: every writer of ws.ready locks the task first.
+ */
+static void
+WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready)
+{
+	Datum		keys[2] = {action, Int64GetDatum(task)};
+	bool		there = WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT);
+
+	if (ready && !there)
+	{
+		WsStoreNew(store, WS_READY);
+		WsStoreSet(store, WS_READY, "action", TEXTOID, action, false);
+		WsStoreSet(store, WS_READY, "task", INT8OID, Int64GetDatum(task), false);
+		WsStoreInsert(store, WS_READY);
+	}
+	else if (!ready && there)
+		WsStoreDelete(store, WS_READY);
+}
+
+/* Write one task row of st: insert a new task, or update one under its row lock. */
+static void
+WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
+{
+	WsNode	   *node = w->node >= 0 ? &st->g->nodes[w->node] : NULL;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		id = Int64GetDatum(w->task);
+	Datum		action;
+	bool		noaction;
+	bool		ended = WsTerminal(w->state);
+
+	if (w->insert)
+	{
+		WsStoreNew(store, WS_TASK);
+		WsStoreSet(store, WS_TASK, "id", INT8OID, id, false);
+		WsStoreSet(store, WS_TASK, "process", INT8OID, Int64GetDatum(st->process), false);
+		WsStoreSet(store, WS_TASK, "node", INT8OID, Int64GetDatum(node ? node->id : 0), false);
+		noaction = !(node && node->action);
+		action = noaction ? (Datum) 0 : CStringGetTextDatum(node->action);
+		WsStoreSet(store, WS_TASK, "action", TEXTOID, action, noaction);
+		WsStoreSet(store, WS_TASK, "role", NAMEOID,
+				   node && node->role ? WsNameDatum(node->role) : (Datum) 0,
+				   !(node && node->role));
+		WsStoreSet(store, WS_TASK, "params", JSONBOID, JsonbPGetDatum(WsEmptyJsonb()), false);
+		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
+				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
+		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(0), false);
+		WsStoreSet(store, WS_TASK, "created_at", TIMESTAMPTZOID, now, false);
+		if (w->started)
+			WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+	}
+	else
+	{
+		bool		isnull;
+		char	   *old;
+
+		if (!WsStoreFind(store, WS_TASK, &id, WS_FIND_WAIT))
+			old = NULL;
+		else
+			old = TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull));
+		/* the old state re-checked under the row lock; the process lock makes this moot */
+		if (old == NULL ||
+			!(WsActiveState(old) ||
+			  (strcmp(old, "failed") == 0 &&
+			   (strcmp(w->first, "ready") == 0 || strcmp(w->first, "pending") == 0))))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("a task of process " INT64_FORMAT " changed state concurrently",
+							st->process),
+					 errdetail("Task " INT64_FORMAT " is %s.", w->task, old ? old : "gone"),
+					 errhint("Retry the call.")));
+		action = WsStoreGet(store, WS_TASK, "action", &noaction);
+		if (!noaction)
+			action = PointerGetDatum(PG_DETOAST_DATUM_COPY(action));
+		WsStoreChange(store, WS_TASK);
+		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, (Datum) 0, true);
+		if (w->started)
+		{
+			WsStoreGet(store, WS_TASK, "started_at", &isnull);
+			if (isnull)
+				WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+		}
+	}
+	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(w->state), false);
+	if (w->result || w->insert)
+		WsStoreSet(store, WS_TASK, "result", JSONBOID, JsonbPGetDatum(w->result), w->result == NULL);
+	if (w->error || w->insert)
+		WsStoreSet(store, WS_TASK, "error", TEXTOID,
+				   w->error ? CStringGetTextDatum(w->error) : (Datum) 0, w->error == NULL);
+	if (w->assignee_set)
+		WsStoreSet(store, WS_TASK, "assignee", NAMEOID,
+				   w->assignee ? WsNameDatum(w->assignee) : (Datum) 0, w->assignee == NULL);
+	if (w->due_set)
+		WsStoreSet(store, WS_TASK, "due_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->due), w->due == 0);
+	WsStoreSet(store, WS_TASK, "ended_at", TIMESTAMPTZOID, now, !ended);
+	if (w->insert)
+		WsStoreInsert(store, WS_TASK);
+	else
+		WsStoreUpdate(store, WS_TASK);
+	if (noaction)
+		return;					/* routing nodes never queue */
+	if (w->insert)
+	{
+		if (strcmp(w->state, "ready") == 0)
+			WsWriteQueue(store, w->task, action, true);
+	}
+	else
+		WsWriteQueue(store, w->task, action, strcmp(w->state, "ready") == 0);
+}
+
+/* Write st's process row: its state, variables, tokens, error and end. */
+static void
+WsWriteProcess(WsStore *store, WsStep *st)
+{
+	Datum		id = Int64GetDatum(st->process);
+	const char *state = st->ended ? st->ended : st->state;
+	bool		running = strcmp(state, "running") == 0;
+	bool		isnull;
+
+	if (!WsStoreFind(store, WS_PROCESS, &id, WS_FIND_WAIT))
+		elog(ERROR, "ws: process " INT64_FORMAT " vanished under its lock", st->process);
+	WsStoreChange(store, WS_PROCESS);
+	WsStoreSet(store, WS_PROCESS, "state", TEXTOID, CStringGetTextDatum(state), false);
+	WsStoreSet(store, WS_PROCESS, "params", JSONBOID, JsonbPGetDatum(st->vars), false);
+	WsStoreSet(store, WS_PROCESS, "tokens", JSONBOID, JsonbPGetDatum(WsTokensJsonb(st)), false);
+	if (running)
+	{
+		WsStoreSet(store, WS_PROCESS, "error", TEXTOID, (Datum) 0, true);
+		WsStoreSet(store, WS_PROCESS, "ended_at", TIMESTAMPTZOID, (Datum) 0, true);
+	}
+	else
+	{
+		if (st->error)
+			WsStoreSet(store, WS_PROCESS, "error", TEXTOID, CStringGetTextDatum(st->error), false);
+		WsStoreGet(store, WS_PROCESS, "ended_at", &isnull);
+		if (isnull)
+			WsStoreSet(store, WS_PROCESS, "ended_at", TIMESTAMPTZOID,
+					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	}
+	WsStoreUpdate(store, WS_PROCESS);
+}
+
+/* Append one ws.event row (task 0: the process's own). */
+void
+WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state, const char *actor,
+			 const char *detail)
+{
+	WsStoreNew(store, WS_EVENT);
+	WsStoreSet(store, WS_EVENT, "id", INT8OID, Int64GetDatum(WsStoreNextId(WS_EVENT)), false);
+	WsStoreSet(store, WS_EVENT, "at", TIMESTAMPTZOID,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	WsStoreSet(store, WS_EVENT, "process", INT8OID, Int64GetDatum(process), false);
+	WsStoreSet(store, WS_EVENT, "task", INT8OID, Int64GetDatum(task), task == 0);
+	WsStoreSet(store, WS_EVENT, "state", TEXTOID, CStringGetTextDatum(state), false);
+	WsStoreSet(store, WS_EVENT, "actor", NAMEOID, WsNameDatum(actor), false);
+	WsStoreSet(store, WS_EVENT, "detail", TEXTOID, detail ? CStringGetTextDatum(detail) : (Datum) 0,
+			   detail == NULL);
+	WsStoreInsert(store, WS_EVENT);
+}
+
 /*
  * Write what the steps have changed (one step, or the steps of a batch, one per process):
- * their tasks, their events and (at the end, when it changed) each process row, in one
- * statement. Steps read task rows only at their start (under the process lock), so the
- * writes can wait; whatever reads ws.task during a step flushes first (WsReadTask,
- * WsAssign). A task UPDATE re-checks the old state under the row lock; a task that moved
- * anyway refuses the step.
+ * their task rows, with the claim queue, in the order the steps made them; their events
+ * in the order they happened; and (at the end, when it changed) each process row. Steps
+ * read task rows only at their start (under the process lock), so the writes can wait;
+ * whatever reads ws.task during a step flushes first (WsReadTask, WsAssign). A task
+ * update re-checks the old state under the row lock; a task that moved anyway refuses
+ * the step.
  */
 static void
 WsFlushSteps(WsStep **steps, int nsteps, bool end)
 {
-	Oid			types[25] = {NAMEOID,
-		INT8ARRAYOID, INT8ARRAYOID, BOOLARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TEXTARRAYOID,
-		BOOLARRAYOID, TIMESTAMPTZARRAYOID, BOOLARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
-	static const Oid elemtypes[15] = {INT8OID, INT8OID, BOOLOID, INT8OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, JSONBOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID};
-	static const Oid pelemtypes[5] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, TEXTOID};
-	Datum		values[25];
-	int			n = 0,
-				m = 0,
-				np = 0,
-				c,
+	int			m = 0,
 				i,
-				s,
-				inserts = 0;
+				s;
 	bool	   *write_process = palloc0(sizeof(bool) * nsteps);
-	NameData	actor;
-	Datum	   *d[15];
-	bool	   *dn[15];
-	Datum	   *ed[4];
-	bool	   *edn[4];
-	Datum	   *pd[5];
-	bool	   *pdn[5];
+	bool		any = false;
 	WsEventRef *ev;
+	WsStore    *store;
 
 	for (s = 0; s < nsteps; s++)
 	{
@@ -300,28 +431,17 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 			write_process[s] = !(st->state0 != NULL && strcmp(state, st->state0) == 0 &&
 								 WsJsonbSame(st->vars, st->vars0) &&
 								 memcmp(st->tokens, st->tokens0, sizeof(int) * st->g->ntrans) == 0);
-		n += st->nwrites;
 		m += st->nevents;
-		np += write_process[s];
+		any |= st->nwrites > 0 || st->nevents > 0 || write_process[s];
 	}
-	if (n == 0 && m == 0 && np == 0)
+	if (!any)
 		return;
 
-	for (c = 0; c < 15; c++)
-	{
-		d[c] = palloc0(sizeof(Datum) * Max(n, 1));
-		dn[c] = palloc0(sizeof(bool) * Max(n, 1));
-	}
-	for (c = 0; c < 4; c++)
-	{
-		ed[c] = palloc0(sizeof(Datum) * Max(m, 1));
-		edn[c] = palloc0(sizeof(bool) * Max(m, 1));
-	}
-	for (c = 0; c < 5; c++)
-	{
-		pd[c] = palloc0(sizeof(Datum) * Max(np, 1));
-		pdn[c] = palloc0(sizeof(bool) * Max(np, 1));
-	}
+	store = WsStoreBegin();
+	for (s = 0; s < nsteps; s++)
+		for (i = 0; i < steps[s]->nwrites; i++)
+			WsWriteTask(store, steps[s], &steps[s]->writes[i]);
+
 	/* the events in the order they happened (a batch's steps take turns) */
 	ev = palloc(sizeof(WsEventRef) * Max(m, 1));
 	m = 0;
@@ -334,164 +454,14 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 	if (nsteps > 1)
 		qsort(ev, m, sizeof(WsEventRef), WsEventRefCmp);
 	for (i = 0; i < m; i++)
-	{
-		WsEventRow *e = ev[i].e;
+		WsWriteEvent(store, ev[i].process, ev[i].e->task, ev[i].e->state,
+					 steps[0]->who->actor, ev[i].e->detail);
 
-		ed[0][i] = Int64GetDatum(ev[i].process);
-		if (e->task)
-			ed[1][i] = Int64GetDatum(e->task);
-		else
-			edn[1][i] = true;
-		ed[2][i] = CStringGetTextDatum(e->state);
-		if (e->detail)
-			ed[3][i] = CStringGetTextDatum(e->detail);
-		else
-			edn[3][i] = true;
-	}
-
-	n = np = 0;
 	for (s = 0; s < nsteps; s++)
-	{
-		WsStep	   *st = steps[s];
-
-		for (i = 0; i < st->nwrites; i++, n++)
-		{
-			WsWrite    *w = &st->writes[i];
-			WsNode	   *node = w->node >= 0 ? &st->g->nodes[w->node] : NULL;
-
-			inserts += w->insert;
-			d[0][n] = Int64GetDatum(st->process);
-			d[1][n] = Int64GetDatum(w->task);
-			d[2][n] = BoolGetDatum(w->insert);
-			d[3][n] = Int64GetDatum(node ? node->id : 0);
-			if (node && node->action)
-				d[4][n] = CStringGetTextDatum(node->action);
-			else
-				dn[4][n] = true;
-			if (node && node->role)
-				d[5][n] = CStringGetTextDatum(node->role);
-			else
-				dn[5][n] = true;
-			d[6][n] = CStringGetTextDatum(w->state);
-			d[7][n] = CStringGetTextDatum(w->first);
-			if (w->result)
-				d[8][n] = JsonbPGetDatum(w->result);
-			else
-				dn[8][n] = true;
-			if (w->error)
-				d[9][n] = CStringGetTextDatum(w->error);
-			else
-				dn[9][n] = true;
-			d[10][n] = BoolGetDatum(w->assignee_set);
-			if (w->assignee)
-				d[11][n] = CStringGetTextDatum(w->assignee);
-			else
-				dn[11][n] = true;
-			d[12][n] = BoolGetDatum(w->due_set);
-			if (w->due_set && w->due != 0)
-				d[13][n] = TimestampTzGetDatum(w->due);
-			else
-				dn[13][n] = true;
-			d[14][n] = BoolGetDatum(w->started);
-		}
 		if (write_process[s])
-		{
-			pd[0][np] = Int64GetDatum(st->process);
-			pd[1][np] = CStringGetTextDatum(st->ended ? st->ended : st->state);
-			pd[2][np] = JsonbPGetDatum(st->vars);
-			pd[3][np] = JsonbPGetDatum(WsTokensJsonb(st));
-			if (st->error)
-				pd[4][np] = CStringGetTextDatum(st->error);
-			else
-				pdn[4][np] = true;
-			np++;
-		}
-	}
+			WsWriteProcess(store, steps[s]);
+	WsStoreEnd(store);
 
-	namestrcpy(&actor, steps[0]->who->actor);
-	values[0] = NameGetDatum(&actor);
-	for (c = 0; c < 15; c++)
-		values[1 + c] = WsArray(d[c], dn[c], n, elemtypes[c]);
-	for (c = 0; c < 4; c++)
-		values[16 + c] = WsArray(ed[c], edn[c], m, c < 2 ? INT8OID : TEXTOID);
-	for (c = 0; c < 5; c++)
-		values[20 + c] = WsArray(pd[c], pdn[c], np, pelemtypes[c]);
-	WsRun(&plan_flush,
-		  "WITH w AS (SELECT * FROM " WS_WRITE_ROWS "), "
-		  "i AS ("
-		  "  INSERT INTO ws.task (id, process, node, action, role, state, result, error, assignee, "
-		  "                       due_at, started_at, ended_at) "
-		  "  SELECT id, process, node, action, role, state, result, error, "
-		  "         CASE WHEN aset THEN assignee END, CASE WHEN dset THEN due END, "
-		  "         CASE WHEN started THEN now() END, "
-		  "         CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN now() END "
-		  "    FROM w WHERE ins RETURNING 1), "
-		  /*
-		   * The arrays again, not the CTE w: from a function scan each row is found by
-		   * primary key; joined to w, the generic plan scanned all of w once per task
-		   * row (for a batch of 100, 11,000 rows and 80% of the statement's time).
-		   */
-		  "u AS ("
-		  "  UPDATE ws.task t SET state = w.state, "
-		  "         result = coalesce(w.result, t.result), "
-		  "         error = coalesce(w.error, t.error), "
-		  "         assignee = CASE WHEN w.aset THEN w.assignee ELSE t.assignee END, "
-		  "         due_at = CASE WHEN w.dset THEN w.due ELSE t.due_at END, "
-		  "         lease_until = NULL, "
-		  "         started_at = CASE WHEN w.started THEN coalesce(t.started_at, now()) "
-		  "                           ELSE t.started_at END, "
-		  "         ended_at = CASE WHEN w.state IN ('succeeded', 'failed', 'cancelled') "
-		  "                         THEN now() END "
-		  "    FROM " WS_WRITE_ROWS
-		  "   WHERE t.id = w.id AND NOT w.ins "
-		  "     AND (t.state IN " ACTIVE_STATES
-		  "          OR (t.state = 'failed' AND w.first IN ('ready', 'pending'))) "
-		  "  RETURNING t.id, t.action, t.state), "
-		  /*
-		   * The claim queue follows: new ready tasks join it; tasks moved to ready join it
-		   * (ON CONFLICT: a step never re-readies a ready task, but the queue must not
-		   * fail on it); every other task the step moved leaves it, whatever it was
-		   * before, so a row that should not be there cannot outlive the task's next
-		   * change (one key probe a task). That delete reads u, so it comes after u has
-		   * locked the task rows: a claim locks the task before its queue row, and this
-		   * keeps the same order.
-		   */
-		  "r AS ("
-		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM w "
-		  "   WHERE ins AND state = 'ready'), "
-		  "r2 AS ("
-		  "  INSERT INTO ws.ready (action, task) SELECT action, id FROM u "
-		  "   WHERE state = 'ready' ON CONFLICT DO NOTHING), "
-		  "r3 AS ("
-		  "  DELETE FROM ws.ready q "
-		  "   WHERE q.action = ANY (ARRAY(SELECT action FROM u WHERE state <> 'ready')) "
-		  "     AND q.task = ANY (ARRAY(SELECT id FROM u WHERE state <> 'ready'))), "
-		  "e AS ("
-		  "  INSERT INTO ws.event (process, task, state, actor, detail) "
-		  "  SELECT x.process, x.task, x.state, $1, x.detail "
-		  "    FROM ROWS FROM (pg_catalog.unnest($17), pg_catalog.unnest($18), "
-		  "                    pg_catalog.unnest($19), pg_catalog.unnest($20)) "
-		  "         WITH ORDINALITY AS x(process, task, state, detail, n) "
-		  "   ORDER BY x.n), "
-		  /* driven by id = ANY: joined to the unnest alone, a plan could walk the whole key */
-		  "p AS ("
-		  "  UPDATE ws.process p SET state = x.state, params = x.params, tokens = x.tokens, "
-		  "         error = CASE WHEN x.state = 'running' THEN NULL ELSE coalesce(x.error, p.error) END, "
-		  "         ended_at = CASE WHEN x.state = 'running' THEN NULL "
-		  "                         ELSE coalesce(p.ended_at, now()) END "
-		  "    FROM ROWS FROM (pg_catalog.unnest($21), pg_catalog.unnest($22), pg_catalog.unnest($23), "
-		  "                    pg_catalog.unnest($24), pg_catalog.unnest($25)) "
-		  "         AS x(id, state, params, tokens, error) "
-		  "   WHERE p.id = ANY ($21) AND p.id = x.id) "
-		  "SELECT (SELECT pg_catalog.count(*) FROM i), (SELECT pg_catalog.count(*) FROM u)",
-		  25, types, values, NULL, 1);
-	/* a second guard: the process lock makes this impossible */
-	if (WsGetInt64(0, 1, NULL) != inserts || WsGetInt64(0, 2, NULL) != n - inserts)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("a task of process " INT64_FORMAT " changed state concurrently",
-						steps[0]->process),
-				 errhint("Retry the call.")));
 	for (s = 0; s < nsteps; s++)
 	{
 		WsStep	   *st = steps[s];
@@ -913,7 +883,7 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 		w = &st->writes[st->nwrites++];
 		memset(w, 0, sizeof(WsWrite));
 		w->insert = (task == 0);
-		w->task = task ? task : WsNextTaskId();
+		w->task = task ? task : WsStoreNextId(WS_TASK);
 		w->node = ni;
 		w->first = state;
 		for (i = 0; i < st->nactive && task != 0 && ni < 0; i++)
@@ -1480,8 +1450,8 @@ PG_FUNCTION_INFO_V1(ws_complete_batch);
  * two batches cannot deadlock), reads their active tasks in a second, runs each
  * completion as the step it would be alone (one WsStep per process carries over to the
  * next completion of the same process, so later completions see what earlier ones did),
- * and writes all the steps' changes in a third. A worker that claimed 100 tasks reports
- * them with 3 statements instead of 300.
+ * and writes all the steps' changes in one write. A worker that claimed 100 tasks
+ * reports them with 2 statements instead of 200.
  */
 Datum
 ws_complete_batch(PG_FUNCTION_ARGS)
@@ -1672,7 +1642,7 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 					   na > 0 && !anulls[k], na > 0 && !anulls[k] ? DatumGetInt32(attempts[k]) : 0);
 	}
 
-	/* 5. everything in one statement */
+	/* 5. everything in one write */
 	WsFlushSteps(b.steps, b.nsteps, true);
 	SPI_finish();
 	WsLeave(&who);

@@ -8,6 +8,8 @@
  * engine.c   processes and steps: activation, completion, splits, joins, end, stuck,
  *            and the write of each step's task rows, events and process row
  * claim.c    the worker protocol: claim, heartbeat, progress
+ * store.c    row writes to ws.task, ws.ready, ws.event and ws.process without planned
+ *            statements (for the step's write and the claim)
  * notifier.c ws_ready / ws_process, sent after commit by a background worker
  */
 #ifndef WS_H
@@ -57,6 +59,47 @@ extern void WsEnter(WsCaller *who);
 extern void WsLeave(WsCaller *who);
 extern bool WsIsMember(WsCaller *who, const char *role);
 extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);
+
+/* store.c */
+typedef enum WsTable
+{
+	WS_TASK,
+	WS_READY,
+	WS_EVENT,
+	WS_PROCESS,
+	WS_NTABLES
+} WsTable;
+
+typedef struct WsStore WsStore;
+typedef struct WsStoreScan WsStoreScan;
+
+typedef enum WsFind
+{
+	WS_FIND_WAIT,
+	WS_FIND_SKIP,
+	WS_FIND_READ
+} WsFind;
+
+extern WsStore *WsStoreBegin(void);
+extern void WsStoreEnd(WsStore *s);
+extern int	WsStoreCol(WsStore *s, WsTable t, const char *name);
+extern void WsStoreNew(WsStore *s, WsTable t);
+extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode);
+extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, Datum key);
+extern bool WsStoreScanNext(WsStoreScan *sc, int col, Datum *value);
+extern void WsStoreScanEnd(WsStoreScan *sc);
+extern Datum WsStoreGet(WsStore *s, WsTable t, const char *name, bool *isnull);
+extern void WsStoreChange(WsStore *s, WsTable t);
+extern void WsStoreSet(WsStore *s, WsTable t, const char *name, Oid type, Datum value,
+					   bool isnull);
+extern void WsStoreInsert(WsStore *s, WsTable t);
+extern void WsStoreUpdate(WsStore *s, WsTable t);
+extern void WsStoreDelete(WsStore *s, WsTable t);
+extern int64 WsStoreNextId(WsTable t);
+
+/* engine.c */
+extern void WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state,
+						 const char *actor, const char *detail);
 
 /* graph.c */
 typedef enum WsGate

@@ -225,6 +225,34 @@ SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['err.mf'], 'w', 1);
 SELECT n.name, t.state, EXISTS (SELECT FROM ws.ready r WHERE r.task = t.id) AS queued
   FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
 
+-- one claim over several actions takes the oldest tasks of all of them (lowest id first),
+-- each once: an action named twice and a NULL element change nothing
+SELECT ws.define('{"name": "two_kinds", "nodes": [{"name": "k1", "action": "err.k1", "start": true},
+  {"name": "k2", "action": "err.k2", "start": true}, {"name": "e", "end": true, "join": "and"}],
+  "transitions": [{"from": "k1", "to": "e"}, {"from": "k2", "to": "e"}]}') AS w \gset
+SELECT count(ws.start(:w)) FROM generate_series(1, 3);
+SELECT array_agg(id ORDER BY id) AS oldest_four FROM (
+  SELECT id FROM ws.task WHERE action IN ('err.k1', 'err.k2') ORDER BY id LIMIT 4) o;
+SELECT array_agg(task ORDER BY task) AS claimed, array_agg(DISTINCT action) AS actions
+  FROM ws.claim(ARRAY['err.k2', NULL, 'err.k1', 'err.k2'], 'w', 4);
+SELECT count(*) AS left_ready FROM ws.task WHERE action IN ('err.k1', 'err.k2') AND state = 'ready';
+
+-- row triggers on the engine's tables fire for the engine's own writes, as for SQL ones
+CREATE TABLE seen (tbl text, op text, state text);
+CREATE FUNCTION seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.seen VALUES (TG_TABLE_NAME, TG_OP, NEW.state);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER seen AFTER INSERT OR UPDATE ON ws.task FOR EACH ROW EXECUTE FUNCTION seen();
+CREATE TRIGGER seen AFTER INSERT ON ws.event FOR EACH ROW EXECUTE FUNCTION seen();
+SELECT ws.complete(task) FROM ws.claim(ARRAY['err.k1'], 'w', 1);
+SELECT * FROM seen;
+DROP TRIGGER seen ON ws.task;
+DROP TRIGGER seen ON ws.event;
+DROP TABLE seen;
+DROP FUNCTION seen();
+
 -- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
 -- lease expiry, retries, fills, cancels, timers)
 CREATE VIEW queue_check AS

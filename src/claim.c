@@ -86,7 +86,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 
 	for (a = 0; a < nactions; a++)
 	{
-		Datum		task;
+		bool		isnull;
 
 		if (actnulls[a])
 			continue;
@@ -96,9 +96,9 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 				break;
 		if (b < a)
 			continue;			/* named twice */
-		scans[a] = WsStoreScanBegin(store, WS_READY, actions[a]);
-		if (WsStoreScanNext(scans[a], 2, &task))
-			head[a] = DatumGetInt64(task);
+		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1);
+		if (WsStoreScanNext(scans[a]))
+			head[a] = DatumGetInt64(WsStoreScanGet(scans[a], "task", &isnull));
 		else
 		{
 			WsStoreScanEnd(scans[a]);
@@ -127,16 +127,12 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		task = Int64GetDatum(head[a]);
 		keys[0] = actions[a];
 		keys[1] = task;
+		if (WsStoreScanNext(scans[a]))
+			head[a] = DatumGetInt64(WsStoreScanGet(scans[a], "task", &isnull));
+		else
 		{
-			Datum		next;
-
-			if (WsStoreScanNext(scans[a], 2, &next))
-				head[a] = DatumGetInt64(next);
-			else
-			{
-				WsStoreScanEnd(scans[a]);
-				scans[a] = NULL;
-			}
+			WsStoreScanEnd(scans[a]);
+			scans[a] = NULL;
 		}
 
 		/* read, check, lock, check again */

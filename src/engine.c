@@ -11,8 +11,8 @@
  * STEPS
  * Every call that changes state (ws.start, ws.complete, ws.fail, ws.cancel, ws.retry, each
  * process handled by ws.tick) is one step of one process. A step
- *   1. locks the process row (SELECT ... FOR UPDATE) and reads its variables, its tokens
- *      and its active tasks into a WsStep;
+ *   1. locks the process row (as FOR UPDATE does; WsStepLoad) and reads its variables,
+ *      its tokens and its active tasks into a WsStep;
  *   2. does its change, which activates nodes depth first: a split follows its taken
  *      transitions in ascending priority, then id; each delivery may fire the child's join,
  *      and a routing child (no action, no role) succeeds at once and splits in turn before
@@ -152,10 +152,9 @@ typedef struct WsEventRow
 	char	   *detail;
 } WsEventRow;
 
-static SPIPlanPtr plan_batch_lock, plan_batch_tasks, plan_lock_process, plan_lock_process_skip, plan_active, plan_active_task,
-			 plan_assign, plan_task_of, plan_task_row,
-			plan_wf_lock, plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until,
-			plan_tick_due, plan_check_form, plan_fill;
+static SPIPlanPtr plan_batch_lock, plan_batch_tasks, plan_assign, plan_task_row, plan_wf_lock,
+			plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until, plan_tick_due,
+			plan_check_form, plan_fill;
 
 static void WsActivate(WsStep *st, int ni);
 static void WsAfterSuccess(WsStep *st, int ni);
@@ -298,7 +297,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		bool		isnull;
 		char	   *old;
 
-		if (!WsStoreFind(store, WS_TASK, &id, WS_FIND_WAIT))
+		if (!WsStoreFind(store, WS_TASK, &id, WS_FIND_WRITE))
 			old = NULL;
 		else
 			old = TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull));
@@ -361,7 +360,7 @@ WsWriteProcess(WsStore *store, WsStep *st)
 	bool		running = strcmp(state, "running") == 0;
 	bool		isnull;
 
-	if (!WsStoreFind(store, WS_PROCESS, &id, WS_FIND_WAIT))
+	if (!WsStoreFind(store, WS_PROCESS, &id, WS_FIND_WRITE))
 		elog(ERROR, "ws: process " INT64_FORMAT " vanished under its lock", st->process);
 	WsStoreChange(store, WS_PROCESS);
 	WsStoreSet(store, WS_PROCESS, "state", TEXTOID, CStringGetTextDatum(state), false);
@@ -614,74 +613,116 @@ WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 wf, const char *state
 	st->now_vars = WsNowVars();
 }
 
-/*
- * Load the process row the lock statement just returned (workflow, state, params, tokens)
- * and its active tasks into st. With task (not 0), also read that task of the process
- * into row, in the same statement.
- */
-static void
-WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
+typedef struct WsIdNode
 {
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(process), Int64GetDatum(task)};
-	int64		wf;
-	Jsonb	   *tokens;
-	int			i,
-				n;
-	int64	   *ids;
-	int64	   *nodes;
-	bool	   *active;
-	const char *state;
-	Jsonb	   *vars;
+	int64		id;
+	int64		node;
+} WsIdNode;
 
-	wf = WsGetInt64(0, 1, NULL);
-	state = WsGetText(0, 2);
-	vars = WsGetJsonb(0, 3);
-	tokens = WsGetJsonb(0, 4);
-	WsStepInit(st, who, process, wf, state, vars, tokens);
+static int
+WsIdNodeCmp(const void *a, const void *b)
+{
+	int64		x = ((const WsIdNode *) a)->id,
+				y = ((const WsIdNode *) b)->id;
 
-	if (task == 0)
-		n = WsRun(&plan_active,
-				  "SELECT id, node, true FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
-				  " ORDER BY id",
-				  1, argtypes, values, NULL, 0);
-	else
-		n = WsRun(&plan_active_task,
-				  "SELECT id, node, state IN " ACTIVE_STATES ", state, attempts, params, due_at, "
-				  "       lease_until "
-				  "  FROM ws.task WHERE process = $1 AND state IN " ACTIVE_STATES
-				  " UNION ALL "
-				  "SELECT id, node, false, state, attempts, params, due_at, lease_until "
-				  "  FROM ws.task WHERE id = $2 AND state NOT IN " ACTIVE_STATES
-				  " ORDER BY 1",
-				  2, argtypes, values, NULL, 0);
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	nodes = palloc(sizeof(int64) * Max(n, 1));
-	active = palloc(sizeof(bool) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Lock process (mode: waiting for it, or skipping it when another step holds it) and load
+ * it into st: its variables, its tokens and its active tasks. With task (not 0), also
+ * read that task into row; with process 0, the process locked is task's. False when
+ * there is no such process (or task), or when it was skipped.
+ */
+static bool
+WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, WsTaskRow *row)
+{
+	static const char *const active_states[] = {"waiting", "pending", "ready", "running"};
+	WsStore    *store = WsStoreBegin();
+	Datum		tid = Int64GetDatum(task);
+	Datum		pid;
+	bool		isnull;
+	int64		wf,
+				node = 0;
+	char	   *state;
+	Jsonb	   *vars,
+			   *tokens;
+	WsIdNode   *tasks = NULL;
+	int			n = 0,
+				room = 0,
+				i;
+
+	if (process == 0)
 	{
-		bool		isnull;
+		/* a task never moves to another process, so any snapshot finds its process */
+		if (!WsStoreFind(store, WS_TASK, &tid, WS_FIND_READ))
+		{
+			WsStoreEnd(store);
+			return false;
+		}
+		process = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+	}
+	pid = Int64GetDatum(process);
+	if (!WsStoreFind(store, WS_PROCESS, &pid, mode))
+	{
+		WsStoreEnd(store);
+		return false;
+	}
+	wf = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
+	state = TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull));
+	vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
+	tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
+
+	/* its active tasks, through the index on (process, state), one state at a time */
+	for (i = 0; i < lengthof(active_states); i++)
+	{
+		Datum		keys[2] = {pid, CStringGetTextDatum(active_states[i])};
+		WsStoreScan *sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2);
+
+		while (WsStoreScanNext(sc))
+		{
+			if (n == room)
+			{
+				room = Max(16, room * 2);
+				tasks = tasks ? repalloc(tasks, sizeof(WsIdNode) * room)
+					: palloc(sizeof(WsIdNode) * room);
+			}
+			tasks[n].id = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
+			tasks[n].node = DatumGetInt64(WsStoreScanGet(sc, "node", &isnull));
+			n++;
+		}
+		WsStoreScanEnd(sc);
+	}
+
+	/* the task, active or not: it must be of this process */
+	if (task != 0)
+	{
 		Datum		d;
-		ids[i] = WsGetInt64(i, 1, NULL);
-		nodes[i] = WsGetInt64(i, 2, NULL);
-		active[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
-		if (task == 0 || ids[i] != task)
-			continue;
+
+		if (!WsStoreFind(store, WS_TASK, &tid, WS_FIND_READ) ||
+			DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull)) != process)
+			elog(ERROR, "task " INT64_FORMAT " is not in process " INT64_FORMAT, task, process);
 		row->id = task;
-		row->node = WsNodeIndex(st->g, nodes[i]);
-		row->state = WsGetText(i, 4);
-		row->attempts = (int) WsGetInt64(i, 5, NULL);
-		row->params = WsGetJsonb(i, 6);
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 7, &isnull);
+		node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+		row->state = TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull));
+		row->attempts = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull));
+		row->params = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
+		d = WsStoreGet(store, WS_TASK, "due_at", &isnull);
 		row->due_at = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 8, &isnull);
+		d = WsStoreGet(store, WS_TASK, "lease_until", &isnull);
 		row->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
 	}
-	if (task != 0 && row->id != task)
-		elog(ERROR, "task " INT64_FORMAT " is not in process " INT64_FORMAT, task, process);
+	WsStoreEnd(store);
+
+	/* the graph may run queries: read it once the rows are read */
+	WsStepInit(st, who, process, wf, state, vars, tokens);
+	if (task != 0)
+		row->node = WsNodeIndex(st->g, node);
+	if (n > 1)
+		qsort(tasks, n, sizeof(WsIdNode), WsIdNodeCmp);
 	for (i = 0; i < n; i++)
-		if (active[i])
-			WsAddActive(st, ids[i], WsNodeIndex(st->g, nodes[i]));
+		WsAddActive(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node));
+	return true;
 }
 
 /*
@@ -692,25 +733,13 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, int64 task, WsTaskRow *row)
 static bool
 WsStepBeginLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(process)};
-
-	if (skip_locked)
-	{
-		if (WsRun(&plan_lock_process_skip,
-				  "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 "
-				  "FOR UPDATE SKIP LOCKED",
-				  1, argtypes, values, NULL, 1) == 0)
-			return false;
-	}
-	else if (WsRun(&plan_lock_process,
-				   "SELECT workflow, state, params, tokens FROM ws.process WHERE id = $1 FOR UPDATE",
-				   1, argtypes, values, NULL, 1) == 0)
+	if (WsStepLoad(st, who, process, skip_locked ? WS_FIND_SKIP : WS_FIND_WAIT, 0, NULL))
+		return true;
+	if (!skip_locked)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("process " INT64_FORMAT " does not exist", process)));
-	WsStepLoad(st, who, process, 0, NULL);
-	return true;
+	return false;
 }
 
 /* Lock process (waiting for it) and load it into st. */
@@ -1304,19 +1333,10 @@ WsReadTask(WsStep *st, int64 task, WsTaskRow *row)
 static void
 WsTaskStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *verb)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task)};
-
-	/* a task never moves to another process, so any snapshot finds its process */
-	if (WsRun(&plan_task_of,
-			  "SELECT p.workflow, p.state, p.params, p.tokens, p.id FROM ws.process p "
-			  " WHERE p.id = (SELECT t.process FROM ws.task t WHERE t.id = $1) FOR UPDATE OF p",
-			  1, types, values, NULL, 1) == 0)
+	if (!WsStepLoad(st, who, 0, WS_FIND_WAIT, task, row))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task " INT64_FORMAT " does not exist", task)));
-	row->id = 0;
-	WsStepLoad(st, who, WsGetInt64(0, 5, NULL), task, row);
 	WsCheckMember(who, st->g->nodes[row->node].role, task, verb);
 }
 

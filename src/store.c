@@ -27,6 +27,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/sysattr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/dependency.h"
@@ -48,6 +49,7 @@ static Oid	ws_seq_oids[WS_NTABLES];	/* their id sequences, the same way */
 
 typedef struct WsStoreRel
 {
+	RangeTblEntry *rte;			/* its updatedCols: the columns updates set */
 	Relation	rel;			/* NULL until first used */
 	ResultRelInfo *rri;
 	Relation	pk;				/* its primary key index */
@@ -55,6 +57,7 @@ typedef struct WsStoreRel
 	RegProcedure keyproc[INDEX_MAX_KEYS];	/* equality of each key column */
 	TupleTableSlot *found;		/* the row WsStoreFind locked */
 	TupleTableSlot *row;		/* the row being built (virtual) */
+	bool		changing;		/* row is a new version of found (WsStoreChange) */
 } WsStoreRel;
 
 struct WsStore
@@ -124,11 +127,18 @@ WsStoreNextId(WsTable t)
 WsStore *
 WsStoreBegin(void)
 {
-	WsStore    *s = palloc0(sizeof(WsStore));
+	EState	   *estate;
+	WsStore    *s;
 	List	   *rtable = NIL;
+	MemoryContext old;
 	int			i;
 
-	s->estate = CreateExecutorState();
+	/* rows the caller's last statement wrote must be visible, as to its next statement */
+	CommandCounterIncrement();
+	estate = CreateExecutorState();
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	s = palloc0(sizeof(WsStore));
+	s->estate = estate;
 	for (i = 0; i < WS_NTABLES; i++)
 	{
 		RangeTblEntry *rte = makeNode(RangeTblEntry);
@@ -138,12 +148,14 @@ WsStoreBegin(void)
 		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
 		rtable = lappend(rtable, rte);
+		s->t[i].rte = rte;
 	}
-	ExecInitRangeTable(s->estate, rtable);
-	s->estate->es_output_cid = GetCurrentCommandId(true);
-	s->estate->es_snapshot = GetActiveSnapshot();
-	EvalPlanQualInit(&s->epq, s->estate, NULL, NIL, -1);
+	ExecInitRangeTable(estate, rtable);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = GetActiveSnapshot();
+	EvalPlanQualInit(&s->epq, estate, NULL, NIL, -1);
 	AfterTriggerBeginQuery();
+	MemoryContextSwitchTo(old);
 	return s;
 }
 
@@ -152,11 +164,13 @@ static WsStoreRel *
 WsStoreOpen(WsStore *s, WsTable t)
 {
 	WsStoreRel *r = &s->t[t];
+	MemoryContext old;
 	Oid			pkoid;
 	int			i;
 
 	if (r->rel != NULL)
 		return r;
+	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
 	r->rel = table_open(WsTableOid(t), RowExclusiveLock);
 	r->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(r->rri, r->rel, t + 1, NULL, 0);
@@ -184,6 +198,7 @@ WsStoreOpen(WsStore *s, WsTable t)
 	}
 	r->found = table_slot_create(r->rel, &s->estate->es_tupleTable);
 	r->row = ExecInitExtraTupleSlot(s->estate, RelationGetDescr(r->rel), &TTSOpsVirtual);
+	MemoryContextSwitchTo(old);
 	return r;
 }
 
@@ -226,6 +241,15 @@ WsStoreSet(WsStore *s, WsTable t, const char *name, Oid type, Datum value, bool 
 				 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
 	row->tts_values[col] = value;
 	row->tts_isnull[col] = isnull;
+	/* an update sets it: what UPDATE OF triggers and the index hints go by */
+	if (s->t[t].changing)
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->estate->es_query_cxt);
+
+		s->t[t].rte->updatedCols = bms_add_member(s->t[t].rte->updatedCols,
+												  col + 1 - FirstLowInvalidHeapAttributeNumber);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* Column name of the row WsStoreFind locked in t (*isnull set when NULL). */
@@ -246,6 +270,7 @@ WsStoreNew(WsStore *s, WsTable t)
 
 	ExecClearTuple(row);
 	memset(row->tts_isnull, true, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	s->t[t].changing = false;
 }
 
 /* Start the new version of the row WsStoreFind locked in t: a copy of it. */
@@ -259,6 +284,26 @@ WsStoreChange(WsStore *s, WsTable t)
 	slot_getallattrs(r->found);
 	memcpy(r->row->tts_values, r->found->tts_values, sizeof(Datum) * natts);
 	memcpy(r->row->tts_isnull, r->found->tts_isnull, sizeof(bool) * natts);
+	r->changing = true;
+}
+
+/*
+ * A snapshot to read with, registered (unregister it): in READ COMMITTED one taken now,
+ * as each statement takes; under REPEATABLE READ and SERIALIZABLE the transaction's. Both
+ * see what this transaction wrote before the current command.
+ */
+static Snapshot
+WsStoreSnapshot(void)
+{
+	Snapshot	snap;
+
+	if (!IsolationUsesXactSnapshot())
+		return RegisterSnapshot(GetLatestSnapshot());
+	PushCopiedSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	snap = RegisterSnapshot(GetActiveSnapshot());
+	PopActiveSnapshot();
+	return snap;
 }
 
 /* Scan keys for the first nkeys columns of r's primary key equal to keys. */
@@ -275,11 +320,14 @@ WsStoreKeys(WsStoreRel *r, ScanKey sk, const Datum *keys, int nkeys)
 
 /*
  * Find the row of t whose primary key is keys (in key column order), then (mode):
- *   WS_FIND_WAIT  lock it FOR UPDATE, waiting for a transaction that holds or writes it;
- *   WS_FIND_SKIP  lock it FOR UPDATE unless another transaction holds or writes it;
- *   WS_FIND_READ  only read it, as of a snapshot taken now.
+ *   WS_FIND_WAIT   lock it FOR UPDATE, waiting for a transaction that holds or writes it;
+ *   WS_FIND_WRITE  the same, FOR NO KEY UPDATE (the lock an UPDATE of other columns takes);
+ *   WS_FIND_SKIP   lock it FOR UPDATE unless another transaction holds or writes it;
+ *   WS_FIND_READ   only read it (WsStoreSnapshot).
  * False when there is no such row (or, skipping, when it is taken). The row is then read
- * with WsStoreGet; a locked row as it is now.
+ * with WsStoreGet; a locked row as it is now. Under REPEATABLE READ or SERIALIZABLE, a
+ * row locked in a version this transaction's snapshot does not see raises 40001, as
+ * UPDATE and FOR UPDATE do.
  */
 bool
 WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
@@ -295,7 +343,7 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 	WsStoreKeys(r, sk, keys, r->nkeys);
 	if (mode == WS_FIND_READ)
 	{
-		Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+		Snapshot	snap = WsStoreSnapshot();
 
 		scan = index_beginscan(r->rel, r->pk, snap, r->nkeys, 0);
 		index_rescan(scan, sk, r->nkeys, NULL, 0);
@@ -326,12 +374,13 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 			continue;
 		}
 		res = table_tuple_lock(r->rel, &r->found->tts_tid, GetLatestSnapshot(), r->found,
-							   GetCurrentCommandId(false), LockTupleExclusive,
+							   GetCurrentCommandId(false),
+							   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive : LockTupleExclusive,
 							   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock, 0, &tmfd);
 		switch (res)
 		{
 			case TM_Ok:
-				return true;
+				break;
 			case TM_WouldBlock:
 				return false;
 			case TM_Updated:
@@ -342,46 +391,99 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 				elog(ERROR, "ws: unexpected result %d locking a row of ws.%s", (int) res,
 					 ws_table_names[t]);
 		}
+		/* a transaction that reads from one snapshot must not act on a later version */
+		if (IsolationUsesXactSnapshot())
+		{
+			Snapshot	snap = WsStoreSnapshot();
+			bool		visible = table_tuple_satisfies_snapshot(r->rel, r->found, snap);
+
+			UnregisterSnapshot(snap);
+			if (!visible)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update"),
+						 errdetail("A row of ws.%s changed after this transaction's snapshot.",
+								   ws_table_names[t]),
+						 errhint("Retry the transaction.")));
+		}
+		return true;
 	}
 }
 
 /*
- * Scan the rows of t whose primary key starts with key, in key order, as of a snapshot
- * taken now (the claim's walk over ws.ready of one action).
+ * Scan the rows of t through its index named index (NULL: its primary key) whose first
+ * nkeys key columns equal keys, in index order, as of a snapshot taken now.
  */
 struct WsStoreScan
 {
-	WsStoreRel *r;
 	Snapshot	snap;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 };
 
 WsStoreScan *
-WsStoreScanBegin(WsStore *s, WsTable t, Datum key)
+WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, int nkeys)
 {
+	WsStoreRel *r = WsStoreOpen(s, t);
 	WsStoreScan *sc = palloc0(sizeof(WsStoreScan));
-	ScanKeyData sk;
+	Relation	idx = r->pk;
+	ScanKeyData sk[INDEX_MAX_KEYS];
+	int			i;
 
-	sc->r = WsStoreOpen(s, t);
-	WsStoreKeys(sc->r, &sk, &key, 1);
-	sc->snap = RegisterSnapshot(GetLatestSnapshot());
-	sc->slot = table_slot_create(sc->r->rel, &s->estate->es_tupleTable);
-	sc->scan = index_beginscan(sc->r->rel, sc->r->pk, sc->snap, 1, 0);
-	index_rescan(sc->scan, &sk, 1, NULL, 0);
+	if (index != NULL)
+	{
+		Oid			oid = get_relname_relid(index, RelationGetNamespace(r->rel));
+
+		idx = NULL;
+		for (i = 0; i < r->rri->ri_NumIndices; i++)
+			if (RelationGetRelid(r->rri->ri_IndexRelationDescs[i]) == oid)
+				idx = r->rri->ri_IndexRelationDescs[i];
+		if (idx == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),
+					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+	}
+	Assert(nkeys <= IndexRelationGetNumberOfKeyAttributes(idx));
+	for (i = 0; i < nkeys; i++)
+	{
+		Oid			type = idx->rd_opcintype[i];
+		RegProcedure proc = idx == r->pk ? r->keyproc[i] :
+			get_opcode(get_opfamily_member(idx->rd_opfamily[i], type, type, BTEqualStrategyNumber));
+
+		ScanKeyEntryInitialize(&sk[i], 0, i + 1, BTEqualStrategyNumber, type,
+							   idx->rd_indcollation[i], proc, keys[i]);
+	}
+	sc->snap = WsStoreSnapshot();
+	sc->slot = table_slot_create(r->rel, &s->estate->es_tupleTable);
+	sc->scan = index_beginscan(r->rel, idx, sc->snap, nkeys, 0);
+	index_rescan(sc->scan, sk, nkeys, NULL, 0);
 	return sc;
 }
 
-/* The next row (false: no more), its column col (1-based) in *value. */
+/* The next row of the scan; false when there is none. */
 bool
-WsStoreScanNext(WsStoreScan *sc, int col, Datum *value)
+WsStoreScanNext(WsStoreScan *sc)
 {
-	bool		isnull;
+	return index_getnext_slot(sc->scan, ForwardScanDirection, sc->slot);
+}
 
-	if (!index_getnext_slot(sc->scan, ForwardScanDirection, sc->slot))
-		return false;
-	*value = slot_getattr(sc->slot, col, &isnull);
-	return true;
+/* Column name of the scan's current row (*isnull set when NULL). */
+Datum
+WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull)
+{
+	TupleDesc	desc = sc->slot->tts_tupleDescriptor;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
+			return slot_getattr(sc->slot, i + 1, isnull);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column %s of an engine table does not exist", name),
+			 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+	return (Datum) 0;			/* keep the compiler quiet */
 }
 
 void
@@ -444,7 +546,7 @@ WsStoreEnd(WsStore *s)
 		if (s->t[i].rel != NULL)
 			table_close(s->t[i].rel, NoLock);
 	ExecResetTupleTable(s->estate->es_tupleTable, false);
+	/* s lives in the executor state's memory: this frees it too */
 	FreeExecutorState(s->estate);
-	pfree(s);
 	CommandCounterIncrement();
 }

@@ -76,6 +76,7 @@ typedef struct WsStoreScan WsStoreScan;
 typedef enum WsFind
 {
 	WS_FIND_WAIT,
+	WS_FIND_WRITE,
 	WS_FIND_SKIP,
 	WS_FIND_READ
 } WsFind;
@@ -85,8 +86,10 @@ extern void WsStoreEnd(WsStore *s);
 extern int	WsStoreCol(WsStore *s, WsTable t, const char *name);
 extern void WsStoreNew(WsStore *s, WsTable t);
 extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode);
-extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, Datum key);
-extern bool WsStoreScanNext(WsStoreScan *sc, int col, Datum *value);
+extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, const char *index,
+									 const Datum *keys, int nkeys);
+extern bool WsStoreScanNext(WsStoreScan *sc);
+extern Datum WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull);
 extern void WsStoreScanEnd(WsStoreScan *sc);
 extern Datum WsStoreGet(WsStore *s, WsTable t, const char *name, bool *isnull);
 extern void WsStoreChange(WsStore *s, WsTable t);

@@ -237,18 +237,21 @@ SELECT array_agg(task ORDER BY task) AS claimed, array_agg(DISTINCT action) AS a
   FROM ws.claim(ARRAY['err.k2', NULL, 'err.k1', 'err.k2'], 'w', 4);
 SELECT count(*) AS left_ready FROM ws.task WHERE action IN ('err.k1', 'err.k2') AND state = 'ready';
 
--- row triggers on the engine's tables fire for the engine's own writes, as for SQL ones
+-- row triggers on the engine's tables fire for the engine's own writes, as for SQL ones;
+-- UPDATE OF triggers by the columns the engine sets (it never sets node)
 CREATE TABLE seen (tbl text, op text, state text);
 CREATE FUNCTION seen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO public.seen VALUES (TG_TABLE_NAME, TG_OP, NEW.state);
     RETURN NEW;
 END $$;
-CREATE TRIGGER seen AFTER INSERT OR UPDATE ON ws.task FOR EACH ROW EXECUTE FUNCTION seen();
+CREATE TRIGGER seen AFTER INSERT OR UPDATE OF state ON ws.task FOR EACH ROW EXECUTE FUNCTION seen();
+CREATE TRIGGER unseen AFTER UPDATE OF node ON ws.task FOR EACH ROW EXECUTE FUNCTION seen();
 CREATE TRIGGER seen AFTER INSERT ON ws.event FOR EACH ROW EXECUTE FUNCTION seen();
 SELECT ws.complete(task) FROM ws.claim(ARRAY['err.k1'], 'w', 1);
 SELECT * FROM seen;
 DROP TRIGGER seen ON ws.task;
+DROP TRIGGER unseen ON ws.task;
 DROP TRIGGER seen ON ws.event;
 DROP TABLE seen;
 DROP FUNCTION seen();

@@ -1,8 +1,9 @@
 /*
- * store.c: row writes to the engine's tables without planned statements.
+ * store.c: row reads and writes of the engine's tables without planned statements.
  *
- * A step's write (engine.c, WsFlushSteps) and a claim (claim.c) insert, update and delete
- * a handful of rows of ws.task, ws.ready, ws.event and ws.process. Written as one SQL
+ * A step's load and write (engine.c, WsStepLoad and WsFlushSteps) and a claim (claim.c)
+ * lock, read, insert, update and delete a handful of rows of ws.task, ws.ready, ws.event
+ * and ws.process. Written as one SQL
  * statement, starting its plan (opening every index of four tables, setting up eight
  * data-modifying parts and their projections) cost more than the rows themselves: 11% of
  * a step's backend time went to ExecutorStart of the write alone. Here each row goes
@@ -11,10 +12,15 @@
  * (the foreign key checks among them, fired at WsStoreEnd) and WAL, exactly as an INSERT,
  * UPDATE or DELETE of that row would do. Statement triggers do not fire.
  *
- * A row to change is found by primary key and locked first (WsStoreFind): it waits for
- * a transaction that is writing the row, then locks its latest version, so the caller
- * reads the row as it is now, under the lock, like the WHERE clause of an UPDATE re-checked
- * after a concurrent update.
+ * A row to change is found by primary key and locked first (WsStoreFind), as SELECT ...
+ * FOR UPDATE does it: looked up with an MVCC snapshot, then locked in its latest version
+ * (in READ COMMITTED the lock follows updates made since; under REPEATABLE READ and
+ * SERIALIZABLE such an update raises 40001), so the caller reads the row as it is now,
+ * under the lock, like the WHERE clause of an UPDATE re-checked after a concurrent
+ * update. (A lookup with a dirty snapshot is not enough: a btree scan that reads a page
+ * before a concurrent non-HOT update inserts the new version's entry there, and the heap
+ * after that update commits, finds no version at all.) Reads share one snapshot until
+ * the next lock (WsStoreReadSnapshot).
  *
  * Usage: WsStoreBegin; per row WsStoreNew or WsStoreFind (+ WsStoreChange), set columns
  * with WsStoreSet, then WsStoreInsert, WsStoreUpdate or WsStoreDelete; WsStoreEnd, which
@@ -64,6 +70,7 @@ struct WsStore
 {
 	EState	   *estate;
 	EPQState	epq;
+	Snapshot	snap;			/* the read snapshot, NULL until a read needs it */
 	WsStoreRel	t[WS_NTABLES];
 };
 
@@ -285,6 +292,7 @@ WsStoreChange(WsStore *s, WsTable t)
 	memcpy(r->row->tts_values, r->found->tts_values, sizeof(Datum) * natts);
 	memcpy(r->row->tts_isnull, r->found->tts_isnull, sizeof(bool) * natts);
 	r->changing = true;
+	r->rte->updatedCols = NULL; /* this row's, from WsStoreSet */
 }
 
 /*
@@ -319,100 +327,104 @@ WsStoreKeys(WsStoreRel *r, ScanKey sk, const Datum *keys, int nkeys)
 }
 
 /*
+ * The snapshot the store reads with (WS_FIND_READ, scans): one for all reads until the
+ * next lock, so a step's reads agree with each other, and reads after a lock see what
+ * the lock waited for.
+ */
+static Snapshot
+WsStoreReadSnapshot(WsStore *s)
+{
+	if (s->snap == NULL)
+		s->snap = WsStoreSnapshot();
+	return s->snap;
+}
+
+/* Drop the read snapshot: the next read takes a new one. */
+static void
+WsStoreForgetSnapshot(WsStore *s)
+{
+	if (s->snap != NULL)
+	{
+		UnregisterSnapshot(s->snap);
+		s->snap = NULL;
+	}
+}
+
+/*
  * Find the row of t whose primary key is keys (in key column order), then (mode):
  *   WS_FIND_WAIT   lock it FOR UPDATE, waiting for a transaction that holds or writes it;
  *   WS_FIND_WRITE  the same, FOR NO KEY UPDATE (the lock an UPDATE of other columns takes);
  *   WS_FIND_SKIP   lock it FOR UPDATE unless another transaction holds or writes it;
- *   WS_FIND_READ   only read it (WsStoreSnapshot).
- * False when there is no such row (or, skipping, when it is taken). The row is then read
- * with WsStoreGet; a locked row as it is now. Under REPEATABLE READ or SERIALIZABLE, a
- * row locked in a version this transaction's snapshot does not see raises 40001, as
- * UPDATE and FOR UPDATE do.
+ *   WS_FIND_READ   only read it.
+ * The row is looked up with the read snapshot (WsStoreReadSnapshot) and locked as
+ * SELECT ... FOR UPDATE locks it: in READ COMMITTED, a row updated since is followed to
+ * its latest version, which is the one locked and read; under REPEATABLE READ or
+ * SERIALIZABLE, a row changed or deleted after the transaction's snapshot raises 40001.
+ * False when there is no such row (or it was deleted meanwhile, or, skipping, when it is
+ * taken). The row is then read with WsStoreGet. A lock drops the read snapshot, so the
+ * reads after it see what it waited for.
  */
 bool
 WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
+	Snapshot	snap = WsStoreReadSnapshot(s);
 	ScanKeyData sk[INDEX_MAX_KEYS];
-	SnapshotData dirty;
 	IndexScanDesc scan;
+	ItemPointerData tid;
 	TM_FailureData tmfd;
 	TM_Result	res;
 	bool		found;
 
 	WsStoreKeys(r, sk, keys, r->nkeys);
-	if (mode == WS_FIND_READ)
-	{
-		Snapshot	snap = WsStoreSnapshot();
-
-		scan = index_beginscan(r->rel, r->pk, snap, r->nkeys, 0);
-		index_rescan(scan, sk, r->nkeys, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, r->found);
-		index_endscan(scan);
-		UnregisterSnapshot(snap);
+	scan = index_beginscan(r->rel, r->pk, snap, r->nkeys, 0);
+	index_rescan(scan, sk, r->nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, r->found);
+	index_endscan(scan);
+	if (!found || mode == WS_FIND_READ)
 		return found;
-	}
-	InitDirtySnapshot(dirty);
-	for (;;)
+
+	tid = r->found->tts_tid;
+	res = table_tuple_lock(r->rel, &tid, snap, r->found, GetCurrentCommandId(false),
+						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive : LockTupleExclusive,
+						   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock,
+						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   &tmfd);
+	switch (res)
 	{
-		TransactionId xwait = InvalidTransactionId;
-
-		scan = index_beginscan(r->rel, r->pk, &dirty, r->nkeys, 0);
-		index_rescan(scan, sk, r->nkeys, NULL, 0);
-		found = index_getnext_slot(scan, ForwardScanDirection, r->found);
-		if (found)
-			xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
-		index_endscan(scan);
-		if (!found)
+		case TM_Ok:
+			WsStoreForgetSnapshot(s);
+			return true;
+		case TM_WouldBlock:
 			return false;
-		/* a transaction inserting or deleting it: wait for its outcome, look again */
-		if (TransactionIdIsValid(xwait))
-		{
-			if (mode == WS_FIND_SKIP)
-				return false;
-			XactLockTableWait(xwait, r->rel, &r->found->tts_tid, XLTW_Lock);
-			continue;
-		}
-		res = table_tuple_lock(r->rel, &r->found->tts_tid, GetLatestSnapshot(), r->found,
-							   GetCurrentCommandId(false),
-							   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive : LockTupleExclusive,
-							   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock, 0, &tmfd);
-		switch (res)
-		{
-			case TM_Ok:
-				break;
-			case TM_WouldBlock:
-				return false;
-			case TM_Updated:
-			case TM_Deleted:
-				/* changed since the scan: look again */
-				continue;
-			default:
-				elog(ERROR, "ws: unexpected result %d locking a row of ws.%s", (int) res,
-					 ws_table_names[t]);
-		}
-		/* a transaction that reads from one snapshot must not act on a later version */
-		if (IsolationUsesXactSnapshot())
-		{
-			Snapshot	snap = WsStoreSnapshot();
-			bool		visible = table_tuple_satisfies_snapshot(r->rel, r->found, snap);
-
-			UnregisterSnapshot(snap);
-			if (!visible)
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not serialize access due to concurrent update"),
 						 errdetail("A row of ws.%s changed after this transaction's snapshot.",
 								   ws_table_names[t]),
 						 errhint("Retry the transaction.")));
-		}
-		return true;
+			if (res == TM_Deleted)
+			{
+				WsStoreForgetSnapshot(s);
+				return false;
+			}
+			/* FIND_LAST_VERSION follows updates: not reached */
+			elog(ERROR, "ws: a row of ws.%s was updated while it was locked", ws_table_names[t]);
+			break;
+		default:
+			/* the row was written by this command: the engine writes a row once */
+			elog(ERROR, "ws: unexpected result %d locking a row of ws.%s", (int) res,
+				 ws_table_names[t]);
 	}
+	return false;				/* keep the compiler quiet */
 }
 
 /*
  * Scan the rows of t through its index named index (NULL: its primary key) whose first
- * nkeys key columns equal keys, in index order, as of a snapshot taken now.
+ * nkeys key columns equal keys, in index order, with the read snapshot as it is now.
  */
 struct WsStoreScan
 {
@@ -425,8 +437,9 @@ WsStoreScan *
 WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, int nkeys)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
-	WsStoreScan *sc = palloc0(sizeof(WsStoreScan));
+	WsStoreScan *sc = MemoryContextAllocZero(s->estate->es_query_cxt, sizeof(WsStoreScan));
 	Relation	idx = r->pk;
+	MemoryContext old;
 	ScanKeyData sk[INDEX_MAX_KEYS];
 	int			i;
 
@@ -454,8 +467,10 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 		ScanKeyEntryInitialize(&sk[i], 0, i + 1, BTEqualStrategyNumber, type,
 							   idx->rd_indcollation[i], proc, keys[i]);
 	}
-	sc->snap = WsStoreSnapshot();
+	sc->snap = RegisterSnapshot(WsStoreReadSnapshot(s));
+	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
 	sc->slot = table_slot_create(r->rel, &s->estate->es_tupleTable);
+	MemoryContextSwitchTo(old);
 	sc->scan = index_beginscan(r->rel, idx, sc->snap, nkeys, 0);
 	index_rescan(sc->scan, sk, nkeys, NULL, 0);
 	return sc;
@@ -537,6 +552,7 @@ WsStoreEnd(WsStore *s)
 {
 	int			i;
 
+	WsStoreForgetSnapshot(s);
 	AfterTriggerEndQuery(s->estate);
 	EvalPlanQualEnd(&s->epq);
 	/* our indexes, and what the triggers opened */

@@ -135,7 +135,8 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 			scans[a] = NULL;
 		}
 
-		/* read, check, lock, check again */
+		/* read (as of now: the walk may have gone on for a while), check, lock, check again */
+		WsStoreForgetSnapshot(store);
 		if (!WsStoreFind(store, WS_TASK, &task, WS_FIND_READ))
 			continue;
 		state = WsStoreGet(store, WS_TASK, "state", &isnull);

@@ -340,7 +340,7 @@ WsStoreReadSnapshot(WsStore *s)
 }
 
 /* Drop the read snapshot: the next read takes a new one. */
-static void
+void
 WsStoreForgetSnapshot(WsStore *s)
 {
 	if (s->snap != NULL)
@@ -385,7 +385,7 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 		return found;
 
 	tid = r->found->tts_tid;
-	res = table_tuple_lock(r->rel, &tid, snap, r->found, GetCurrentCommandId(false),
+	res = table_tuple_lock(r->rel, &tid, snap, r->found, s->estate->es_output_cid,
 						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive : LockTupleExclusive,
 						   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock,
 						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,

@@ -86,6 +86,7 @@ extern void WsStoreEnd(WsStore *s);
 extern int	WsStoreCol(WsStore *s, WsTable t, const char *name);
 extern void WsStoreNew(WsStore *s, WsTable t);
 extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode);
+extern void WsStoreForgetSnapshot(WsStore *s);
 extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, const char *index,
 									 const Datum *keys, int nkeys);
 extern bool WsStoreScanNext(WsStoreScan *sc);

@@ -61,6 +61,21 @@ WsMayTake(WsCaller *who, bool isnull, Datum role)
 	return OidIsValid(roleid) && is_member_of_role(who->caller, roleid);
 }
 
+/* Move action a's walk to its next queued task (head[a]), or end it. */
+static void
+WsClaimAdvance(WsStoreScan **scans, int64 *head, int a)
+{
+	bool		isnull;
+
+	if (WsStoreScanNext(scans[a]))
+		head[a] = DatumGetInt64(WsStoreScanGet(scans[a], "task", &isnull));
+	else
+	{
+		WsStoreScanEnd(scans[a]);
+		scans[a] = NULL;
+	}
+}
+
 /*
  * Take up to max ready tasks of actions for worker, oldest (lowest id) first across the
  * actions. The candidates come from the claim queue ws.ready, one walk per action in
@@ -68,7 +83,7 @@ WsMayTake(WsCaller *who, bool isnull, Datum role)
  * caller a member of its role: a task that fails this is not locked), then locked
  * unless another transaction holds or writes it (SKIP LOCKED), and re-checked under the
  * lock. A taken task becomes running with a new attempt and lease, leaves the queue and
- * gets its event. Returns how many were taken, in *out (grown as needed), by task id.
+ * gets its event. Returns how many were taken, in *out (allocated here), by task id.
  */
 static int
 WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const char *worker,
@@ -84,10 +99,9 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 				a,
 				b;
 
+	*out = palloc(sizeof(WsClaimed) * room);
 	for (a = 0; a < nactions; a++)
 	{
-		bool		isnull;
-
 		if (actnulls[a])
 			continue;
 		for (b = 0; b < a; b++)
@@ -97,13 +111,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		if (b < a)
 			continue;			/* named twice */
 		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1);
-		if (WsStoreScanNext(scans[a]))
-			head[a] = DatumGetInt64(WsStoreScanGet(scans[a], "task", &isnull));
-		else
-		{
-			WsStoreScanEnd(scans[a]);
-			scans[a] = NULL;
-		}
+		WsClaimAdvance(scans, head, a);
 	}
 	while (n < max)
 	{
@@ -127,13 +135,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		task = Int64GetDatum(head[a]);
 		keys[0] = actions[a];
 		keys[1] = task;
-		if (WsStoreScanNext(scans[a]))
-			head[a] = DatumGetInt64(WsStoreScanGet(scans[a], "task", &isnull));
-		else
-		{
-			WsStoreScanEnd(scans[a]);
-			scans[a] = NULL;
-		}
+		WsClaimAdvance(scans, head, a);
 
 		/* read (as of now: the walk may have gone on for a while), check, lock, check again */
 		WsStoreForgetSnapshot(store);
@@ -235,7 +237,6 @@ ws_claim(PG_FUNCTION_ARGS)
 	SPI_connect();
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
 					  &actions, &actnulls, &nactions);
-	claimed = palloc(sizeof(WsClaimed) * Min(max, 1024));
 	n = WsClaimTasks(&who, actions, actnulls, nactions, worker, max,
 					 PG_GETARG_INTERVAL_P(3), &claimed);
 	for (i = 0; i < n; i++)

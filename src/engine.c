@@ -223,18 +223,18 @@ WsNameDatum(const char *s)
 	return NameGetDatum(n);
 }
 
-static bool
-WsTerminal(const char *state)
-{
-	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-		strcmp(state, "cancelled") == 0;
-}
+/* The active task states, as ACTIVE_STATES lists them for SQL */
+static const char *const ws_active_states[] = {"waiting", "pending", "ready", "running"};
 
 static bool
 WsActiveState(const char *state)
 {
-	return strcmp(state, "waiting") == 0 || strcmp(state, "pending") == 0 ||
-		strcmp(state, "ready") == 0 || strcmp(state, "running") == 0;
+	int			i;
+
+	for (i = 0; i < lengthof(ws_active_states); i++)
+		if (strcmp(state, ws_active_states[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -245,10 +245,11 @@ WsActiveState(const char *state)
  * locked by now: every writer of ws.ready locks the task first.
  */
 static void
-WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready)
+WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted)
 {
 	Datum		keys[2] = {action, Int64GetDatum(task)};
-	bool		there = WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT);
+	/* a task inserted by this write has no row yet: nothing to look for */
+	bool		there = !inserted && WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT);
 
 	if (ready && !there)
 	{
@@ -270,7 +271,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	Datum		id = Int64GetDatum(w->task);
 	Datum		action;
 	bool		noaction;
-	bool		ended = WsTerminal(w->state);
+	bool		ended = WsTerminalState(w->state);
 
 	if (w->insert)
 	{
@@ -340,15 +341,9 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsStoreInsert(store, WS_TASK);
 	else
 		WsStoreUpdate(store, WS_TASK);
-	if (noaction)
-		return;					/* routing nodes never queue */
-	if (w->insert)
-	{
-		if (strcmp(w->state, "ready") == 0)
-			WsWriteQueue(store, w->task, action, true);
-	}
-	else
-		WsWriteQueue(store, w->task, action, strcmp(w->state, "ready") == 0);
+	/* routing nodes never queue; a new task that is not ready has nothing to do there */
+	if (!noaction && (!w->insert || strcmp(w->state, "ready") == 0))
+		WsWriteQueue(store, w->task, action, strcmp(w->state, "ready") == 0, w->insert);
 }
 
 /* Write st's process row: its state, variables, tokens, error and end. */
@@ -637,7 +632,6 @@ WsIdNodeCmp(const void *a, const void *b)
 static bool
 WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, WsTaskRow *row)
 {
-	static const char *const active_states[] = {"waiting", "pending", "ready", "running"};
 	WsStore    *store = WsStoreBegin();
 	Datum		tid = Int64GetDatum(task);
 	Datum		pid;
@@ -674,9 +668,9 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 	tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
 
 	/* its active tasks, through the index on (process, state), one state at a time */
-	for (i = 0; i < lengthof(active_states); i++)
+	for (i = 0; i < lengthof(ws_active_states); i++)
 	{
-		Datum		keys[2] = {pid, CStringGetTextDatum(active_states[i])};
+		Datum		keys[2] = {pid, CStringGetTextDatum(ws_active_states[i])};
 		WsStoreScan *sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2);
 
 		while (WsStoreScanNext(sc))
@@ -701,7 +695,10 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 
 		if (!WsStoreFind(store, WS_TASK, &tid, WS_FIND_READ) ||
 			DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull)) != process)
-			elog(ERROR, "task " INT64_FORMAT " is not in process " INT64_FORMAT, task, process);
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("task " INT64_FORMAT " does not exist", task),
+					 errdetail("It was deleted while its process was being locked.")));
 		row->id = task;
 		node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
 		row->state = TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull));

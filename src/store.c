@@ -440,8 +440,19 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 			/* FIND_LAST_VERSION follows updates: not reached */
 			elog(ERROR, "ws: a row of ws.%s was updated while it was locked", ws_table_names[t]);
 			break;
+		case TM_SelfModified:
+			/*
+			 * Written by this command: the engine writes a row once a write, so only a
+			 * user's BEFORE ROW trigger on an engine table that writes engine rows gets here
+			 */
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 errmsg("a row of ws.%s was already changed by the current command",
+							ws_table_names[t]),
+					 errdetail("A trigger on an engine table changed rows of the engine."),
+					 errhint("Use an AFTER trigger, or leave the engine's tables to the engine.")));
+			break;
 		default:
-			/* the row was written by this command: the engine writes a row once */
 			elog(ERROR, "ws: unexpected result %d locking a row of ws.%s", (int) res,
 				 ws_table_names[t]);
 	}

@@ -146,7 +146,14 @@ WsKeepEvent(const char *state, bool of_task)
 		return true;
 	if (ws_history == WS_HISTORY_NONE)
 		return false;
-	return !of_task || strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+	return !of_task || WsTerminalState(state);
+}
+
+/* Is state one a task ends in (succeeded, failed, cancelled)? */
+bool
+WsTerminalState(const char *state)
+{
+	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
 		strcmp(state, "cancelled") == 0;
 }
 

@@ -45,6 +45,7 @@ extern int64 WsArgId(FunctionCallInfo fcinfo, int n, const char *what);
 extern bool WsJsonbHasKey(Jsonb *j, const char *key);
 extern void WsCheckObject(Jsonb *j, const char *what);
 extern bool WsKeepEvent(const char *state, bool of_task);
+extern bool WsTerminalState(const char *state);
 
 /* access.c */
 typedef struct WsCaller

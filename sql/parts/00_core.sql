@@ -559,9 +559,9 @@ COMMENT ON FUNCTION ws.validate(bigint) IS
 -- versions dead, so every step of a long process would visit again, in the heap, all
 -- the versions its earlier steps left in task_process (until a vacuum), where a plain
 -- index scan skips them after the first visit (a chain of 2,000 nodes: a step's read of
--- its active tasks went from 33 to 200 buffers over four runs); and on the claim queue
--- ws.ready it would read every ready task of an action to sort them, where the index
--- gives them in order and the claim stops at the first max it can lock.
+-- its active tasks went from 33 to 200 buffers over four runs). (A step's load and write
+-- and ws.claim read their rows through indexes in C, src/store.c, without plans; these
+-- settings are for the statements that remain.)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws.start(workflow bigint, params jsonb DEFAULT '{}') RETURNS bigint

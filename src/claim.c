@@ -110,7 +110,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 				break;
 		if (b < a)
 			continue;			/* named twice */
-		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1);
+		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1, 0);
 		WsClaimAdvance(scans, head, a);
 	}
 	while (n < max)
@@ -150,7 +150,8 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 			strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
 				   "running") != 0)
 			continue;
-		if (!WsStoreFind(store, WS_TASK, &task, WS_FIND_SKIP) ||
+		/* the task as read: no second lookup (the read snapshot is still the same) */
+		if (!WsStoreLock(store, WS_TASK, WS_FIND_SKIP) ||
 			strcmp(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)),
 				   "ready") != 0)
 			continue;
@@ -181,8 +182,8 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
 				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
 		WsStoreUpdate(store, WS_TASK);
-		/* the task is locked: its queue row is ours to delete */
-		if (WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT))
+		/* the task is locked: its queue row is ours to delete, no need to lock it */
+		if (WsStoreFind(store, WS_READY, keys, WS_FIND_READ))
 			WsStoreDelete(store, WS_READY);
 		if (WsKeepEvent("running", true))
 			WsWriteEvent(store, c->process, c->task, "running", who->actor,

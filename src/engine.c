@@ -152,8 +152,8 @@ typedef struct WsEventRow
 	char	   *detail;
 } WsEventRow;
 
-static SPIPlanPtr plan_batch_lock, plan_batch_tasks, plan_assign, plan_task_row, plan_wf_lock,
-			plan_wf_by_name, plan_validate, plan_insert_process, plan_due_until, plan_tick_due,
+static SPIPlanPtr plan_assign, plan_task_row,
+			plan_validate, plan_due_until, plan_tick_due,
 			plan_check_form, plan_fill;
 
 static void WsActivate(WsStep *st, int ni);
@@ -184,21 +184,6 @@ WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
 	e->task = task;
 	e->state = state;
 	e->detail = detail ? pstrdup(detail) : NULL;
-}
-
-/* An array of n datums of type elemtype (nulls[i]: NULL element). */
-static Datum
-WsArray(Datum *elems, bool *nulls, int n, Oid elemtype)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
 }
 
 typedef struct WsEventRef
@@ -237,6 +222,91 @@ WsActiveState(const char *state)
 	return false;
 }
 
+/* ws_active_states as a text[] (kept for the backend's life) */
+static Datum
+WsActiveStatesArray(void)
+{
+	static ArrayType *a = NULL;
+
+	if (a == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		d[lengthof(ws_active_states)];
+		int			i;
+
+		for (i = 0; i < lengthof(ws_active_states); i++)
+			d[i] = CStringGetTextDatum(ws_active_states[i]);
+		a = construct_array(d, lengthof(ws_active_states), TEXTOID, -1, false, TYPALIGN_INT);
+		MemoryContextSwitchTo(old);
+	}
+	return PointerGetDatum(a);
+}
+
+/* A task row a step's load read: an active task of its process, or (batch) its own. */
+typedef struct WsTaskRead
+{
+	int64		process;
+	int64		id;
+	int64		node;
+	bool		active;
+	const char *state;
+	int			attempts;
+} WsTaskRead;
+
+static int
+WsTaskReadCmp(const void *a, const void *b)
+{
+	const WsTaskRead *x = a,
+			   *y = b;
+
+	if (x->process != y->process)
+		return x->process < y->process ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
+ * one scan of the index on (process, state): process = ANY (pids) AND state = ANY (the
+ * active states). The caller sorts them.
+ */
+static WsTaskRead *
+WsReadActive(WsStore *store, const int64 *pids, int np, WsTaskRead *rows, int *n, int *room)
+{
+	Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
+	Datum		keys[2];
+	WsStoreScan *sc;
+	int			i;
+
+	for (i = 0; i < np; i++)
+		pd[i] = Int64GetDatum(pids[i]);
+	keys[0] = np == 1 ? pd[0] :
+		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										TYPALIGN_DOUBLE));
+	keys[1] = WsActiveStatesArray();
+	sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2, np == 1 ? 2 : 3);
+	while (WsStoreScanNext(sc))
+	{
+		WsTaskRead *r;
+		bool		isnull;
+
+		if (*n == *room)
+		{
+			*room = Max(16, *room * 2);
+			rows = rows ? repalloc(rows, sizeof(WsTaskRead) * *room)
+				: palloc(sizeof(WsTaskRead) * *room);
+		}
+		r = &rows[(*n)++];
+		r->process = DatumGetInt64(WsStoreScanGet(sc, "process", &isnull));
+		r->id = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
+		r->node = DatumGetInt64(WsStoreScanGet(sc, "node", &isnull));
+		r->active = true;
+		r->state = TextDatumGetCString(WsStoreScanGet(sc, "state", &isnull));
+		r->attempts = DatumGetInt32(WsStoreScanGet(sc, "attempts", &isnull));
+	}
+	WsStoreScanEnd(sc);
+	return rows;
+}
+
 /*
  * The claim queue follows the task's new state: a task made ready joins ws.ready (unless
  * its row is there already: a step never re-readies a ready task, but the queue must not
@@ -248,8 +318,12 @@ static void
 WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted)
 {
 	Datum		keys[2] = {action, Int64GetDatum(task)};
-	/* a task inserted by this write has no row yet: nothing to look for */
-	bool		there = !inserted && WsStoreFind(store, WS_READY, keys, WS_FIND_WAIT);
+	/*
+	 * A task inserted by this write has no row yet: nothing to look for. Otherwise the
+	 * task is locked (WsWriteTask), and every writer of ws.ready locks the task first:
+	 * its queue row, if any, is read and changed with no lock of its own.
+	 */
+	bool		there = !inserted && WsStoreFind(store, WS_READY, keys, WS_FIND_READ);
 
 	if (ready && !there)
 	{
@@ -608,21 +682,6 @@ WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 wf, const char *state
 	st->now_vars = WsNowVars();
 }
 
-typedef struct WsIdNode
-{
-	int64		id;
-	int64		node;
-} WsIdNode;
-
-static int
-WsIdNodeCmp(const void *a, const void *b)
-{
-	int64		x = ((const WsIdNode *) a)->id,
-				y = ((const WsIdNode *) b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Lock process (mode: waiting for it, or skipping it when another step holds it) and load
  * it into st: its variables, its tokens and its active tasks. With task (not 0), also
@@ -641,7 +700,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 	char	   *state;
 	Jsonb	   *vars,
 			   *tokens;
-	WsIdNode   *tasks = NULL;
+	WsTaskRead *tasks = NULL;
 	int			n = 0,
 				room = 0,
 				i;
@@ -667,26 +726,8 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 	vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
 	tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
 
-	/* its active tasks, through the index on (process, state), one state at a time */
-	for (i = 0; i < lengthof(ws_active_states); i++)
-	{
-		Datum		keys[2] = {pid, CStringGetTextDatum(ws_active_states[i])};
-		WsStoreScan *sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2);
-
-		while (WsStoreScanNext(sc))
-		{
-			if (n == room)
-			{
-				room = Max(16, room * 2);
-				tasks = tasks ? repalloc(tasks, sizeof(WsIdNode) * room)
-					: palloc(sizeof(WsIdNode) * room);
-			}
-			tasks[n].id = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
-			tasks[n].node = DatumGetInt64(WsStoreScanGet(sc, "node", &isnull));
-			n++;
-		}
-		WsStoreScanEnd(sc);
-	}
+	/* its active tasks */
+	tasks = WsReadActive(store, &process, 1, tasks, &n, &room);
 
 	/* the task, active or not: it must be of this process */
 	if (task != 0)
@@ -716,7 +757,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 	if (task != 0)
 		row->node = WsNodeIndex(st->g, node);
 	if (n > 1)
-		qsort(tasks, n, sizeof(WsIdNode), WsIdNodeCmp);
+		qsort(tasks, n, sizeof(WsTaskRead), WsTaskReadCmp);
 	for (i = 0; i < n; i++)
 		WsAddActive(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node));
 	return true;
@@ -1458,17 +1499,25 @@ WsArrayArg(FunctionCallInfo fcinfo, int n, Oid elemtype, const char *what, Datum
 	return count;
 }
 
+static int
+WsInt64Cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
 PG_FUNCTION_INFO_V1(ws_complete_batch);
 
 /*
  * ws.complete_batch(tasks, results, attempts): ws.complete of each task, in array order,
- * in one call that does all or nothing. What sets it apart is the number of statements,
- * not the rules: it locks every process involved in one statement (in ascending id, so
- * two batches cannot deadlock), reads their active tasks in a second, runs each
+ * in one call that does all or nothing. What sets it apart is the number of reads and
+ * writes, not the rules: it locks every process involved first (in ascending id, so two
+ * batches cannot deadlock), then reads their active tasks with one snapshot, runs each
  * completion as the step it would be alone (one WsStep per process carries over to the
  * next completion of the same process, so later completions see what earlier ones did),
- * and writes all the steps' changes in one write. A worker that claimed 100 tasks
- * reports them with 2 statements instead of 200.
+ * and writes all the steps' changes in one write.
  */
 Datum
 ws_complete_batch(PG_FUNCTION_ARGS)
@@ -1484,23 +1533,20 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 				na = WsArrayArg(fcinfo, 2, INT4OID, "attempts", &attempts, &anulls),
 				np,
 				n,
+				nactive,
+				room,
 				i,
 				k;
-	Oid			types[2] = {INT8ARRAYOID, INT8ARRAYOID};
-	Datum		values[2];
 	WsCaller	who;
 	WsBatch		b;
+	WsStore    *store;
 	int64	   *pid,
 			   *pwf,
-			   *tid,
-			   *tproc,
-			   *tnode;
-	char	  **pstate,
-			  **tstate;
+			   *tproc;
+	char	  **pstate;
 	Jsonb	  **pvars,
 			  **ptokens;
-	bool	   *tactive;
-	int		   *tattempts;
+	WsTaskRead *trows;
 
 	if (nt < 0)
 		ereport(ERROR,
@@ -1531,61 +1577,83 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 	SPI_connect();
 	memset(&b, 0, sizeof(b));
 
-	/* 1. lock the processes, in ascending id */
-	values[0] = PG_GETARG_DATUM(0);
-	np = WsRun(&plan_batch_lock,
-			   "SELECT p.workflow, p.state, p.params, p.tokens, p.id FROM ws.process p "
-			   " WHERE p.id = ANY (ARRAY(SELECT t.process FROM ws.task t WHERE t.id = ANY ($1))) "
-			   " ORDER BY p.id FOR UPDATE OF p",
-			   1, types, values, NULL, 0);
-	pid = palloc(sizeof(int64) * Max(np, 1));
+	/* 1. lock their processes, in ascending id (two batches cannot deadlock) */
+	store = WsStoreBegin();
+	pid = palloc(sizeof(int64) * nt);
+	tproc = palloc0(sizeof(int64) * nt);
+	np = 0;
+	for (k = 0; k < nt; k++)
+	{
+		bool		isnull;
+
+		/* a task never moves to another process, so any snapshot finds its process */
+		if (WsStoreFind(store, WS_TASK, &tasks[k], WS_FIND_READ))
+			pid[np++] = tproc[k] =
+				DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+	}
+	qsort(pid, np, sizeof(int64), WsInt64Cmp);
 	pwf = palloc(sizeof(int64) * Max(np, 1));
 	pstate = palloc(sizeof(char *) * Max(np, 1));
 	pvars = palloc(sizeof(Jsonb *) * Max(np, 1));
 	ptokens = palloc(sizeof(Jsonb *) * Max(np, 1));
-	for (i = 0; i < np; i++)
+	for (i = 0, k = 0; i < np; i++)
 	{
-		pwf[i] = WsGetInt64(i, 1, NULL);
-		pstate[i] = WsGetText(i, 2);
-		pvars[i] = WsGetJsonb(i, 3);
-		ptokens[i] = WsGetJsonb(i, 4);
-		pid[i] = WsGetInt64(i, 5, NULL);
-	}
-
-	/* 2. their active tasks, and the batch's tasks that are not active */
-	{
-		Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
-
-		for (i = 0; i < np; i++)
-			pd[i] = Int64GetDatum(pid[i]);
-		values[0] = WsArray(pd, NULL, np, INT8OID);
-	}
-	values[1] = PG_GETARG_DATUM(0);
-	n = WsRun(&plan_batch_tasks,
-			  "SELECT process, id, node, true, state, attempts FROM ws.task "
-			  " WHERE process = ANY ($1) AND state IN " ACTIVE_STATES
-			  " UNION ALL "
-			  "SELECT process, id, node, false, state, attempts FROM ws.task "
-			  " WHERE id = ANY ($2) AND state NOT IN " ACTIVE_STATES
-			  " ORDER BY 1, 2",
-			  2, types, values, NULL, 0);
-	tproc = palloc(sizeof(int64) * Max(n, 1));
-	tid = palloc(sizeof(int64) * Max(n, 1));
-	tnode = palloc(sizeof(int64) * Max(n, 1));
-	tactive = palloc(sizeof(bool) * Max(n, 1));
-	tstate = palloc(sizeof(char *) * Max(n, 1));
-	tattempts = palloc(sizeof(int) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
+		Datum		d = Int64GetDatum(pid[i]);
 		bool		isnull;
 
-		tproc[i] = WsGetInt64(i, 1, NULL);
-		tid[i] = WsGetInt64(i, 2, NULL);
-		tnode[i] = WsGetInt64(i, 3, NULL);
-		tactive[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
-		tstate[i] = WsGetText(i, 5);
-		tattempts[i] = (int) WsGetInt64(i, 6, NULL);
+		if ((k > 0 && pid[k - 1] == pid[i]) || !WsStoreFind(store, WS_PROCESS, &d, WS_FIND_WAIT))
+			continue;			/* a repeat, or deleted: its tasks do not exist */
+		pid[k] = pid[i];
+		pwf[k] = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
+		pstate[k] = TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull));
+		pvars[k] = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
+		ptokens[k] = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
+		k++;
 	}
+	np = k;
+
+	/*
+	 * 2. under the locks, with one snapshot: their active tasks, and the batch's tasks
+	 * that are not active
+	 */
+	room = 0;
+	n = 0;
+	trows = np > 0 ? WsReadActive(store, pid, np, NULL, &n, &room) : NULL;
+	nactive = n;
+	if (n > 1)
+		qsort(trows, n, sizeof(WsTaskRead), WsTaskReadCmp);
+	for (k = 0; k < nt; k++)
+	{
+		WsTaskRead	key;
+		bool		isnull;
+		char	   *state;
+
+		key.process = tproc[k];
+		key.id = DatumGetInt64(tasks[k]);
+		if ((tproc[k] != 0 &&
+			 bsearch(&key, trows, nactive, sizeof(WsTaskRead), WsTaskReadCmp) != NULL) ||
+			!WsStoreFind(store, WS_TASK, &tasks[k], WS_FIND_READ))
+			continue;			/* active (read above), or gone */
+		state = TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull));
+		if (WsActiveState(state))
+			continue;
+		if (n == room)
+		{
+			room = Max(16, room * 2);
+			trows = trows ? repalloc(trows, sizeof(WsTaskRead) * room)
+				: palloc(sizeof(WsTaskRead) * room);
+		}
+		trows[n].process = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+		trows[n].id = DatumGetInt64(tasks[k]);
+		trows[n].node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+		trows[n].active = false;
+		trows[n].state = state;
+		trows[n].attempts = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull));
+		n++;
+	}
+	WsStoreEnd(store);
+	if (n > nactive)
+		qsort(trows, n, sizeof(WsTaskRead), WsTaskReadCmp);
 
 	/* 3. a step per process (reading graphs may run queries: the rows are copied) */
 	b.nsteps = np;
@@ -1615,10 +1683,10 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		WsStep	   *st = WsBatchStep(&b, tproc[i]);
+		WsStep	   *st = WsBatchStep(&b, trows[i].process);
 
-		if (st && tactive[i])
-			WsAddActive(st, tid[i], WsNodeIndex(st->g, tnode[i]));
+		if (st && trows[i].active)
+			WsAddActive(st, trows[i].id, WsNodeIndex(st->g, trows[i].node));
 	}
 
 	/* 4. each completion, in order, as ws.complete would do it */
@@ -1633,13 +1701,13 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 		row.id = task;
 		/* as read, or as an earlier step of the batch left it (it may have created it) */
 		row.node = -1;
-		for (i = 0; i < n && tid[i] != task; i++)
+		for (i = 0; i < n && trows[i].id != task; i++)
 			;
-		if (i < n && (st = WsBatchStep(&b, tproc[i])) != NULL)
+		if (i < n && (st = WsBatchStep(&b, trows[i].process)) != NULL)
 		{
-			row.node = WsNodeIndex(st->g, tnode[i]);
-			row.state = tstate[i];
-			row.attempts = tattempts[i];
+			row.node = WsNodeIndex(st->g, trows[i].node);
+			row.state = (char *) trows[i].state;
+			row.attempts = trows[i].attempts;
 		}
 		for (i = 0; i < b.ntouched && b.touched[i].task != task; i++)
 			;
@@ -1836,20 +1904,43 @@ ws_retry(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Lock workflow wf against definition changes, check it is valid, start a process. */
+/*
+ * Start a process of workflow version wf, or (name not NULL) of the newest version named
+ * *name:
+ * lock the version FOR KEY SHARE against deletion (what the foreign key check of the
+ * process row would take; the store leaves that check out), check it is valid (once a
+ * backend), insert the process row and activate the start nodes.
+ */
 static int64
-WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
+WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 {
-	Oid			types[3] = {INT8OID, JSONBOID, NAMEOID};
-	Datum		values[3];
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	WsStore    *store = WsStoreBegin();
 	WsStep		st;
 	WsGraph    *g;
-	NameData	actor;
+	int64		process;
 	int			i;
 
+	if (name != NULL)
+	{
+		/* the newest version of that name visible now: its (name, version) key, in order */
+		WsStoreScan *sc = WsStoreScanBegin(store, WS_WORKFLOW, "workflow_name_version_key",
+										   name, 1, 0);
+		bool		isnull;
+
+		wf = 0;
+		while (WsStoreScanNext(sc))
+			wf = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
+		WsStoreScanEnd(sc);
+		if (wf == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(*name)),
+					 errhint("Define it with ws.create_workflow() or ws.define(); see SELECT name, version FROM ws.workflow.")));
+	}
 	values[0] = Int64GetDatum(wf);
-	if (WsRun(&plan_wf_lock, "SELECT 1 FROM ws.workflow WHERE id = $1 FOR KEY SHARE",
-			  1, types, values, NULL, 1) == 0)
+	if (!WsStoreFind(store, WS_WORKFLOW, values, WS_FIND_KEY_SHARE))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow " INT64_FORMAT " does not exist", wf),
@@ -1872,21 +1963,28 @@ WsStartProcess(WsCaller *who, int64 wf, Jsonb *params)
 					 errhint("See SELECT * FROM ws.validate(" INT64_FORMAT "), and fix the definition.", wf)));
 		g->validated = true;
 	}
-	namestrcpy(&actor, who->actor);
-	values[1] = JsonbPGetDatum(params);
-	values[2] = NameGetDatum(&actor);
-	WsRun(&plan_insert_process,
-		  "INSERT INTO ws.process (workflow, params, started_by) VALUES ($1, $2, $3) RETURNING id",
-		  3, types, values, NULL, 1);
+	process = WsStoreNextId(WS_PROCESS);
+	WsStoreNew(store, WS_PROCESS);
+	WsStoreSet(store, WS_PROCESS, "id", INT8OID, Int64GetDatum(process), false);
+	WsStoreSet(store, WS_PROCESS, "workflow", INT8OID, values[0], false);
+	WsStoreSet(store, WS_PROCESS, "state", TEXTOID, CStringGetTextDatum("running"), false);
+	WsStoreSet(store, WS_PROCESS, "params", JSONBOID, JsonbPGetDatum(params), false);
+	WsStoreSet(store, WS_PROCESS, "tokens", JSONBOID, JsonbPGetDatum(WsEmptyJsonb()), false);
+	WsStoreSet(store, WS_PROCESS, "started_at", TIMESTAMPTZOID,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	WsStoreSet(store, WS_PROCESS, "started_by", NAMEOID, WsNameDatum(who->actor), false);
+	WsStoreInsert(store, WS_PROCESS);
+	WsStoreEnd(store);
+
 	/* the row just inserted holds what the step starts from: no write unless it changes */
-	WsStepInit(&st, who, WsGetInt64(0, 1, NULL), wf, "running", params, NULL);
+	WsStepInit(&st, who, process, wf, "running", params, NULL);
 	WsStepEvent(&st, 0, "running",
 				psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
 	for (i = 0; i < st.g->nnodes && !st.ended; i++)
 		if (st.g->nodes[i].is_start)
 			WsActivate(&st, i);
 	WsStepEnd(&st);
-	return st.process;
+	return process;
 }
 
 PG_FUNCTION_INFO_V1(ws_start);
@@ -1903,7 +2001,7 @@ ws_start(PG_FUNCTION_ARGS)
 	WsCheckObject(params, "params");
 	WsEnter(&who);
 	SPI_connect();
-	process = WsStartProcess(&who, wf, params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
 	SPI_finish();
 	WsLeave(&who);
 	PG_RETURN_INT64(process);
@@ -1915,9 +2013,8 @@ PG_FUNCTION_INFO_V1(ws_start_by_name);
 Datum
 ws_start_by_name(PG_FUNCTION_ARGS)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Datum		name = PG_GETARG_DATUM(0);
 	WsCaller	who;
 	int64		process;
 
@@ -1926,17 +2023,9 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("workflow name must not be null")));
 	WsCheckObject(params, "params");
-	values[0] = PG_GETARG_DATUM(0);
 	WsEnter(&who);
 	SPI_connect();
-	if (WsRun(&plan_wf_by_name,
-			  "SELECT id FROM ws.workflow WHERE name = $1 ORDER BY version DESC LIMIT 1",
-			  1, types, values, NULL, 1) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(values[0])),
-				 errhint("Define it with ws.create_workflow() or ws.define(); see SELECT name, version FROM ws.workflow.")));
-	process = WsStartProcess(&who, WsGetInt64(0, 1, NULL), params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
 	SPI_finish();
 	WsLeave(&who);
 	PG_RETURN_INT64(process);

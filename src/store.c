@@ -1,9 +1,9 @@
 /*
  * store.c: row reads and writes of the engine's tables without planned statements.
  *
- * A step's load and write (engine.c, WsStepLoad and WsFlushSteps) and a claim (claim.c)
- * lock, read, insert, update and delete a handful of rows of ws.task, ws.ready, ws.event
- * and ws.process. Written as one SQL
+ * A step's load and write (engine.c, WsStepLoad and WsFlushSteps), a claim (claim.c) and
+ * a process start (WsStartProcess) lock, read, insert, update and delete a handful of
+ * rows of ws.task, ws.ready, ws.event, ws.process and ws.workflow. Written as one SQL
  * statement, starting its plan (opening every index of four tables, setting up eight
  * data-modifying parts and their projections) cost more than the rows themselves: 11% of
  * a step's backend time went to ExecutorStart of the write alone. Here each row goes
@@ -50,7 +50,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-static const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process"};
+static const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process", "workflow"};
 static Oid	ws_table_oids[WS_NTABLES];	/* InvalidOid: look it up again */
 static Oid	ws_seq_oids[WS_NTABLES];	/* their id sequences, the same way */
 
@@ -381,7 +381,8 @@ WsStoreForgetSnapshot(WsStore *s)
  *   WS_FIND_WAIT   lock it FOR UPDATE, waiting for a transaction that holds or writes it;
  *   WS_FIND_WRITE  the same, FOR NO KEY UPDATE (the lock an UPDATE of other columns takes);
  *   WS_FIND_SKIP   lock it FOR UPDATE unless another transaction holds or writes it;
- *   WS_FIND_READ   only read it.
+ *   WS_FIND_READ   only read it;
+ *   WS_FIND_KEY_SHARE  lock it FOR KEY SHARE (against deletion and key changes), waiting.
  * The row is looked up with the read snapshot (WsStoreReadSnapshot) and locked as
  * SELECT ... FOR UPDATE locks it: in READ COMMITTED, a row updated since is followed to
  * its latest version, which is the one locked and read; under REPEATABLE READ or
@@ -397,9 +398,6 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 	Snapshot	snap = WsStoreReadSnapshot(s);
 	ScanKeyData sk[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
-	ItemPointerData tid;
-	TM_FailureData tmfd;
-	TM_Result	res;
 	bool		found;
 
 	WsStoreKeys(r, sk, keys, r->nkeys);
@@ -409,10 +407,28 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 	index_endscan(scan);
 	if (!found || mode == WS_FIND_READ)
 		return found;
+	return WsStoreLock(s, t, mode);
+}
 
+/*
+ * Lock the row of t that WsStoreFind just read (mode as there, not WS_FIND_READ), with
+ * no second lookup: what WsStoreFind does after its lookup. The read snapshot must be
+ * the one the row was read with (nothing dropped it in between).
+ */
+bool
+WsStoreLock(WsStore *s, WsTable t, WsFind mode)
+{
+	WsStoreRel *r = WsStoreOpen(s, t);
+	Snapshot	snap = WsStoreReadSnapshot(s);
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+	TM_Result	res;
+
+	Assert(mode != WS_FIND_READ && !TTS_EMPTY(r->found));
 	tid = r->found->tts_tid;
 	res = table_tuple_lock(r->rel, &tid, snap, r->found, s->estate->es_output_cid,
-						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive : LockTupleExclusive,
+						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive :
+						   mode == WS_FIND_KEY_SHARE ? LockTupleKeyShare : LockTupleExclusive,
 						   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock,
 						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 						   &tmfd);
@@ -462,6 +478,8 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 /*
  * Scan the rows of t through its index named index (NULL: its primary key) whose first
  * nkeys key columns equal keys, in index order, with the read snapshot as it is now.
+ * Where bit i of any is set, keys[i] is an array and the column equals any of its
+ * elements (as column = ANY (array): one scan however many values).
  */
 struct WsStoreScan
 {
@@ -471,7 +489,8 @@ struct WsStoreScan
 };
 
 WsStoreScan *
-WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, int nkeys)
+WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, int nkeys,
+				 uint32 any)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 	WsStoreScan *sc = MemoryContextAllocZero(s->estate->es_query_cxt, sizeof(WsStoreScan));
@@ -501,8 +520,8 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 		RegProcedure proc = idx == r->pk ? r->keyproc[i] :
 			get_opcode(get_opfamily_member(idx->rd_opfamily[i], type, type, BTEqualStrategyNumber));
 
-		ScanKeyEntryInitialize(&sk[i], 0, i + 1, BTEqualStrategyNumber, type,
-							   idx->rd_indcollation[i], proc, keys[i]);
+		ScanKeyEntryInitialize(&sk[i], (any & (1 << i)) ? SK_SEARCHARRAY : 0, i + 1,
+							   BTEqualStrategyNumber, type, idx->rd_indcollation[i], proc, keys[i]);
 	}
 	sc->snap = RegisterSnapshot(WsStoreReadSnapshot(s));
 	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
@@ -569,7 +588,10 @@ WsStoreUpdate(WsStore *s, WsTable t)
 	ResetPerTupleExprContext(s->estate);
 }
 
-/* Delete the row WsStoreFind locked in t. */
+/*
+ * Delete the row WsStoreFind found in t: locked, or only read when the caller holds what
+ * every writer of that row locks first (a ws.ready row: its task).
+ */
 void
 WsStoreDelete(WsStore *s, WsTable t)
 {

@@ -68,6 +68,7 @@ typedef enum WsTable
 	WS_READY,
 	WS_EVENT,
 	WS_PROCESS,
+	WS_WORKFLOW,
 	WS_NTABLES
 } WsTable;
 
@@ -79,7 +80,8 @@ typedef enum WsFind
 	WS_FIND_WAIT,
 	WS_FIND_WRITE,
 	WS_FIND_SKIP,
-	WS_FIND_READ
+	WS_FIND_READ,
+	WS_FIND_KEY_SHARE
 } WsFind;
 
 extern WsStore *WsStoreBegin(void);
@@ -87,9 +89,10 @@ extern void WsStoreEnd(WsStore *s);
 extern int	WsStoreCol(WsStore *s, WsTable t, const char *name);
 extern void WsStoreNew(WsStore *s, WsTable t);
 extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode);
+extern bool WsStoreLock(WsStore *s, WsTable t, WsFind mode);
 extern void WsStoreForgetSnapshot(WsStore *s);
 extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, const char *index,
-									 const Datum *keys, int nkeys);
+									 const Datum *keys, int nkeys, uint32 any);
 extern bool WsStoreScanNext(WsStoreScan *sc);
 extern Datum WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull);
 extern void WsStoreScanEnd(WsStoreScan *sc);

@@ -11,7 +11,7 @@ PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-p
 
 REGRESS = definitions sequential conference joins errors dot
 REGRESS_OPTS = --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 PG_CONFIG ?= pg_config

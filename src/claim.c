@@ -92,6 +92,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 	WsStore    *store = WsStoreBegin();
 	WsStoreScan **scans = palloc0(sizeof(WsStoreScan *) * Max(nactions, 1));
 	int64	   *head = palloc0(sizeof(int64) * Max(nactions, 1));
+	int			taken = -1;		/* the walk whose head was last taken: advance it */
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	Datum		until = DirectFunctionCall2(timestamptz_pl_interval, now, IntervalPGetDatum(lease));
 	int			room = Min(max, 1024);
@@ -125,7 +126,9 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		int			attempt;
 		WsClaimed  *c;
 
-		/* the oldest candidate of all the actions */
+		/* the oldest candidate of all the actions (a walk moves on only when needed) */
+		if (taken >= 0)
+			WsClaimAdvance(scans, head, taken);
 		a = -1;
 		for (b = 0; b < nactions; b++)
 			if (scans[b] && (a < 0 || head[b] < head[a]))
@@ -135,7 +138,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		task = Int64GetDatum(head[a]);
 		keys[0] = actions[a];
 		keys[1] = task;
-		WsClaimAdvance(scans, head, a);
+		taken = a;
 
 		/* read (as of now: the walk may have gone on for a while), check, lock, check again */
 		WsStoreForgetSnapshot(store);

@@ -1630,7 +1630,7 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 
 		key.process = tproc[k];
 		key.id = DatumGetInt64(tasks[k]);
-		if ((tproc[k] != 0 &&
+		if ((tproc[k] != 0 && nactive > 0 &&
 			 bsearch(&key, trows, nactive, sizeof(WsTaskRead), WsTaskReadCmp) != NULL) ||
 			!WsStoreFind(store, WS_TASK, &tasks[k], WS_FIND_READ))
 			continue;			/* active (read above), or gone */
@@ -1927,13 +1927,16 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 		/* the newest version of that name visible now: its (name, version) key, in order */
 		WsStoreScan *sc = WsStoreScanBegin(store, WS_WORKFLOW, "workflow_name_version_key",
 										   name, 1, 0);
-		bool		isnull;
+		bool		isnull,
+					found = false;
 
-		wf = 0;
 		while (WsStoreScanNext(sc))
+		{
 			wf = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
+			found = true;
+		}
 		WsStoreScanEnd(sc);
-		if (wf == 0)
+		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(*name)),

@@ -43,6 +43,7 @@
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "catalog/pg_type.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
@@ -54,14 +55,25 @@ static const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event",
 static Oid	ws_table_oids[WS_NTABLES];	/* InvalidOid: look it up again */
 static Oid	ws_seq_oids[WS_NTABLES];	/* their id sequences, the same way */
 
+/* each table's primary key: its index and key columns' equality procedures */
+typedef struct WsPkCache
+{
+	Oid			index;			/* InvalidOid: look it up again */
+	int			nkeys;
+	RegProcedure keyproc[INDEX_MAX_KEYS];
+} WsPkCache;
+static WsPkCache ws_pks[WS_NTABLES];
+
 typedef struct WsStoreRel
 {
 	RangeTblEntry *rte;			/* its updatedCols: the columns updates set */
 	Relation	rel;			/* NULL until first used */
-	ResultRelInfo *rri;
-	Relation	pk;				/* its primary key index */
+	ResultRelInfo *rri;			/* its indexes opened at the first write */
+	bool		indexed;		/* they are */
+	Relation	pk;				/* its primary key index, for lookups */
 	int			nkeys;
 	RegProcedure keyproc[INDEX_MAX_KEYS];	/* equality of each key column */
+	Relation	idx;			/* the last other index scanned, or NULL */
 	TupleTableSlot *found;		/* the row WsStoreFind locked */
 	TupleTableSlot *row;		/* the row being built (virtual) */
 	bool		changing;		/* row is a new version of found (WsStoreChange) */
@@ -86,6 +98,8 @@ WsForgetTables(Datum arg, Oid relid)
 			ws_table_oids[i] = InvalidOid;
 		if (relid == InvalidOid || relid == ws_seq_oids[i])
 			ws_seq_oids[i] = InvalidOid;
+		if (relid == InvalidOid || relid == ws_table_oids[i] || relid == ws_pks[i].index)
+			ws_pks[i].index = InvalidOid;
 	}
 }
 
@@ -131,6 +145,13 @@ WsStoreNextId(WsTable t)
 	return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(ws_seq_oids[t])));
 }
 
+/* The lock a store takes on table t: ws.workflow is only read (ws.start locks its row). */
+static LOCKMODE
+WsTableLockMode(WsTable t)
+{
+	return t == WS_WORKFLOW ? RowShareLock : RowExclusiveLock;
+}
+
 /* Start a write: its executor state, AFTER triggers queued from here to WsStoreEnd. */
 WsStore *
 WsStoreBegin(void)
@@ -154,7 +175,7 @@ WsStoreBegin(void)
 		rte->rtekind = RTE_RELATION;
 		rte->relid = WsTableOid(i);
 		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
+		rte->rellockmode = WsTableLockMode(i);
 		rtable = lappend(rtable, rte);
 		s->t[i].rte = rte;
 	}
@@ -186,13 +207,12 @@ WsStoreOpen(WsStore *s, WsTable t)
 {
 	WsStoreRel *r = &s->t[t];
 	MemoryContext old;
-	Oid			pkoid;
 	int			i;
 
 	if (r->rel != NULL)
 		return r;
 	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
-	r->rel = table_open(WsTableOid(t), RowExclusiveLock);
+	r->rel = table_open(WsTableOid(t), WsTableLockMode(t));
 	r->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(r->rri, r->rel, t + 1, NULL, 0);
 
@@ -210,29 +230,56 @@ WsStoreOpen(WsStore *s, WsTable t)
 	/* where the firing of its AFTER triggers looks for it */
 	s->estate->es_opened_result_relations =
 		lappend(s->estate->es_opened_result_relations, r->rri);
-	ExecOpenIndices(r->rri, false);
-	pkoid = RelationGetPrimaryKeyIndex(r->rel);
-	for (i = 0; i < r->rri->ri_NumIndices; i++)
-		if (RelationGetRelid(r->rri->ri_IndexRelationDescs[i]) == pkoid)
-			r->pk = r->rri->ri_IndexRelationDescs[i];
-	if (r->pk == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table ws.%s has no primary key", ws_table_names[t]),
-				 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
-	r->nkeys = IndexRelationGetNumberOfKeyAttributes(r->pk);
-	for (i = 0; i < r->nkeys; i++)
-	{
-		Oid			type = r->pk->rd_opcintype[i];
-		Oid			op = get_opfamily_member(r->pk->rd_opfamily[i], type, type,
-											 BTEqualStrategyNumber);
 
-		r->keyproc[i] = get_opcode(op);
+	/*
+	 * Only the primary key is opened here, for lookups: a store that only reads and
+	 * locks a table (a step's load, the claim's process) never opens its other indexes
+	 * (WsStoreIndexes, at the first write).
+	 */
+	if (!OidIsValid(ws_pks[t].index))
+	{
+		Oid			pkoid = RelationGetPrimaryKeyIndex(r->rel);
+		Relation	pk;
+
+		if (!OidIsValid(pkoid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table ws.%s has no primary key", ws_table_names[t]),
+					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+		pk = index_open(pkoid, AccessShareLock);
+		ws_pks[t].nkeys = IndexRelationGetNumberOfKeyAttributes(pk);
+		for (i = 0; i < ws_pks[t].nkeys; i++)
+		{
+			Oid			type = pk->rd_opcintype[i];
+
+			ws_pks[t].keyproc[i] =
+				get_opcode(get_opfamily_member(pk->rd_opfamily[i], type, type,
+											   BTEqualStrategyNumber));
+		}
+		index_close(pk, NoLock);
+		ws_pks[t].index = pkoid;
 	}
+	r->pk = index_open(ws_pks[t].index, AccessShareLock);
+	r->nkeys = ws_pks[t].nkeys;
+	memcpy(r->keyproc, ws_pks[t].keyproc, sizeof(RegProcedure) * r->nkeys);
 	r->found = table_slot_create(r->rel, &s->estate->es_tupleTable);
 	r->row = ExecInitExtraTupleSlot(s->estate, RelationGetDescr(r->rel), &TTSOpsVirtual);
 	MemoryContextSwitchTo(old);
 	return r;
+}
+
+/* Open t's indexes for a write, once a store. */
+static void
+WsStoreIndexes(WsStoreRel *r, WsStore *s)
+{
+	if (!r->indexed)
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->estate->es_query_cxt);
+
+		ExecOpenIndices(r->rri, false);
+		MemoryContextSwitchTo(old);
+		r->indexed = true;
+	}
 }
 
 /* The 0-based position of column name in table t. */
@@ -411,9 +458,11 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 }
 
 /*
- * Lock the row of t that WsStoreFind just read (mode as there, not WS_FIND_READ), with
- * no second lookup: what WsStoreFind does after its lookup. The read snapshot must be
- * the one the row was read with (nothing dropped it in between).
+ * Lock the row of t that the last WsStoreFind of t found (mode as there, not
+ * WS_FIND_READ), with no second lookup: what WsStoreFind does after its lookup. Locked
+ * as ExecLockRows locks (an update in progress is waited for, so that even FOR KEY SHARE
+ * holds the row's latest version); a row whose key changed on the way is not the one
+ * asked for: false.
  */
 bool
 WsStoreLock(WsStore *s, WsTable t, WsFind mode)
@@ -423,19 +472,44 @@ WsStoreLock(WsStore *s, WsTable t, WsFind mode)
 	ItemPointerData tid;
 	TM_FailureData tmfd;
 	TM_Result	res;
+	Datum		keys[INDEX_MAX_KEYS];
+	int			i;
 
 	Assert(mode != WS_FIND_READ && !TTS_EMPTY(r->found));
 	tid = r->found->tts_tid;
+	/* the key as read (by value in the engine's tables, or in the slot until the lock) */
+	for (i = 0; i < r->nkeys; i++)
+	{
+		bool		isnull;
+
+		keys[i] = datumCopy(slot_getattr(r->found, r->pk->rd_index->indkey.values[i], &isnull),
+							TupleDescAttr(RelationGetDescr(r->rel),
+										  r->pk->rd_index->indkey.values[i] - 1)->attbyval,
+							TupleDescAttr(RelationGetDescr(r->rel),
+										  r->pk->rd_index->indkey.values[i] - 1)->attlen);
+	}
 	res = table_tuple_lock(r->rel, &tid, snap, r->found, s->estate->es_output_cid,
 						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive :
 						   mode == WS_FIND_KEY_SHARE ? LockTupleKeyShare : LockTupleExclusive,
 						   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock,
-						   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+						   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+						   (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 						   &tmfd);
 	switch (res)
 	{
 		case TM_Ok:
 			WsStoreForgetSnapshot(s);
+			if (tmfd.traversed)
+				for (i = 0; i < r->nkeys; i++)
+				{
+					bool		isnull;
+					Datum		now = slot_getattr(r->found, r->pk->rd_index->indkey.values[i],
+												   &isnull);
+
+					if (!DatumGetBool(OidFunctionCall2Coll(r->keyproc[i], r->pk->rd_indcollation[i],
+														   keys[i], now)))
+						return false;	/* its key changed: another row now */
+				}
 			return true;
 		case TM_WouldBlock:
 			return false;
@@ -503,15 +577,18 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 	{
 		Oid			oid = get_relname_relid(index, RelationGetNamespace(r->rel));
 
-		idx = NULL;
-		for (i = 0; i < r->rri->ri_NumIndices; i++)
-			if (RelationGetRelid(r->rri->ri_IndexRelationDescs[i]) == oid)
-				idx = r->rri->ri_IndexRelationDescs[i];
-		if (idx == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),
-					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+		if (r->idx == NULL || RelationGetRelid(r->idx) != oid)
+		{
+			if (!OidIsValid(oid) || !list_member_oid(RelationGetIndexList(r->rel), oid))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),
+						 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+			if (r->idx != NULL)
+				index_close(r->idx, NoLock);
+			r->idx = index_open(oid, AccessShareLock);
+		}
+		idx = r->idx;
 	}
 	Assert(nkeys <= IndexRelationGetNumberOfKeyAttributes(idx));
 	for (i = 0; i < nkeys; i++)
@@ -572,6 +649,7 @@ WsStoreInsert(WsStore *s, WsTable t)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 
+	WsStoreIndexes(r, s);
 	ExecStoreVirtualTuple(r->row);
 	ExecSimpleRelationInsert(r->rri, s->estate, r->row);
 	ResetPerTupleExprContext(s->estate);
@@ -583,6 +661,7 @@ WsStoreUpdate(WsStore *s, WsTable t)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 
+	WsStoreIndexes(r, s);
 	ExecStoreVirtualTuple(r->row);
 	ExecSimpleRelationUpdate(r->rri, s->estate, &s->epq, r->found, r->row);
 	ResetPerTupleExprContext(s->estate);
@@ -619,7 +698,12 @@ WsStoreEnd(WsStore *s)
 	ExecCloseRangeTableRelations(s->estate);
 	for (i = 0; i < WS_NTABLES; i++)
 		if (s->t[i].rel != NULL)
+		{
+			index_close(s->t[i].pk, NoLock);
+			if (s->t[i].idx != NULL)
+				index_close(s->t[i].idx, NoLock);
 			table_close(s->t[i].rel, NoLock);
+		}
 	ExecResetTupleTable(s->estate->es_tupleTable, false);
 	/* s lives in the executor state's memory: this frees it too */
 	FreeExecutorState(s->estate);

@@ -616,9 +616,9 @@ WsStoreScanNext(WsStoreScan *sc)
 	return index_getnext_slot(sc->scan, ForwardScanDirection, sc->slot);
 }
 
-/* Column name of the scan's current row (*isnull set when NULL). */
-Datum
-WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull)
+/* The column number of name in the scanned table (for WsStoreScanGetAt). */
+int
+WsStoreScanCol(WsStoreScan *sc, const char *name)
 {
 	TupleDesc	desc = sc->slot->tts_tupleDescriptor;
 	int			i;
@@ -626,12 +626,26 @@ WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull)
 	for (i = 0; i < desc->natts; i++)
 		if (!TupleDescAttr(desc, i)->attisdropped &&
 			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
-			return slot_getattr(sc->slot, i + 1, isnull);
+			return i + 1;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
 			 errmsg("column %s of an engine table does not exist", name),
 			 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
-	return (Datum) 0;			/* keep the compiler quiet */
+	return 0;					/* keep the compiler quiet */
+}
+
+/* Column attnum (WsStoreScanCol) of the scan's current row (*isnull set when NULL). */
+Datum
+WsStoreScanGetAt(WsStoreScan *sc, int attnum, bool *isnull)
+{
+	return slot_getattr(sc->slot, attnum, isnull);
+}
+
+/* Column name of the scan's current row (*isnull set when NULL). */
+Datum
+WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull)
+{
+	return slot_getattr(sc->slot, WsStoreScanCol(sc, name), isnull);
 }
 
 void

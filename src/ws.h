@@ -95,6 +95,8 @@ extern WsStoreScan *WsStoreScanBegin(WsStore *s, WsTable t, const char *index,
 									 const Datum *keys, int nkeys, uint32 any);
 extern bool WsStoreScanNext(WsStoreScan *sc);
 extern Datum WsStoreScanGet(WsStoreScan *sc, const char *name, bool *isnull);
+extern int	WsStoreScanCol(WsStoreScan *sc, const char *name);
+extern Datum WsStoreScanGetAt(WsStoreScan *sc, int attnum, bool *isnull);
 extern void WsStoreScanEnd(WsStoreScan *sc);
 extern Datum WsStoreGet(WsStore *s, WsTable t, const char *name, bool *isnull);
 extern void WsStoreChange(WsStore *s, WsTable t);

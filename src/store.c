@@ -94,11 +94,13 @@ WsForgetTables(Datum arg, Oid relid)
 
 	for (i = 0; i < WS_NTABLES; i++)
 	{
-		if (relid == InvalidOid || relid == ws_table_oids[i])
+		bool		table = relid == InvalidOid || relid == ws_table_oids[i];
+
+		if (table)
 			ws_table_oids[i] = InvalidOid;
 		if (relid == InvalidOid || relid == ws_seq_oids[i])
 			ws_seq_oids[i] = InvalidOid;
-		if (relid == InvalidOid || relid == ws_table_oids[i] || relid == ws_pks[i].index)
+		if (table || relid == ws_pks[i].index)
 			ws_pks[i].index = InvalidOid;
 	}
 }
@@ -579,7 +581,11 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 
 		if (r->idx == NULL || RelationGetRelid(r->idx) != oid)
 		{
-			if (!OidIsValid(oid) || !list_member_oid(RelationGetIndexList(r->rel), oid))
+			List	   *indexes = RelationGetIndexList(r->rel);
+			bool		ours = OidIsValid(oid) && list_member_oid(indexes, oid);
+
+			list_free(indexes);
+			if (!ours)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),

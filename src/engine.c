@@ -267,7 +267,7 @@ WsTaskReadCmp(const void *a, const void *b)
 /*
  * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
  * one scan of the index on (process, state): process = ANY (pids) AND state = ANY (the
- * active states). The caller sorts them.
+ * active states). rows ends sorted by (process, id).
  */
 static WsTaskRead *
 WsReadActive(WsStore *store, const int64 *pids, int np, WsTaskRead *rows, int *n, int *room)
@@ -314,6 +314,8 @@ WsReadActive(WsStore *store, const int64 *pids, int np, WsTaskRead *rows, int *n
 		r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c_attempts, &isnull));
 	}
 	WsStoreScanEnd(sc);
+	if (*n > 1)
+		qsort(rows, *n, sizeof(WsTaskRead), WsTaskReadCmp);
 	return rows;
 }
 
@@ -776,8 +778,6 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsFind mode, int64 task, Ws
 	WsStepInit(st, who, process, wf, state, vars, tokens);
 	if (task != 0)
 		row->node = WsNodeIndex(st->g, node);
-	if (n > 1)
-		qsort(tasks, n, sizeof(WsTaskRead), WsTaskReadCmp);
 	for (i = 0; i < n; i++)
 		WsAddActive(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node));
 	return true;
@@ -1640,8 +1640,6 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 	n = 0;
 	trows = np > 0 ? WsReadActive(store, pid, np, NULL, &n, &room) : NULL;
 	nactive = n;
-	if (n > 1)
-		qsort(trows, n, sizeof(WsTaskRead), WsTaskReadCmp);
 	for (k = 0; k < nt; k++)
 	{
 		WsTaskRead	key;

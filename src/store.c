@@ -284,11 +284,10 @@ WsStoreIndexes(WsStoreRel *r, WsStore *s)
 	}
 }
 
-/* The 0-based position of column name in table t. */
-int
-WsStoreCol(WsStore *s, WsTable t, const char *name)
+/* The attribute number of column name of table t, whose descriptor is desc. */
+static int
+WsColumn(TupleDesc desc, WsTable t, const char *name)
 {
-	TupleDesc	desc = RelationGetDescr(WsStoreOpen(s, t)->rel);
 	int			i;
 
 	for (i = 0; i < desc->natts; i++)
@@ -296,13 +295,20 @@ WsStoreCol(WsStore *s, WsTable t, const char *name)
 		Form_pg_attribute a = TupleDescAttr(desc, i);
 
 		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return i;
+			return i + 1;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
 			 errmsg("column %s of table ws.%s does not exist", name, ws_table_names[t]),
 			 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
-	return -1;					/* keep the compiler quiet */
+	return 0;					/* keep the compiler quiet */
+}
+
+/* The 0-based position of column name in table t. */
+int
+WsStoreCol(WsStore *s, WsTable t, const char *name)
+{
+	return WsColumn(RelationGetDescr(WsStoreOpen(s, t)->rel), t, name) - 1;
 }
 
 /*
@@ -389,16 +395,27 @@ WsStoreSnapshot(void)
 	return snap;
 }
 
-/* Scan keys for the first nkeys columns of r's primary key equal to keys. */
+/*
+ * Scan keys for the first nkeys columns of btree index idx equal to keys (bit i of any
+ * set: keys[i] is an array, any element of which matches), with the columns' equality
+ * procedures procs (NULL: looked up).
+ */
 static void
-WsStoreKeys(WsStoreRel *r, ScanKey sk, const Datum *keys, int nkeys)
+WsStoreKeys(Relation idx, const RegProcedure *procs, ScanKey sk, const Datum *keys, int nkeys,
+			uint32 any)
 {
 	int			i;
 
+	Assert(nkeys <= IndexRelationGetNumberOfKeyAttributes(idx));
 	for (i = 0; i < nkeys; i++)
-		ScanKeyEntryInitialize(&sk[i], 0, i + 1, BTEqualStrategyNumber,
-							   r->pk->rd_opcintype[i], r->pk->rd_indcollation[i],
-							   r->keyproc[i], keys[i]);
+	{
+		Oid			type = idx->rd_opcintype[i];
+		RegProcedure proc = procs ? procs[i] :
+			get_opcode(get_opfamily_member(idx->rd_opfamily[i], type, type, BTEqualStrategyNumber));
+
+		ScanKeyEntryInitialize(&sk[i], (any & (1 << i)) ? SK_SEARCHARRAY : 0, i + 1,
+							   BTEqualStrategyNumber, type, idx->rd_indcollation[i], proc, keys[i]);
+	}
 }
 
 /*
@@ -449,7 +466,7 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 	IndexScanDesc scan;
 	bool		found;
 
-	WsStoreKeys(r, sk, keys, r->nkeys);
+	WsStoreKeys(r->pk, r->keyproc, sk, keys, r->nkeys, 0);
 	scan = index_beginscan(r->rel, r->pk, snap, r->nkeys, 0);
 	index_rescan(scan, sk, r->nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, r->found);
@@ -559,6 +576,7 @@ WsStoreLock(WsStore *s, WsTable t, WsFind mode)
  */
 struct WsStoreScan
 {
+	WsTable		table;
 	Snapshot	snap;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
@@ -573,7 +591,6 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 	Relation	idx = r->pk;
 	MemoryContext old;
 	ScanKeyData sk[INDEX_MAX_KEYS];
-	int			i;
 
 	if (index != NULL)
 	{
@@ -596,16 +613,8 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 		}
 		idx = r->idx;
 	}
-	Assert(nkeys <= IndexRelationGetNumberOfKeyAttributes(idx));
-	for (i = 0; i < nkeys; i++)
-	{
-		Oid			type = idx->rd_opcintype[i];
-		RegProcedure proc = idx == r->pk ? r->keyproc[i] :
-			get_opcode(get_opfamily_member(idx->rd_opfamily[i], type, type, BTEqualStrategyNumber));
-
-		ScanKeyEntryInitialize(&sk[i], (any & (1 << i)) ? SK_SEARCHARRAY : 0, i + 1,
-							   BTEqualStrategyNumber, type, idx->rd_indcollation[i], proc, keys[i]);
-	}
+	WsStoreKeys(idx, idx == r->pk ? r->keyproc : NULL, sk, keys, nkeys, any);
+	sc->table = t;
 	sc->snap = RegisterSnapshot(WsStoreReadSnapshot(s));
 	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
 	sc->slot = table_slot_create(r->rel, &s->estate->es_tupleTable);
@@ -626,18 +635,7 @@ WsStoreScanNext(WsStoreScan *sc)
 int
 WsStoreScanCol(WsStoreScan *sc, const char *name)
 {
-	TupleDesc	desc = sc->slot->tts_tupleDescriptor;
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
-			return i + 1;
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column %s of an engine table does not exist", name),
-			 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
-	return 0;					/* keep the compiler quiet */
+	return WsColumn(sc->slot->tts_tupleDescriptor, sc->table, name);
 }
 
 /* Column attnum (WsStoreScanCol) of the scan's current row (*isnull set when NULL). */

@@ -6,21 +6,45 @@
 
 PGBIN=/usr/lib/postgresql/15/bin
 
+# ws_probes: one line a dependency, "package file": the Debian package and one file of it
+# that the build, the demo, the tests or the bench use. ws_deps installs every package whose
+# file is missing; test/integration/deps.sh checks with dpkg -S that each file belongs to
+# the package named beside it, so a probe that looks at the wrong file fails the suite.
+ws_probes() {
+    local pgc=$PGBIN/pg_config inc=/usr/include/postgresql/15/server pgxs=/usr/lib/postgresql/15/lib/pgxs
+    if [ -x "$pgc" ]; then
+        inc=$("$pgc" --includedir-server)
+        pgxs=$(dirname "$(dirname "$(dirname "$("$pgc" --pgxs)")")")
+    fi
+    cat <<EOF
+postgresql-15 $PGBIN/postgres
+postgresql-15 $PGBIN/pgbench
+postgresql-client-15 $PGBIN/psql
+postgresql-client-15 $PGBIN/pg_config
+postgresql-client-15 $pgxs/src/makefiles/pgxs.mk
+postgresql-client-15 $pgxs/src/test/isolation/pg_isolation_regress
+postgresql-server-dev-15 $inc/postgres.h
+postgresql-15-cron /usr/share/postgresql/15/extension/pg_cron.control
+postgresql-15-pgtap /usr/share/postgresql/15/extension/pgtap.control
+libtap-parser-sourcehandler-pgtap-perl /usr/bin/pg_prove
+libgraphviz-dev /usr/include/graphviz/cgraph.h
+libpq-dev /usr/include/postgresql/libpq-fe.h
+make /usr/bin/make
+gcc /usr/bin/gcc
+python3-minimal /usr/bin/python3
+libpython3.11-stdlib /usr/lib/python3.11/json/__init__.py
+perl-modules-5.36 /usr/share/perl/5.36/JSON/PP.pm
+procps /usr/bin/pgrep
+iproute2 /usr/bin/ss
+util-linux /usr/sbin/runuser
+EOF
+}
+
 ws_deps() {
-    local need=()
-    [ -x "$PGBIN/postgres" ] || need+=(postgresql-15)
-    [ -x "$PGBIN/pg_isolation_regress" ] || [ -x /usr/lib/postgresql/15/lib/pgxs/src/test/isolation/pg_isolation_regress ] \
-        || need+=(postgresql-server-dev-15)
-    [ -f /usr/share/postgresql/15/extension/pg_cron.control ] || need+=(postgresql-15-cron)
-    [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
-    command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
-    [ -f /usr/include/graphviz/cgraph.h ] || need+=(libgraphviz-dev)
-    command -v make >/dev/null || need+=(make)
-    command -v gcc >/dev/null || need+=(gcc)
-    [ -f /usr/include/postgresql/libpq-fe.h ] || need+=(libpq-dev)   # ws-worker (worker/ws-worker.c)
-    command -v python3 >/dev/null || need+=(python3)                 # test/integration/random_joins.py
-    command -v pgrep >/dev/null || need+=(procps)                    # test/integration/crash.sh
-    perl -MJSON::PP -e1 2>/dev/null || need+=(perl)                  # demo/task.pl
+    local need=() pkg file
+    while read -r pkg file; do
+        [ -e "$file" ] || need+=("$pkg")
+    done < <(ws_probes)
     if ((${#need[@]})); then
         echo "== installing ${need[*]}"
         export DEBIAN_FRONTEND=noninteractive

@@ -6,4 +6,4 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/scratch_db.sh"
 ws_scratch_db notifier
-python3 "$here/notifier.py"
+/usr/bin/python3 "$here/notifier.py"

@@ -7,4 +7,4 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/scratch_db.sh"
 ws_scratch_db random_joins
-python3 "$here/random_joins.py" --quiet --workflows "${RANDOM_JOINS_WORKFLOWS:-400}" "$@"
+/usr/bin/python3 "$here/random_joins.py" --quiet --workflows "${RANDOM_JOINS_WORKFLOWS:-400}" "$@"

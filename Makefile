@@ -1,12 +1,13 @@
 # ws: PGXS build. `make && make install`, then `make installcheck` against a running
 # server, or `test/run` for the whole suite on a throwaway cluster.
 EXTENSION = ws
-EXTVERSION = 0.3.0
+EXTVERSION = 0.4.0
 MODULE_big = ws
-OBJS = src/ws.o src/access.o src/graph.o src/engine.o src/claim.o src/notifier.o src/store.o
+OBJS = src/ws.o src/access.o src/graph.o src/forms.o src/engine.o src/claim.o src/notifier.o src/store.o src/calls.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # earlier versions' install scripts, frozen, and the upgrade scripts between versions
-DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql
+DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
+       sql/ws--0.3.0--0.4.0.sql
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = definitions sequential conference joins errors dot
@@ -26,8 +27,13 @@ sql/ws--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
 # ---- ws-worker (issue 5): the worker client, a libpq program (worker/ws-worker.c) built with
-# the extension and installed beside PostgreSQL's binaries. ----
+# the extension and installed beside PostgreSQL's binaries (pg_config --bindir), with a symbolic
+# link to it in WS_WORKER_LINKDIR to put it on the PATH (make install WS_WORKER_LINKDIR= skips
+# the link). The link is not made over a file that is not a link, and uninstall removes it
+# only while it points to our binary. ----
 WS_WORKER = worker/ws-worker
+WS_WORKER_LINKDIR ?= /usr/local/bin
+WS_WORKER_LINK = $(DESTDIR)$(WS_WORKER_LINKDIR)/ws-worker
 all: $(WS_WORKER)
 $(WS_WORKER): worker/ws-worker.c
 	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) \
@@ -36,9 +42,24 @@ install: install-ws-worker
 install-ws-worker: $(WS_WORKER)
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	$(INSTALL_PROGRAM) $(WS_WORKER) '$(DESTDIR)$(bindir)/ws-worker'
+ifneq ($(strip $(WS_WORKER_LINKDIR)),)
+ifneq ($(abspath $(WS_WORKER_LINKDIR)),$(abspath $(bindir)))
+	@if [ -e '$(WS_WORKER_LINK)' ] && [ ! -L '$(WS_WORKER_LINK)' ]; then \
+		echo "ws-worker: $(WS_WORKER_LINK) exists and is not a symbolic link: remove it, or skip the link with make install WS_WORKER_LINKDIR=" >&2; \
+		exit 1; \
+	fi
+	$(MKDIR_P) '$(DESTDIR)$(WS_WORKER_LINKDIR)'
+	ln -sfn '$(bindir)/ws-worker' '$(WS_WORKER_LINK)'
+endif
+endif
 uninstall: uninstall-ws-worker
 uninstall-ws-worker:
 	rm -f '$(DESTDIR)$(bindir)/ws-worker'
+ifneq ($(strip $(WS_WORKER_LINKDIR)),)
+	@if [ -L '$(WS_WORKER_LINK)' ] && [ "$$(readlink '$(WS_WORKER_LINK)')" = '$(bindir)/ws-worker' ]; then \
+		echo "rm -f '$(WS_WORKER_LINK)'"; rm -f '$(WS_WORKER_LINK)'; \
+	fi
+endif
 # (not EXTRA_CLEAN: PGXS tests it with ifdef when included, before this block)
 clean: clean-ws-worker
 clean-ws-worker:

@@ -54,6 +54,9 @@ SELECT pg_read_file('/proc/self/maps') LIKE '%libcgraph%' AS graphviz_loaded;
 ------------------------------------------------------------------------------
 -- The seed's digraph, exactly as printed (with its trailing "};")
 ------------------------------------------------------------------------------
+-- Every node is an AND join by default, and "Receive subscriptions" would wait for its
+-- own loop-back edge, which only comes after it fired: refused, nothing stored.
+SELECT count(*) AS workflows_before FROM ws.workflow \gset
 SELECT ws.define_dot($$digraph conference {
     "Send the Call for Papers" -> "Collect papers"
     "Collect papers" -> "Publicize"
@@ -67,6 +70,23 @@ SELECT ws.define_dot($$digraph conference {
     "Receive subscriptions" -> "Wait until the starting day"
     "Wait until the starting day" -> "Receive subscriptions"
     "Wait until the starting day" -> "Start the conference"
+};$$);
+SELECT count(*) = :workflows_before AS nothing_stored FROM ws.workflow;
+-- with the OR join the seed's graph means (a synchronizing merge), it loads
+SELECT ws.define_dot($$digraph conference {
+    "Send the Call for Papers" -> "Collect papers"
+    "Collect papers" -> "Publicize"
+    "Search a location" -> "Publicize"
+    "Publicize" -> "Mailing"
+    "Publicize" -> "Newspapers"
+    "Publicize" -> "Poster"
+    "Mailing"    -> "Receive subscriptions"
+    "Newspapers" -> "Receive subscriptions"
+    "Poster"     -> "Receive subscriptions"
+    "Receive subscriptions" -> "Wait until the starting day"
+    "Wait until the starting day" -> "Receive subscriptions"
+    "Wait until the starting day" -> "Start the conference"
+    "Receive subscriptions" [join=or]
 };$$) AS seed \gset
 SELECT name, version FROM ws.workflow WHERE id = :seed;
 SELECT pg_read_file('/proc/self/maps') LIKE '%libcgraph%' AS graphviz_loaded;
@@ -90,6 +110,7 @@ digraph {
     "two
 lines" -> first
     first -> "second step"
+    first [join=xor]    # 3 -> first comes back after first: a plain merge
 }$$) AS f \gset
 SELECT name, version FROM ws.workflow WHERE id = :f;
 SELECT name, s, e FROM nodes(:f);
@@ -294,7 +315,7 @@ SELECT ws.define_dot($$digraph lint {
     d -> e
     e [split=xor]
     e -> f [priority=1]
-    e -> g [condition="$.late", priority=2]
+    e -> g [condition="$.late == true", priority=2]
     f -> end
     g -> end [priority=3]
     end [join=xor]

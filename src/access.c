@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -133,6 +134,20 @@ WsIsMember(WsCaller *who, const char *role)
 	if (!OidIsValid(roleid))
 		return superuser_arg(who->caller);
 	return is_member_of_role(who->caller, roleid);
+}
+
+/*
+ * Is the caller an administrator of ws? Those are the roles that may read ws.task, which
+ * ws.grant_admin grants (superusers may read everything).
+ */
+bool
+WsIsAdmin(WsCaller *who)
+{
+	static Oid	task_relid = InvalidOid;
+
+	if (!OidIsValid(task_relid) || get_rel_name(task_relid) == NULL)
+		task_relid = get_relname_relid("task", get_namespace_oid("ws", false));
+	return pg_class_aclcheck(task_relid, who->caller, ACL_SELECT) == ACLCHECK_OK;
 }
 
 /* Refuse with 42501 unless the caller may act for role on task. */

@@ -59,7 +59,9 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
@@ -136,10 +138,11 @@ typedef struct WsWrite
 	const char *state;			/* the last state the step gave it */
 	const char *first;			/* the first: what the guard on the old state checks */
 	Jsonb	   *result;
+	bool		error_set;		/* error is (maybe NULL) the task's new error */
 	char	   *error;
 	bool		assignee_set;	/* made pending: assignee is (maybe NULL) its assignee */
 	char	   *assignee;
-	bool		due_set;		/* made waiting: due_at is due (0: NULL) */
+	bool		due_set;		/* made waiting (or pending with a due): due_at is due (0: NULL) */
 	TimestampTz due;
 	bool		started;		/* made succeeded: started_at is set if it was not */
 } WsWrite;
@@ -152,9 +155,9 @@ typedef struct WsEventRow
 	char	   *detail;
 } WsEventRow;
 
-static SPIPlanPtr plan_assign, plan_task_row,
+static SPIPlanPtr plan_assign, plan_assignee, plan_task_row,
 			plan_validate, plan_due_until, plan_tick_due,
-			plan_check_form, plan_fill;
+			plan_fill;
 
 static void WsActivate(WsStep *st, int ni);
 static void WsAfterSuccess(WsStep *st, int ni);
@@ -414,7 +417,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(w->state), false);
 	if (w->result || w->insert)
 		WsStoreSet(store, WS_TASK, "result", JSONBOID, JsonbPGetDatum(w->result), w->result == NULL);
-	if (w->error || w->insert)
+	if (w->error_set || w->insert)
 		WsStoreSet(store, WS_TASK, "error", TEXTOID,
 				   w->error ? CStringGetTextDatum(w->error) : (Datum) 0, w->error == NULL);
 	if (w->assignee_set)
@@ -826,6 +829,9 @@ static int64 WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb 
 						   const char *error, const char *assignee, TimestampTz *due,
 						   const char *detail);
 
+/* WsSetTask's error that clears the task's error */
+static const char ws_no_error[] = "";
+
 /* Cancel the given active tasks (ids), recording detail. */
 static void
 WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
@@ -877,6 +883,34 @@ WsEndProcess(WsStep *st, const char *state, const char *error, const char *detai
  */
 static void WsOrJoins(WsStep *st);
 
+/*
+ * Why st's process is stuck: no task is active, no end node was reached, and the joins
+ * that hold tokens wait for more ("AND join "x" holds 3 of 4 tokens").
+ */
+static char *
+WsStuckError(WsStep *st)
+{
+	StringInfoData buf;
+	int			j;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "process is stuck: no task is active and no end node was reached");
+	for (j = 0; j < st->g->nnodes; j++)
+	{
+		WsNode	   *J = &st->g->nodes[j];
+		int			p,
+					held = 0;
+
+		for (p = 0; p < J->nin; p++)
+			held += st->tokens[J->in[p]] > 0;
+		if (held > 0)
+			appendStringInfo(&buf, "; %s join \"%s\" holds %d of %d tokens",
+							 J->join == WS_GATE_AND ? "AND" : J->join == WS_GATE_OR ? "OR" : "XOR",
+							 J->name, held, J->nin);
+	}
+	return buf.data;
+}
+
 static void
 WsStepFinish(WsStep *st)
 {
@@ -884,9 +918,7 @@ WsStepFinish(WsStep *st)
 	{
 		WsOrJoins(st);
 		if (!st->ended && st->nactive == 0)
-			WsEndProcess(st, "failed",
-						 "process is stuck: no task is active and no end node was reached",
-						 NULL);
+			WsEndProcess(st, "failed", WsStuckError(st), NULL);
 	}
 }
 
@@ -924,28 +956,35 @@ WsBatchTouch(WsStep *st, int64 task, int ni, const char *state)
 	b->touched[b->ntouched++].st = st;
 }
 
-/* The member of role to assign a pending task to, NULL if none can log in. */
+/*
+ * The member of role to assign a pending task to: the one with the fewest open assigned
+ * tasks, ties broken by name; never skip (NULL: nobody to skip). NULL if no other member
+ * can log in.
+ */
 static char *
-WsAssign(const char *role)
+WsAssign(const char *role, const char *skip)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(role)};
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(role), CStringGetTextDatum(skip ? skip : "")};
 
 	if (WsRun(&plan_assign,
 			  "WITH RECURSIVE m(oid) AS ("
 			  "   SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1"
 			  "   UNION SELECT a.member FROM pg_catalog.pg_auth_members a JOIN m ON a.roleid = m.oid) "
 			  "SELECT r.rolname::text FROM m JOIN pg_catalog.pg_roles r ON r.oid = m.oid "
-			  " WHERE r.rolcanlogin "
+			  " WHERE r.rolcanlogin AND r.rolname::text <> $2 "
 			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "
 			  "              AND t.state IN " ACTIVE_STATES "), r.rolname LIMIT 1",
-			  1, types, values, NULL, 1) == 0)
+			  2, types, values, NULL, 1) == 0)
 		return NULL;
 	return WsGetText(0, 1);
 }
 
 /*
  * Create a task of node ni (task == 0) or move task to a new state, with its event.
+ * error: the task's new error (ws_no_error clears it, NULL keeps it); assignee: for
+ * pending, who it is assigned to (NULL: nobody); due: for waiting, when it is due (NULL:
+ * none), for pending, when the person should be done (NULL: keep due_at).
  * Returns the task id. Nothing is written yet: see WsFlush.
  */
 static int64
@@ -981,13 +1020,16 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 	if (result)
 		w->result = result;
 	if (error)
-		w->error = pstrdup(error);
+	{
+		w->error_set = true;
+		w->error = error == ws_no_error ? NULL : pstrdup(error);
+	}
 	if (strcmp(state, "pending") == 0)
 	{
 		w->assignee_set = true;
 		w->assignee = assignee ? pstrdup(assignee) : NULL;
 	}
-	if (strcmp(state, "waiting") == 0)
+	if (strcmp(state, "waiting") == 0 || (strcmp(state, "pending") == 0 && due))
 	{
 		w->due_set = true;
 		w->due = due ? *due : 0;
@@ -1000,31 +1042,43 @@ WsSetTask(WsStep *st, int ni, int64 task, const char *state, Jsonb *result,
 	return w->task;
 }
 
+/* The current assignee of task (a pending task of st's process), NULL: nobody. */
+static char *
+WsTaskAssignee(WsStep *st, int64 task)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	WsFlush(st, false);			/* the step may have changed it */
+	if (WsRun(&plan_assignee, "SELECT assignee::text FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return NULL;
+	return WsGetText(0, 1);
+}
+
 /*
- * Move task (0: a new one) of node ni on from activation: to ready when its action has
- * every required parameter, to pending when a person must act, or, for a routing node,
- * to succeeded, which splits at once.
+ * Move task (0: a new one) of node ni on from activation, from state from (NULL: new):
+ * to ready when its action's form finds nothing wrong with the effective params, to
+ * pending when a person must act (a human task, or a required value is missing or of the
+ * wrong type: the problem goes to the task's error), or, for a routing node, to
+ * succeeded, which splits at once. A task that was pending keeps its assignee.
  */
 static void
-WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
+WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, const char *from)
 {
 	WsNode	   *n = &st->g->nodes[ni];
-	const char *missing = NULL;
-	int			i;
+	bool		was_pending = from != NULL && strcmp(from, "pending") == 0;
+	char	   *problems = NULL;
 
 	if (n->action)
 	{
-		if (n->nrequired > 0)
+		if (n->form)
+			problems = WsFormProblems(n->form, WsEffectiveParams(st->g, ni, st->vars, tparams),
+									  n->action, true);
+		if (problems == NULL)
 		{
-			Jsonb	   *eff = WsEffectiveParams(st->g, ni, st->vars, tparams);
-
-			for (i = 0; i < n->nrequired && missing == NULL; i++)
-				if (!WsJsonbHasKey(eff, n->required[i]))
-					missing = n->required[i];
-		}
-		if (missing == NULL)
-		{
-			task = WsSetTask(st, ni, task, "ready", NULL, NULL, NULL, NULL, NULL);
+			task = WsSetTask(st, ni, task, "ready", NULL, was_pending ? ws_no_error : NULL,
+							 NULL, NULL, NULL);
 			WsNotifyReady(n->action);
 		}
 	}
@@ -1035,17 +1089,25 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 		WsAfterSuccess(st, ni);
 		return;
 	}
-	if (n->action == NULL || missing != NULL)
+	if (n->action == NULL || problems != NULL)
 	{
 		char	   *assignee;
 		char	   *detail;
+		TimestampTz due = 0;
 
-		WsFlush(st, false);		/* WsAssign counts open tasks: this step's too */
-		assignee = n->role ? WsAssign(n->role) : NULL;
-
-		if (missing)
-			detail = psprintf("required parameter \"%s\" of action \"%s\" is missing", missing,
-							  n->action);
+		if (was_pending)
+			assignee = WsTaskAssignee(st, task);
+		else
+		{
+			WsFlush(st, false); /* WsAssign counts open tasks: this step's too */
+			assignee = n->role ? WsAssign(n->role, NULL) : NULL;
+			if (n->due)
+				due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+															  IntervalPGetDatum(n->due)));
+		}
+		if (problems)
+			detail = problems;
 		else
 			detail = pstrdup("waiting for a member of the role to complete it");
 		if (n->role && assignee == NULL)
@@ -1053,7 +1115,8 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams)
 							  detail, n->role);
 		else if (assignee)
 			detail = psprintf("%s; assigned to \"%s\"", detail, assignee);
-		task = WsSetTask(st, ni, task, "pending", NULL, NULL, assignee, NULL, detail);
+		task = WsSetTask(st, ni, task, "pending", NULL, problems ? problems : NULL, assignee,
+						 due ? &due : NULL, detail);
 	}
 	WsRemoveActive(st, task);
 	WsAddActive(st, task, ni);
@@ -1075,7 +1138,7 @@ WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why)
 		values[0] = JsonbPGetDatum(WsEffectiveParams(st->g, ni, st->vars, NULL));
 		values[1] = CStringGetTextDatum(n->wait_until);
 		WsRun(&plan_due_until,
-			  "SELECT ws._timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
+			  "SELECT ws_internal.timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
 			  2, types, values, NULL, 1);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
@@ -1118,7 +1181,7 @@ WsActivate(WsStep *st, int ni)
 		WsAddActive(st, task, ni);
 		return;
 	}
-	WsProceed(st, ni, 0, NULL);
+	WsProceed(st, ni, 0, NULL, NULL);
 }
 
 /* ---------- splits and joins ---------- */
@@ -1432,6 +1495,29 @@ WsCheckActionable(WsStep *st, WsTaskRow *row, const char *verb)
 }
 
 /*
+ * An assigned pending task is completed or filled only by its assignee or an admin: any
+ * other member of the node's role takes it first (ws.take).
+ */
+static void
+WsCheckAssignee(WsStep *st, WsTaskRow *row, const char *verb)
+{
+	char	   *assignee;
+
+	if (strcmp(row->state, "pending") != 0)
+		return;
+	assignee = WsTaskAssignee(st, row->id);
+	if (assignee == NULL || strcmp(assignee, st->who->actor) == 0 || WsIsAdmin(st->who))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s task " INT64_FORMAT, verb, row->id),
+			 errdetail("The task is assigned to \"%s\"; only its assignee or an administrator may %s it.",
+					   assignee, verb),
+			 errhint("Take it first with SELECT ws.take(" INT64_FORMAT "), or ask an administrator to ws.assign() it.",
+					 row->id)));
+}
+
+/*
  * Complete the task in row (of st's locked process, the caller's role already checked)
  * with result (NULL: {}), refusing a stale attempt when has_attempt; then the end of the
  * step but its write (WsStepFinish), which the caller makes.
@@ -1441,6 +1527,7 @@ WsCompleteTask(WsStep *st, WsTaskRow *row, Jsonb *result, bool has_attempt, int 
 {
 	WsRequireRunning(st);
 	WsCheckActionable(st, row, "complete");
+	WsCheckAssignee(st, row, "complete");
 	WsCheckAttempt(row, has_attempt, attempt);
 	if (result == NULL)
 		result = WsEmptyJsonb();
@@ -1820,8 +1907,6 @@ ws_fill(PG_FUNCTION_ARGS)
 {
 	int64		task = WsArgId(fcinfo, 0, "task");
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-	Oid			types[2] = {TEXTOID, JSONBOID};
-	Datum		values[2];
 	Oid			utypes[2] = {INT8OID, JSONBOID};
 	Datum		uvalues[2];
 	WsCaller	who;
@@ -1845,14 +1930,164 @@ ws_fill(PG_FUNCTION_ARGS)
 				 errmsg("cannot fill task " INT64_FORMAT ": it is %s", task,
 						strcmp(row.state, "pending") == 0 ? "a human task without an action" : row.state),
 				 errhint("Only a pending task whose action misses parameters can be filled.")));
-	values[0] = CStringGetTextDatum(n->action);
-	values[1] = JsonbPGetDatum(params);
-	WsRun(&plan_check_form, "SELECT ws._check_form($1, $2)", 2, types, values, NULL, 1);
+	WsCheckAssignee(&st, &row, "fill");
+	{
+		char	   *problems = WsFormProblems(n->form, params, n->action, false);
+
+		if (problems)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s", problems),
+					 errhint("%s", WsFieldTypeHint(n->form, params))));
+	}
 	row.params = WsJsonbConcat(row.params, params);
 	uvalues[0] = Int64GetDatum(task);
 	uvalues[1] = JsonbPGetDatum(row.params);
 	WsRun(&plan_fill, "UPDATE ws.task SET params = $2 WHERE id = $1", 2, utypes, uvalues, NULL, 0);
-	WsProceed(&st, row.node, task, row.params);
+	WsProceed(&st, row.node, task, row.params, row.state);
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+/* ---------- people: take, release, assign ---------- */
+
+/* Refuse (55000) unless the task in row is pending; verb names the call. */
+static void
+WsRequirePending(WsTaskRow *row, const char *verb)
+{
+	if (strcmp(row->state, "pending") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s task " INT64_FORMAT ": it is %s", verb, row->id, row->state),
+				 errhint("Only a pending task, one that waits for a person, is assigned.")));
+}
+
+/* Assign the pending task in row to assignee (NULL: nobody), the event saying why. */
+static void
+WsReassign(WsStep *st, WsTaskRow *row, const char *assignee, const char *why)
+{
+	char	   *old = WsTaskAssignee(st, row->id);
+
+	if ((old == NULL && assignee == NULL) || (old && assignee && strcmp(old, assignee) == 0))
+		return;
+	WsSetTask(st, row->node, row->id, "pending", NULL, NULL, assignee, NULL,
+			  psprintf("%s; %s%s", why,
+					   assignee ? psprintf("assigned to \"%s\"", assignee) : "unassigned",
+					   old ? psprintf(", was assigned to \"%s\"", old) : ""));
+}
+
+/* Lock the process of task, read the task, check the caller's role, and that it is pending. */
+static void
+WsPendingStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *verb)
+{
+	WsTaskStep(st, who, task, row, verb);
+	WsRequireRunning(st);
+	WsRequirePending(row, verb);
+}
+
+PG_FUNCTION_INFO_V1(ws_take);
+
+/* ws.take(task): a member of the node's role makes a pending task assigned to themselves. */
+Datum
+ws_take(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+
+	WsEnter(&who);
+	SPI_connect();
+	WsPendingStep(&st, &who, task, &row, "take");
+	WsReassign(&st, &row, who.actor, psprintf("taken by \"%s\"", who.actor));
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_release);
+
+/*
+ * ws.release(task): the assignee gives a pending task back; it goes to the member of the
+ * node's role with the fewest open tasks but them, or to nobody when there is none.
+ */
+Datum
+ws_release(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+	char	   *assignee;
+	const char *role;
+
+	WsEnter(&who);
+	SPI_connect();
+	WsPendingStep(&st, &who, task, &row, "release");
+	assignee = WsTaskAssignee(&st, task);
+	if (assignee == NULL || strcmp(assignee, who.actor) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to release task " INT64_FORMAT, task),
+				 assignee ? errdetail("It is assigned to \"%s\", not to \"%s\".", assignee, who.actor)
+				 : errdetail("It is assigned to nobody."),
+				 errhint("Only the assignee releases a task; administrators reassign with ws.assign().")));
+	role = st.g->nodes[row.node].role;
+	WsReassign(&st, &row, role ? WsAssign(role, who.actor) : NULL,
+			   psprintf("released by \"%s\"", who.actor));
+	WsStepEnd(&st);
+	SPI_finish();
+	WsLeave(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_assign);
+
+/*
+ * ws.assign(task, role): an administrator assigns a pending task to a member of its node's
+ * role (NULL: to nobody).
+ */
+Datum
+ws_assign(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	char	   *to = PG_ARGISNULL(1) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(1)));
+	WsCaller	who;
+	WsStep		st;
+	WsTaskRow	row;
+	const char *role;
+
+	WsEnter(&who);
+	if (!WsIsAdmin(&who))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to assign task " INT64_FORMAT, task),
+				 errdetail("Only administrators of ws (ws.grant_admin) assign tasks."),
+				 errhint("A member of the task's role can take it with ws.take().")));
+	SPI_connect();
+	WsPendingStep(&st, &who, task, &row, "assign");
+	role = st.g->nodes[row.node].role;
+	if (to != NULL)
+	{
+		Oid			toid = get_role_oid(to, true);
+
+		if (!OidIsValid(toid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\" does not exist", to)));
+		if (role != NULL && OidIsValid(get_role_oid(role, true)) &&
+			!is_member_of_role(toid, get_role_oid(role, true)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("role \"%s\" is not a member of role \"%s\" of task " INT64_FORMAT,
+							to, role, task),
+					 errhint("Assign it to a member of \"%s\", or GRANT \"%s\" TO \"%s\" first.",
+							 role, role, to)));
+	}
+	WsReassign(&st, &row, to, psprintf("assigned by \"%s\"", who.actor));
 	WsStepEnd(&st);
 	SPI_finish();
 	WsLeave(&who);
@@ -1915,7 +2150,7 @@ ws_retry(PG_FUNCTION_ARGS)
 		st.state = "running";
 		WsStepEvent(&st, 0, "running", psprintf("task " INT64_FORMAT " retried", task));
 	}
-	WsProceed(&st, row.node, task, row.params);
+	WsProceed(&st, row.node, task, row.params, row.state);
 	WsStepEnd(&st);
 	SPI_finish();
 	WsLeave(&who);
@@ -1973,7 +2208,7 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 		Datum		d;
 
 		WsRun(&plan_validate,
-			  "SELECT pg_catalog.string_agg(p, '; ') FROM ws.validate($1) p",
+			  "SELECT pg_catalog.string_agg(p, '; ') FROM ws_internal.validate($1) p",
 			  1, types, values, NULL, 1);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
@@ -2005,6 +2240,12 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 		if (st.g->nodes[i].is_start)
 			WsActivate(&st, i);
 	WsStepEnd(&st);
+	if (st.ended && strcmp(st.ended, "failed") == 0)
+		ereport(WARNING,
+				(errmsg("process " INT64_FORMAT " of workflow \"%s\" failed as it started", process,
+						st.g->name),
+				 errdetail("%s", st.error),
+				 errhint("SELECT ws.process_dot(" INT64_FORMAT ") shows where it stopped.", process)));
 	return process;
 }
 
@@ -2107,7 +2348,7 @@ ws_tick(PG_FUNCTION_ARGS)
 			WsReadTask(&st, tasks[i], &row);
 			if (strcmp(row.state, "waiting") == 0 && row.due_at != 0 && row.due_at <= now)
 			{
-				WsProceed(&st, row.node, row.id, row.params);
+				WsProceed(&st, row.node, row.id, row.params, row.state);
 				moved++;
 			}
 			else if (strcmp(row.state, "running") == 0 && row.lease_until != 0 &&

@@ -2,7 +2,7 @@
  * graph.c: the per-backend cache of workflow graphs.
  *
  * A step needs the whole graph of its workflow: nodes, transitions sorted for the split,
- * incoming lists for joins, compiled conditions, the required parameters of each action.
+ * incoming lists for joins, compiled conditions, the form of each node's action.
  * Loading it costs three queries, so each backend keeps graphs in a hash table keyed by
  * workflow id, each graph in its own memory context.
  *
@@ -144,10 +144,8 @@ WsLoadGraph(int64 wf)
 	WsRun(&plan_nodes,
 		  "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
 		  "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
-		  "       (SELECT pg_catalog.array_agg(f.key ORDER BY f.key) "
-		  "          FROM ws.action a, pg_catalog.jsonb_each(a.params) f "
-		  "         WHERE a.name OPERATOR(pg_catalog.=) n.action "
-		  "           AND f.value OPERATOR(pg_catalog.@>) '{\"required\": true}') "
+		  "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
+		  "       n.due "
 		  "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
 		  1, argtypes, values, NULL, 0);
 	old = MemoryContextSwitchTo(cxt);
@@ -178,18 +176,12 @@ WsLoadGraph(int64 wf)
 		}
 		n->wait_until = WsGetText(i, 11);
 		n->retries = (int) WsGetInt64(i, 12, NULL);
-		d = SPI_getbinval(tup, desc, 13, &isnull);
+		n->form = WsFormParse(WsGetJsonb(i, 13));
+		d = SPI_getbinval(tup, desc, 14, &isnull);
 		if (!isnull)
 		{
-			Datum	   *elems;
-			bool	   *nulls;
-			int			j;
-
-			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, &nulls, &n->nrequired);
-			n->required = palloc(sizeof(char *) * Max(n->nrequired, 1));
-			for (j = 0; j < n->nrequired; j++)
-				n->required[j] = TextDatumGetCString(elems[j]);
+			n->due = palloc(sizeof(Interval));
+			memcpy(n->due, DatumGetIntervalP(d), sizeof(Interval));
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -347,4 +339,40 @@ ws_definitions_changed(PG_FUNCTION_ARGS)
 		elog(ERROR, "ws_definitions_changed: not called as a trigger");
 	CacheInvalidateRelcacheByRelid(WsNodeRelid());
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(ws_is_predicate);
+
+/*
+ * ws_internal.is_predicate(jsonpath): is the path a predicate (a comparison, &&, ||, !,
+ * exists, like_regex, starts with, is unknown) or a boolean constant, which yield true or
+ * false, as a transition's condition must?
+ */
+Datum
+ws_is_predicate(PG_FUNCTION_ARGS)
+{
+	JsonPath   *jp = PG_GETARG_JSONPATH_P(0);
+	JsonPathItem v;
+
+	jspInit(&v, jp);
+	switch (v.type)
+	{
+		case jpiAnd:
+		case jpiOr:
+		case jpiNot:
+		case jpiIsUnknown:
+		case jpiEqual:
+		case jpiNotEqual:
+		case jpiLess:
+		case jpiGreater:
+		case jpiLessOrEqual:
+		case jpiGreaterOrEqual:
+		case jpiExists:
+		case jpiStartsWith:
+		case jpiLikeRegex:
+		case jpiBool:
+			PG_RETURN_BOOL(true);
+		default:
+			PG_RETURN_BOOL(false);
+	}
 }

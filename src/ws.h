@@ -59,6 +59,7 @@ typedef struct WsCaller
 extern void WsEnter(WsCaller *who);
 extern void WsLeave(WsCaller *who);
 extern bool WsIsMember(WsCaller *who, const char *role);
+extern bool WsIsAdmin(WsCaller *who);
 extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);
 
 /* store.c */
@@ -111,6 +112,36 @@ extern int64 WsStoreNextId(WsTable t);
 extern void WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state,
 						 const char *actor, const char *detail);
 
+/* forms.c */
+typedef enum WsFieldType
+{
+	WS_FIELD_STRING,
+	WS_FIELD_INTEGER,
+	WS_FIELD_NUMBER,
+	WS_FIELD_BOOLEAN,
+	WS_FIELD_TIMESTAMP,
+	WS_FIELD_OBJECT,
+	WS_FIELD_ARRAY
+} WsFieldType;
+
+typedef struct WsField
+{
+	char	   *name;
+	WsFieldType type;
+	bool		required;
+} WsField;
+
+typedef struct WsForm
+{
+	int			nfields;		/* in name order */
+	int			nrequired;
+	WsField    *fields;
+} WsForm;
+
+extern WsForm *WsFormParse(Jsonb *params);
+extern char *WsFormProblems(const WsForm *form, Jsonb *params, const char *action, bool required);
+extern const char *WsFieldTypeHint(const WsForm *form, Jsonb *params);
+
 /* graph.c */
 typedef enum WsGate
 {
@@ -133,8 +164,8 @@ typedef struct WsNode
 	Interval   *wait;			/* NULL: no wait */
 	char	   *wait_until;		/* jsonpath text, NULL: none */
 	int			retries;
-	int			nrequired;		/* required form parameters of the action */
-	char	  **required;
+	WsForm	   *form;			/* its action's form, NULL: none */
+	Interval   *due;			/* human tasks: due this long after activation, NULL: none */
 	int			nin;			/* incoming transitions (indexes into trans) */
 	int		   *in;
 	int			nout;			/* outgoing transitions, by priority then id */

@@ -30,6 +30,12 @@
  * then SIGTERM (and 5 s later SIGKILL) their process groups and ws.fail the tasks with
  * "worker shutting down"; exit once everything is reported. A second signal ends the
  * grace period at once.
+ *
+ * Errors while connecting or claiming are retried with back-off, except those that
+ * someone must fix first (a failed authentication, no such database, ws not installed,
+ * no ws.grant_user...): fatal_advice decides, and the worker stops with status 2 and a
+ * message saying what to do. Exit status 0 is a clean stop, 1 a stop with outcomes left
+ * unreported or a system error, 2 a usage error or an error retrying cannot fix.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -917,6 +923,156 @@ finish(Slot *s)
  * Connection
  */
 
+/*
+ * Can retrying fix this error, met while connecting (connecting) or in ws.claim? The one
+ * place that decides. NULL: it may heal, and the caller goes on trying with its back-off.
+ * Otherwise someone must act first, and the answer (malloc'd) says what to do; the
+ * worker then stops with status 2 (stop_fatal). message is the error's text.
+ *
+ * Cannot heal:
+ *   28000, 28P01  authentication failed: no pg_hba.conf entry, a wrong password, an
+ *                 unknown role, a role that may not log in
+ *   3D000         the database does not exist
+ *   42501         insufficient privilege: no CONNECT on the database, or ws.grant_user
+ *                 was not run for the role (permission denied for schema ws, ws.claim)
+ *   3F000, 42883  ws is not in the database: schema ws or function ws.claim does not exist
+ *   no SQLSTATE while connecting: libpq refused the connection string ("invalid ...
+ *                 value", "invalid connection option") or had no password to send
+ * May heal: everything else, notably a refused or lost connection (no SQLSTATE, 08xxx),
+ * a server starting up or shutting down (57P01, 57P02, 57P03), too many connections
+ * (53300), a database that does not accept connections now (55000 while connecting),
+ * a library and a schema of different versions during an upgrade (55000 in ws.claim,
+ * until ALTER EXTENSION ws UPDATE has run), serialization failures and deadlocks
+ * (40001, 40P01) and any other error of ws.claim.
+ */
+static char *
+fatal_advice(bool connecting, const char *sqlstate, const char *message)
+{
+	const char *db = PQdb(conn) ? PQdb(conn) : "";
+	const char *user = PQuser(conn) ? PQuser(conn) : "";
+
+	if (sqlstate == NULL || sqlstate[0] == '\0')
+	{
+		if (!connecting || message == NULL)
+			return NULL;
+		if (strstr(message, "no password supplied"))
+			return xstrdup("Give the password in --dsn, PGPASSWORD or ~/.pgpass.");
+		if (strncmp(message, "invalid ", 8) == 0 || strstr(message, "connection option") ||
+			strstr(message, "could not match"))
+			return xstrdup("Fix the connection string (--dsn) or the PG* environment variables.");
+		return NULL;
+	}
+	if (strncmp(sqlstate, "28", 2) == 0)
+		return xprintf("Check the user name \"%s\", its password (--dsn, PGPASSWORD, ~/.pgpass) and the server's pg_hba.conf.",
+					   user);
+	if (strcmp(sqlstate, "3D000") == 0)
+		return xstrdup("Check the database name (--dsn dbname=..., PGDATABASE), or create the database.");
+	if (strcmp(sqlstate, "42501") == 0)
+		return connecting ?
+			xprintf("An administrator must run GRANT CONNECT ON DATABASE \"%s\" TO \"%s\".", db, user) :
+			xprintf("An administrator must run SELECT ws.grant_user('%s') in database \"%s\".", user, db);
+	if (connecting)
+		return NULL;
+	if (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0)
+		return xprintf("Is ws installed there? An administrator must run CREATE EXTENSION ws in database \"%s\" (or ALTER EXTENSION ws UPDATE if it is of another version).",
+					   db);
+	return NULL;
+}
+
+/*
+ * Stop with status 2 on an error that retrying cannot fix: say what failed and what to do
+ * (both malloc'd, freed here). Running commands are stopped: their leases end and the
+ * tasks are taken again.
+ */
+static void
+stop_fatal(char *what, char *advice)
+{
+	int			i,
+				n = 0;
+
+	logmsg(0, "cannot use database \"%s\": %s; not retrying. %s",
+		   conn && PQdb(conn) ? PQdb(conn) : "", what, advice);
+	for (i = 0; i < concurrency; i++)
+		if (slots[i].used && slots[i].pid > 0)
+		{
+			kill_slot(&slots[i], SIGTERM);
+			n++;
+		}
+	if (n > 0)
+		logmsg(0, "stopped %d running command%s; the leases of their tasks will end", n,
+			   n == 1 ? "" : "s");
+	free(what);
+	free(advice);
+	if (conn)
+		PQfinish(conn);
+	exit(2);
+}
+
+/* Is p the start of a SQLSTATE (five digits or capital letters)? */
+static bool
+is_sqlstate(const char *p)
+{
+	int			i;
+
+	for (i = 0; i < 5; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+/*
+ * Read libpq's message of a failed connection, made with PQERRORS_VERBOSE so that an
+ * error the server sent reads "FATAL:  28P01: password authentication failed ...": the
+ * SQLSTATE of the last such error into sqlstate ("" when none), its message and detail
+ * into *message (malloc'd, NULL when none). Returns the message without its LOCATION
+ * lines, for the log (malloc'd).
+ */
+static char *
+connection_error(const char *raw, char *sqlstate, char **message)
+{
+	Buf			text = {0};
+	const char *line = raw;
+	bool		after_error = false;
+
+	sqlstate[0] = '\0';
+	*message = NULL;
+	while (*line)
+	{
+		const char *end = strchr(line, '\n');
+		int			len = end ? (int) (end - line) : (int) strlen(line);
+		int			i;
+
+		if (strncmp(line, "LOCATION:", 9) == 0)
+			;
+		else if (after_error && strncmp(line, "DETAIL:  ", 9) == 0)
+		{
+			char	   *m = xprintf("%s: %.*s", *message, len - 9, line + 9);
+
+			free(*message);
+			*message = m;
+			buf_append(&text, line, len + (end ? 1 : 0));
+		}
+		else
+		{
+			after_error = false;
+			for (i = 0; i + 10 <= len; i++)
+				if (strncmp(line + i, ":  ", 3) == 0 && is_sqlstate(line + i + 3) &&
+					strncmp(line + i + 8, ": ", 2) == 0)
+				{
+					memcpy(sqlstate, line + i + 3, 5);
+					sqlstate[5] = '\0';
+					free(*message);
+					*message = xprintf("%.*s", len - i - 10, line + i + 10);
+					after_error = true;
+					break;
+				}
+			buf_append(&text, line, len + (end ? 1 : 0));
+		}
+		line += len + (end ? 1 : 0);
+	}
+	return text.data ? text.data : xstrdup("");
+}
+
 /* The connection is gone: requeue what was in flight and plan a reconnect. */
 static void
 lost_connection(const char *why)
@@ -992,6 +1148,28 @@ lost_connection(const char *why)
 	backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 }
 
+/* A connection could not be made: stop if retrying cannot fix why, else try again later. */
+static void
+connect_failed(void)
+{
+	char		sqlstate[6];
+	char	   *message;
+	char	   *text = connection_error(PQerrorMessage(conn), sqlstate, &message);
+	char	   *advice = fatal_advice(true, sqlstate, message ? message : trim(text));
+
+	if (advice)
+	{
+		char	   *what = message ? xprintf("%s (SQLSTATE %s)", message, sqlstate) : excerpt(trim(text), 1000);
+
+		free(text);
+		free(message);
+		stop_fatal(what, advice);
+	}
+	lost_connection(text);
+	free(text);
+	free(message);
+}
+
 /* Begin a non-blocking connection. */
 static void
 start_connect(void)
@@ -1009,9 +1187,11 @@ start_connect(void)
 	}
 	if (PQstatus(conn) == CONNECTION_BAD)
 	{
-		lost_connection(PQerrorMessage(conn));
+		connect_failed();
 		return;
 	}
+	/* the server's errors while connecting then carry their SQLSTATE (connection_error) */
+	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
 	cstate = C_CONNECTING;
 	connect_wait = PGRES_POLLING_WRITING;
 	connect_started = now_mono();
@@ -1024,10 +1204,11 @@ continue_connect(void)
 {
 	connect_wait = PQconnectPoll(conn);
 	if (connect_wait == PGRES_POLLING_FAILED)
-		lost_connection(PQerrorMessage(conn));
+		connect_failed();
 	else if (connect_wait == PGRES_POLLING_OK)
 	{
 		cstate = C_UP;
+		PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
 		PQsetnonblocking(conn, 1);
 		logmsg(1, "connected to database \"%s\" as %s; listening on ws_ready for %s",
 			   PQdb(conn), PQuser(conn), actions_literal);
@@ -1216,6 +1397,11 @@ call_done(Op *op, PGresult *res)
 			claim_outstanding = false;
 			if (!ok)
 			{
+				char	   *advice = fatal_advice(false, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+												  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+
+				if (advice)
+					stop_fatal(err, advice);	/* frees err, and exits */
 				logmsg(0, "ws.claim failed: %s; trying again in %g s", err, poll_every);
 				want_claim = false;
 				break;
@@ -1400,7 +1586,17 @@ usage(FILE *f)
 			"Exit status 0 completes the task with the JSON object on standard output (empty output\n"
 			"is {}); any other exit, a signal, or output that is not a JSON object fails the task\n"
 			"with the end of standard error. Lines \"progress: N\" on standard error report 0..100.\n"
-			"One line per task is logged on standard error.\n");
+			"One line per task is logged on standard error.\n"
+			"\n"
+			"A lost connection, a server that is down or starting, too many connections and the\n"
+			"like are retried with back-off. Errors that retrying cannot fix stop the worker.\n"
+			"\n"
+			"Exit status:\n"
+			"  0  stopped by SIGTERM/SIGINT with every outcome reported (or --help)\n"
+			"  1  stopped with outcomes unreported, or a system error (out of memory, poll)\n"
+			"  2  a usage error, or an error retrying cannot fix: authentication failed, no such\n"
+			"     database, an invalid connection string, ws not installed or of another version,\n"
+			"     the role not granted ws.grant_user\n");
 }
 
 /* Parse a positive number of seconds for option opt, or exit. */

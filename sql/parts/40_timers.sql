@@ -37,26 +37,70 @@ END $$;
 COMMENT ON PROCEDURE ws.run_ticks(numeric, numeric) IS
     'Calls ws.tick() in its own transactions for `seconds`, sleeping until the next due timer (at most `every` seconds) between rounds; what the pg_cron job runs';
 
-CREATE FUNCTION ws.schedule_tick() RETURNS void
+-- Not SECURITY DEFINER: the job is scheduled as, and runs as, the role that calls it.
+-- The job's command calls ws.run_ticks() while ws is installed; once ws has been dropped
+-- it removes itself (when pg_cron lives in this database) or does nothing (when it runs
+-- here from pg_cron's own database, where it must be unscheduled by hand).
+CREATE FUNCTION ws_internal.schedule_tick() RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cron_db text := coalesce(current_setting('cron.database_name', true), 'postgres');
+    preloaded boolean := current_setting('shared_preload_libraries') ~ '(^|[\s,])pg_cron($|[\s,])';
+    host text := coalesce(current_setting('cron.host', true), 'localhost');
+    command text := 'DO $ws$ BEGIN '
+        || 'IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = ''ws'') THEN CALL ws.run_ticks(); '
+        || 'ELSIF pg_catalog.to_regclass(''cron.job'') IS NOT NULL THEN '
+        || 'PERFORM cron.unschedule(jobid) FROM cron.job WHERE jobname = ''ws-tick'' '
+        || 'AND database = pg_catalog.current_database(); '
+        || 'END IF; END $ws$';
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
-        IF cron_db <> current_database() THEN
+        IF preloaded AND cron_db <> current_database() THEN
             RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
                 USING ERRCODE = '55000',
                       DETAIL = format('pg_cron runs jobs from database "%s" (cron.database_name) only.', cron_db),
-                      HINT = format('In database "%s", with pg_cron installed there, run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
-                                    cron_db, 'ws-tick-' || current_database(), '* * * * *', 'CALL ws.run_ticks()',
+                      HINT = format('In database "%s", with pg_cron installed there, run: SELECT cron.schedule_in_database(%L, %L, %L, %L); (unschedule it there if you drop ws).',
+                                    cron_db, 'ws-tick-' || current_database(), '* * * * *', command,
                                     current_database());
         END IF;
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = '55000',
-                  HINT = 'Add pg_cron to shared_preload_libraries, restart, CREATE EXTENSION pg_cron, then call ws.schedule_tick() again. Without pg_cron, run CALL ws.run_ticks() from any scheduler every minute.';
+                  HINT = CASE WHEN preloaded
+                              THEN 'pg_cron is preloaded: CREATE EXTENSION pg_cron here, then call ws.schedule_tick() again.'
+                              ELSE format('Add pg_cron to shared_preload_libraries, with cron.database_name = %L and cron.use_background_workers = on, restart, CREATE EXTENSION pg_cron, then call ws.schedule_tick() again. Without pg_cron, run CALL ws.run_ticks() from any scheduler every minute.',
+                                          current_database()) END;
     END IF;
-    PERFORM cron.schedule('ws-tick', '* * * * *', 'CALL ws.run_ticks()');
+    IF coalesce(current_setting('cron.use_background_workers', true), 'off') <> 'on'
+       AND host NOT LIKE '/%' AND current_setting('listen_addresses') = '' THEN
+        RAISE WARNING 'pg_cron cannot run the job: it connects over TCP to "%", and this server listens on no TCP address', host
+            USING DETAIL = 'cron.use_background_workers is off, so pg_cron runs each job over a new connection; listen_addresses is empty.',
+                  HINT = 'Set cron.use_background_workers = on in postgresql.conf (and max_worker_processes high enough), or a listen_addresses, and restart.';
+    END IF;
+    PERFORM cron.schedule('ws-tick', '* * * * *', command);
 END $$;
-COMMENT ON FUNCTION ws.schedule_tick() IS
-    'Schedules the timer work (ws.run_ticks every minute) with pg_cron in this database; a clear error where pg_cron is absent';
+COMMENT ON FUNCTION ws_internal.schedule_tick() IS 'ws.schedule_tick''s implementation';
 
+CREATE FUNCTION ws.schedule_tick() RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.schedule_tick() IS
+    'Schedules the timer work (ws.run_ticks every minute) with pg_cron in this database; a clear error where pg_cron is absent, a warning where it cannot connect';
+
+CREATE FUNCTION ws_internal.unschedule_tick() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Nothing of ws is scheduled here; where pg_cron lives in another database, remove the job there with cron.unschedule.';
+    END IF;
+    SELECT count(cron.unschedule(jobid)) INTO n FROM cron.job
+     WHERE jobname = 'ws-tick' AND database = current_database();
+    IF n = 0 THEN
+        RAISE NOTICE 'no ws-tick job of role "%" is scheduled in database "%"', current_user, current_database();
+    END IF;
+END $$;
+COMMENT ON FUNCTION ws_internal.unschedule_tick() IS 'ws.unschedule_tick''s implementation';
+
+CREATE FUNCTION ws.unschedule_tick() RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.unschedule_tick() IS 'Removes the pg_cron job ws.schedule_tick made in this database';

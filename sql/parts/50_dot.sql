@@ -4,8 +4,11 @@
 -- pictures, JSON export, warnings, and the overview of versions.
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint
+CREATE FUNCTION ws_internal.define_dot(dot text) RETURNS bigint
     AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws_internal.define_dot(text) IS 'ws.define_dot''s implementation';
+
+CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STRICT;
 COMMENT ON FUNCTION ws.define_dot(text) IS
     'Defines a workflow from a Graphviz digraph (read by Graphviz''s parser), attributes as in ws.define''s document; all or nothing. Returns the workflow id';
 
@@ -14,7 +17,7 @@ COMMENT ON FUNCTION ws.define_dot(text) IS
 -- backslashes and newlines therefore go into HTML-like pieces <...>, where Graphviz keeps
 -- everything, joined to the quoted pieces with DOT's + (Graphviz reads them back as one
 -- plain string). Nearly every string has neither and is one quoted string.
-CREATE FUNCTION ws._dot_quote(s text) RETURNS text
+CREATE FUNCTION ws_internal.dot_quote(s text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN strpos(s, E'\\') = 0 AND strpos(s, E'\n') = 0
                 THEN '"' || replace(s, '"', '\"') || '"'
@@ -24,15 +27,15 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
                         FROM regexp_matches(s, E'[\\\\\n]+|[^\\\\\n]+', 'g') WITH ORDINALITY AS r(m, ord))
            END
 $$;
-COMMENT ON FUNCTION ws._dot_quote(text) IS 'Internal: a DOT string that Graphviz reads back as exactly s';
+COMMENT ON FUNCTION ws_internal.dot_quote(text) IS 'A DOT string that Graphviz reads back as exactly s';
 
 -- A label that Graphviz draws as the text s: a backslash is doubled (Graphviz draws \\ as
 -- one and reads \n, \N, \l... as escapes), a newline is written \n.
-CREATE FUNCTION ws._dot_label(s text) RETURNS text
+CREATE FUNCTION ws_internal.dot_label(s text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
     SELECT '"' || replace(replace(replace(s, E'\\', E'\\\\'), '"', '\"'), E'\n', '\n') || '"'
 $$;
-COMMENT ON FUNCTION ws._dot_label(text) IS 'Internal: a DOT string that Graphviz draws as the text s';
+COMMENT ON FUNCTION ws_internal.dot_label(text) IS 'A DOT string that Graphviz draws as the text s';
 
 -- The picture of a workflow, and of a process of it when process is given.
 -- Workflow attributes first (what ws.define_dot reads back), then drawing attributes
@@ -45,10 +48,10 @@ COMMENT ON FUNCTION ws._dot_label(text) IS 'Internal: a DOT string that Graphviz
 --   Process: each node is filled with the colour of the state of its latest task and the
 --   state is written under the name, with the number of runs when there were several;
 --   transitions holding tokens are drawn bold blue with the count.
-CREATE FUNCTION ws._dot(workflow bigint, process bigint) RETURNS text
+CREATE FUNCTION ws_internal.dot(workflow bigint, process bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH w AS (SELECT * FROM ws.workflow x WHERE x.id = _dot.workflow),
-    p AS (SELECT * FROM ws.process x WHERE x.id = _dot.process),
+    WITH w AS (SELECT * FROM ws.workflow x WHERE x.id = dot.workflow),
+    p AS (SELECT * FROM ws.process x WHERE x.id = dot.process),
     n AS (
         SELECT n.*,
                (SELECT count(*) FROM ws.transition t WHERE t.child = n.id) AS ins,
@@ -56,47 +59,48 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                k.state, k.runs
           FROM ws.node n
           LEFT JOIN LATERAL (
-              SELECT (SELECT x.state FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id
+              SELECT (SELECT x.state FROM ws.task x WHERE x.process = dot.process AND x.node = n.id
                        ORDER BY x.id DESC LIMIT 1) AS state,
-                     (SELECT count(*) FROM ws.task x WHERE x.process = _dot.process AND x.node = n.id) AS runs
+                     (SELECT count(*) FROM ws.task x WHERE x.process = dot.process AND x.node = n.id) AS runs
           ) k ON true
-         WHERE n.workflow = _dot.workflow),
+         WHERE n.workflow = dot.workflow),
     node_lines AS (
-        SELECT n.id, format('  %s [%s];', ws._dot_quote(n.name), concat_ws(', ',
+        SELECT n.id, format('  %s [%s];', ws_internal.dot_quote(n.name), concat_ws(', ',
                    CASE WHEN n.is_start THEN 'start=true' END,
                    CASE WHEN n.is_end THEN 'end=true' END,
                    CASE WHEN n."join" <> 'and' THEN format('join=%s', n."join") END,
                    CASE WHEN n.split <> 'and' THEN format('split=%s', n.split) END,
-                   CASE WHEN n.action IS NOT NULL THEN 'action=' || ws._dot_quote(n.action) END,
-                   CASE WHEN n.role IS NOT NULL THEN 'role=' || ws._dot_quote(n.role) END,
-                   CASE WHEN n.params <> '{}' THEN 'params=' || ws._dot_quote(n.params::text) END,
-                   CASE WHEN n.wait IS NOT NULL THEN 'wait=' || ws._dot_quote(n.wait::text) END,
-                   CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until=' || ws._dot_quote(n.wait_until::text) END,
+                   CASE WHEN n.action IS NOT NULL THEN 'action=' || ws_internal.dot_quote(n.action) END,
+                   CASE WHEN n.role IS NOT NULL THEN 'role=' || ws_internal.dot_quote(n.role) END,
+                   CASE WHEN n.params <> '{}' THEN 'params=' || ws_internal.dot_quote(n.params::text) END,
+                   CASE WHEN n.wait IS NOT NULL THEN 'wait=' || ws_internal.dot_quote(n.wait::text) END,
+                   CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until=' || ws_internal.dot_quote(n.wait_until::text) END,
                    CASE WHEN n.retries <> 0 THEN format('retries=%s', n.retries) END,
+                   CASE WHEN n.due IS NOT NULL THEN 'due=' || ws_internal.dot_quote(n.due::text) END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
-                   'label=' || ws._dot_label(concat_ws(E'\n', n.name,
+                   'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
-                       CASE WHEN _dot.process IS NOT NULL AND n.state IS NOT NULL
+                       CASE WHEN dot.process IS NOT NULL AND n.state IS NOT NULL
                             THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END)),
                    CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL
-                        THEN 'tooltip=' || ws._dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role)) END,
-                   CASE WHEN _dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
+                        THEN 'tooltip=' || ws_internal.dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role)) END,
+                   CASE WHEN dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
                         WHEN 'waiting' THEN 'khaki' WHEN 'pending' THEN 'gold' WHEN 'ready' THEN 'lightyellow'
                         WHEN 'running' THEN 'lightblue' WHEN 'succeeded' THEN 'palegreen'
                         WHEN 'failed' THEN 'salmon' WHEN 'cancelled' THEN 'gray80' ELSE 'white' END END
                )) AS line
           FROM n),
     edge_lines AS (
-        SELECT t.id, format('  %s -> %s%s;', ws._dot_quote(a.name), ws._dot_quote(b.name),
+        SELECT t.id, format('  %s -> %s%s;', ws_internal.dot_quote(a.name), ws_internal.dot_quote(b.name),
                    coalesce(' [' || nullif(concat_ws(', ',
-                       CASE WHEN t.condition IS NOT NULL THEN 'condition=' || ws._dot_quote(t.condition::text) END,
+                       CASE WHEN t.condition IS NOT NULL THEN 'condition=' || ws_internal.dot_quote(t.condition::text) END,
                        CASE WHEN t.priority <> 0 THEN format('priority=%s', t.priority) END,
-                       'label=' || nullif(ws._dot_label(concat_ws(' ',
+                       'label=' || nullif(ws_internal.dot_label(concat_ws(' ',
                            CASE WHEN t.priority <> 0 THEN '#' || t.priority END,
                            -- drawn without jsonpath's outer parentheses and quotes of plain keys
                            regexp_replace(regexp_replace(t.condition::text, '^\((.*)\)$', '\1'),
@@ -109,12 +113,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           JOIN ws.node a ON a.id = t.parent
           JOIN ws.node b ON b.id = t.child
           LEFT JOIN LATERAL (SELECT (p.tokens->>t.id::text)::int AS k FROM p) p_tok ON true
-         WHERE t.workflow = _dot.workflow)
-    SELECT format('digraph %s {', ws._dot_quote(w.name)) || E'\n'
+         WHERE t.workflow = dot.workflow)
+    SELECT format('digraph %s {', ws_internal.dot_quote(w.name)) || E'\n'
         || concat_ws(E'\n',
-               CASE WHEN w.description IS NOT NULL THEN '  description=' || ws._dot_quote(w.description) || ';' END,
-               CASE WHEN w.params <> '{}' THEN '  params=' || ws._dot_quote(w.params::text) || ';' END,
-               '  label=' || ws._dot_label(w.name || ' v' || w.version
+               CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
+               CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
+               '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
                    || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
                '  labelloc=t; fontname="Helvetica";',
                '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
@@ -124,40 +128,62 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         || E'\n}\n'
       FROM w
 $$;
-COMMENT ON FUNCTION ws._dot(bigint, bigint) IS
-    'Internal: Graphviz source of a workflow, coloured by a process''s tasks when given';
+COMMENT ON FUNCTION ws_internal.dot(bigint, bigint) IS
+    'Graphviz source of a workflow, coloured by a process''s tasks when given';
 
 -- to_dot, process_dot, export and lint are VOLATILE although they only read: a VOLATILE
 -- function takes a fresh snapshot for each statement, so it sees what an inner call of the
 -- same query wrote, as in SELECT ws.export(ws.define(...)) or ws.to_dot(ws.define_dot(...)).
-CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text
+CREATE FUNCTION ws_internal.to_dot(workflow bigint) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
     IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
         RAISE EXCEPTION 'workflow % does not exist', workflow
-            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
     END IF;
-    RETURN ws._dot(workflow, NULL);
+    RETURN ws_internal.dot(workflow, NULL);
 END $$;
+COMMENT ON FUNCTION ws_internal.to_dot(bigint) IS 'ws.to_dot''s implementation';
+
+CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.to_dot(bigint) IS
     'The workflow as Graphviz source: readable (shapes, gates, conditions) and read back by ws.define_dot as an equal workflow';
 
-CREATE FUNCTION ws.process_dot(process bigint) RETURNS text
+CREATE FUNCTION ws_internal.to_dot(workflow text) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ws_internal.to_dot(ws_internal.workflow_id(workflow))
+$$;
+COMMENT ON FUNCTION ws_internal.to_dot(text) IS 'ws.to_dot''s implementation, by name';
+
+CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.to_dot(text) IS 'The newest version of the named workflow as Graphviz source';
+
+CREATE FUNCTION ws_internal.process_dot(process bigint) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    wf bigint;
+    p ws.process;
 BEGIN
-    SELECT p.workflow INTO wf FROM ws.process p WHERE p.id = process;
+    SELECT * INTO p FROM ws.process x WHERE x.id = process;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'process % does not exist', process
-            USING ERRCODE = '42704', HINT = 'See SELECT id, workflow, state FROM ws.process.';
+            USING ERRCODE = '42704', HINT = 'See SELECT id, workflow_name, state FROM ws.my_processes.';
     END IF;
-    RETURN ws._dot(wf, process);
+    IF NOT ws_internal.is_admin() AND p.started_by <> ws_internal.caller()
+       AND NOT EXISTS (SELECT FROM ws.event e WHERE e.process = p.id AND e.actor = ws_internal.caller()) THEN
+        RAISE EXCEPTION 'permission denied to see process %', process
+            USING ERRCODE = '42501',
+                  DETAIL = format('Role "%s" neither started it nor acted in it.', ws_internal.caller()),
+                  HINT = 'See SELECT id, workflow_name, state FROM ws.my_processes; an administrator sees every process.';
+    END IF;
+    RETURN ws_internal.dot(p.workflow, process);
 END $$;
+COMMENT ON FUNCTION ws_internal.process_dot(bigint) IS 'ws.process_dot''s implementation';
+
+CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.process_dot(bigint) IS
-    'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs';
+    'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs; users see the processes of ws.my_processes';
 
 ------------------------------------------------------------------------------
 -- JSON export: the inverse of ws.define
@@ -166,7 +192,7 @@ COMMENT ON FUNCTION ws.process_dot(bigint) IS
 -- Keys with their default value are left out. ws.define infers start (end) nodes only when
 -- no node is marked start (end), so a workflow that has start and end nodes comes back
 -- exactly; one without any (which ws.validate refuses) would get inferred ones.
-CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb
+CREATE FUNCTION ws_internal.export(workflow bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
@@ -175,7 +201,7 @@ BEGIN
     SELECT * INTO w FROM ws.workflow x WHERE x.id = workflow;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'workflow % does not exist', workflow
-            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
     END IF;
     RETURN jsonb_build_object('name', w.name, 'params', w.params)
         || CASE WHEN w.description IS NOT NULL THEN jsonb_build_object('description', w.description) ELSE '{}' END
@@ -192,6 +218,7 @@ BEGIN
                    || CASE WHEN n.wait_until IS NOT NULL THEN jsonb_build_object('wait_until', n.wait_until::text)
                            ELSE '{}' END
                    || CASE WHEN n.retries <> 0 THEN jsonb_build_object('retries', n.retries) ELSE '{}' END
+                   || CASE WHEN n.due IS NOT NULL THEN jsonb_build_object('due', n.due::text) ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((
@@ -203,8 +230,20 @@ BEGIN
                  FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
                 WHERE t.workflow = w.id), '[]'));
 END $$;
+COMMENT ON FUNCTION ws_internal.export(bigint) IS 'ws.export''s implementation';
+
+CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.export(bigint) IS
     'The workflow as the JSON document ws.define takes: ws.define(ws.export(w)) defines the next version, equal to w';
+
+CREATE FUNCTION ws_internal.export(workflow text) RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ws_internal.export(ws_internal.workflow_id(workflow))
+$$;
+COMMENT ON FUNCTION ws_internal.export(text) IS 'ws.export''s implementation, by name';
+
+CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.export(text) IS 'The newest version of the named workflow as the JSON document ws.define takes';
 
 ------------------------------------------------------------------------------
 -- Warnings: what ws.start accepts but is probably a mistake
@@ -212,13 +251,13 @@ COMMENT ON FUNCTION ws.export(bigint) IS
 
 -- ws.validate lists what makes a workflow unusable, and ws.start refuses a workflow while
 -- it lists anything; ws.lint lists what is allowed but suspicious, so it never blocks.
-CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text
+CREATE FUNCTION ws_internal.lint(workflow bigint) RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
     IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
         RAISE EXCEPTION 'workflow % does not exist', workflow
-            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow.';
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
     END IF;
     -- An AND join waits for a token on every incoming transition. Walk back from each of
     -- them through nodes with a single incoming transition and no XOR split; two walks
@@ -270,8 +309,20 @@ BEGIN
        AND (t.priority, t.id) > (fb.priority, fb.id)
      ORDER BY n.id, t.priority, t.id;
 END $$;
+COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
+
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.lint(bigint) IS
     'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
+
+CREATE FUNCTION ws_internal.lint(workflow text) RETURNS SETOF text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ws_internal.lint(ws_internal.workflow_id(workflow))
+$$;
+COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
+
+CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';
 
 ------------------------------------------------------------------------------
 -- Versions at a glance
@@ -293,3 +344,16 @@ SELECT w.id, w.name, w.version,
  ORDER BY w.name, w.version;
 COMMENT ON VIEW ws.workflow_overview IS
     'One line a workflow version for psql: its size, whether ws.start(name) takes it (newest), its processes by state';
+COMMENT ON COLUMN ws.workflow_overview.id IS 'The workflow version''s id';
+COMMENT ON COLUMN ws.workflow_overview.name IS 'The workflow''s name';
+COMMENT ON COLUMN ws.workflow_overview.version IS 'The version';
+COMMENT ON COLUMN ws.workflow_overview.newest IS 'The version ws.start(name) starts';
+COMMENT ON COLUMN ws.workflow_overview.nodes IS 'How many nodes it has';
+COMMENT ON COLUMN ws.workflow_overview.transitions IS 'How many transitions it has';
+COMMENT ON COLUMN ws.workflow_overview.running IS 'Its running processes';
+COMMENT ON COLUMN ws.workflow_overview.completed IS 'Its completed processes';
+COMMENT ON COLUMN ws.workflow_overview.failed IS 'Its failed processes';
+COMMENT ON COLUMN ws.workflow_overview.cancelled IS 'Its cancelled processes';
+COMMENT ON COLUMN ws.workflow_overview.created_at IS 'When it was defined';
+COMMENT ON COLUMN ws.workflow_overview.created_by IS 'Who defined it';
+COMMENT ON COLUMN ws.workflow_overview.description IS 'Free text';

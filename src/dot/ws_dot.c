@@ -19,8 +19,10 @@
  *   3. With Graphviz closed, each value is checked and converted (booleans, gates,
  *      integers, JSON, intervals, jsonpaths; 22023 naming the node or edge when wrong) and
  *      the JSON document of ws.define is built.
- *   4. ws.define(doc) runs through SPI: every other check, the start/end inference and
- *      all-or-nothing behaviour are ws.define's.
+ *   4. ws.define(doc) runs through SPI: every other check, the start/end inference,
+ *      validation and all-or-nothing behaviour are ws.define's. ws.define_dot is the C
+ *      entry of the ws library (ws_call) into this function, ws_internal.define_dot,
+ *      which leaves the context of errors out.
  */
 #include "postgres.h"
 
@@ -47,7 +49,7 @@ PG_MODULE_MAGIC;
 /* Workflow attributes, by the kind of object that carries them */
 static const char *const graph_keys[] = {"name", "description", "params"};
 static const char *const node_keys[] = {"action", "role", "start", "end", "join", "split",
-	"params", "wait", "wait_until", "retries"};
+	"params", "wait", "wait_until", "retries", "due"};
 static const char *const edge_keys[] = {"condition", "priority"};
 
 #define NGRAPH_KEYS lengthof(graph_keys)
@@ -241,7 +243,7 @@ DotCheckKeys(Agraph_t *g, int kind, const char *what, const char *const *ours, i
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown %s attribute \"%s\" in DOT input", what, sym->name),
 				 who ? errdetail("%s", who) : 0,
-				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries. Edge attributes: condition, priority. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
+				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due. Edge attributes: condition, priority. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
 	}
 }
 
@@ -560,7 +562,7 @@ DotDocument(DotGraph *dg)
 				DotJsonObject(&buf, key, v, owner);
 			else
 			{
-				if (strcmp(key, "wait") == 0)
+				if (strcmp(key, "wait") == 0 || strcmp(key, "due") == 0)
 					DotCheckInput(INTERVALOID, v, key, owner, "an interval such as 2 days");
 				else if (strcmp(key, "wait_until") == 0)
 					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.deadline");
@@ -617,7 +619,7 @@ ws_define_dot(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(doc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ws_dot: SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT ws.define($1::jsonb)", 1, argtypes, values, NULL, false, 1);
+	rc = SPI_execute_with_args("SELECT ws_internal.define($1::jsonb)", 1, argtypes, values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "ws_dot: ws.define failed: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -211,6 +211,36 @@ class Workflow:
                          {n['name'] for n in nodes if n['name'] not in has_out})
         self.doc = self._doc()
 
+    def never_firing(self):
+        """The (join, parent) pairs ws.define must refuse (the contract's AND-join check):
+        an AND join that is not a start node, with two or more incoming transitions, one
+        of them from a parent that every path from a start node to it passes through the
+        join (a parent that is reachable at all)."""
+        starts = [n['name'] for n in self.nodes if n['start']]
+
+        def reach(avoid):
+            seen = [s for s in starts if s != avoid]
+            todo = list(seen)
+            while todo:
+                u = todo.pop()
+                for t in self.trans:
+                    if t['from'] == u and t['to'] != avoid and t['to'] not in seen:
+                        seen.append(t['to'])
+                        todo.append(t['to'])
+            return set(seen)
+
+        everywhere = reach(None)
+        out = []
+        for n in self.nodes:
+            ins = [t['from'] for t in self.trans if t['to'] == n['name']]
+            if n['join'] != 'and' or n['start'] or len(ins) < 2:
+                continue
+            around = reach(n['name'])
+            for parent in ins:
+                if parent in everywhere and parent not in around and (n['name'], parent) not in out:
+                    out.append((n['name'], parent))
+        return out
+
     def _doc(self):
         ns = []
         for n in self.nodes:
@@ -663,6 +693,27 @@ class Run:
         tag = 'rj%d_%d' % (self.args.seed, index)
         g = Workflow(rng, tag, tag)
         # define, read back ids, validate
+        refused = g.never_firing()
+        if refused:
+            # ws.define refuses the document, names each such join and parent, and stores
+            # nothing; then the same graph with those joins made OR or XOR joins is defined
+            try:
+                self.db.run("SELECT ws.define(%s::jsonb);" % lit(json.dumps(g.doc, sort_keys=True)))
+                self.report(g, 'ws.define stored a workflow whose AND joins never fire: %s' % refused)
+                return False
+            except SqlError as e:
+                msg = str(e)
+                missing = [jp for jp in refused
+                           if 'AND join "%s" can never fire: its transition from "%s"' % jp not in msg]
+                if 'is not valid' not in msg or 'Nothing was stored' not in msg or missing:
+                    self.report(g, 'ws.define refused the document, but not as expected',
+                                extra='expected to name %s\nerror:\n%s' % (missing or refused, msg))
+                    return False
+            COVER['define refused: AND join never fires'] += 1
+            for n in g.nodes:
+                if any(n['name'] == jp[0] for jp in refused):
+                    n['join'] = rng.choice(['or', 'xor'])
+            g.doc = g._doc()
         doc = json.dumps(g.doc, sort_keys=True)
         lines = self.sql(g,
                          "SELECT ws.define(%s::jsonb) AS wf \\gset\n"

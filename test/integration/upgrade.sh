@@ -19,31 +19,31 @@ SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttyp
        || coalesce(' identity ' || nullif(a.attidentity::text, ''), '') || ' #' || a.attnum
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
   LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
- WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind IN ('r', 'v')
+ WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND c.relkind IN ('r', 'v')
 UNION ALL
 SELECT 'table ' || c.relname || ' ' || coalesce(c.reloptions::text, '')
-  FROM pg_class c WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind = 'r'
+  FROM pg_class c WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND c.relkind = 'r'
 UNION ALL
 SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
-  FROM pg_constraint WHERE connamespace = 'ws'::regnamespace
+  FROM pg_constraint WHERE connamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
 UNION ALL
 SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
- WHERE c.relnamespace = 'ws'::regnamespace
+ WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
 UNION ALL
 SELECT 'comment ' || coalesce(c.relname || '.' || a.attname, c.relname) || ': ' || d.description
   FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
- WHERE c.relnamespace = 'ws'::regnamespace
+ WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
 UNION ALL
 SELECT 'function ' || p.oid::regprocedure || ' ' || md5(p.prosrc) || ' '
        || coalesce(array_to_string(p.proconfig, ','), '') || ' ' || coalesce(obj_description(p.oid, 'pg_proc'), '')
-  FROM pg_proc p WHERE p.pronamespace = 'ws'::regnamespace
+  FROM pg_proc p WHERE p.pronamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
 UNION ALL
 SELECT 'view ' || c.relname || ' ' || md5(pg_get_viewdef(c.oid))
-  FROM pg_class c WHERE c.relnamespace = 'ws'::regnamespace AND c.relkind = 'v'
+  FROM pg_class c WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND c.relkind = 'v'
 UNION ALL
 SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger t
-  JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = 'ws'::regnamespace AND NOT tgisinternal
+  JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND NOT tgisinternal
 ORDER BY 1
 SQL
 }
@@ -52,7 +52,9 @@ current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../ws.control")
 ws_scratch_db ws_fresh
 schema ws_fresh >"$WS_TMP/schema-fresh.txt"
 ok $? "the schema of a fresh install of $current reads ($(wc -l <"$WS_TMP/schema-fresh.txt") lines)"
-for from in $(ls "$here/../../sql" | sed -n 's/^ws--\([0-9.]*\)\.sql$/\1/p'); do
+# every version an upgrade script starts from (CREATE EXTENSION ws VERSION 'x' installs a
+# version whose full script is gone by its base version and the upgrade scripts after it)
+for from in $(ls "$here/../../sql" | sed -n 's/^ws--\([0-9.]*\)--[0-9.]*\.sql$/\1/p' | sort -uV); do
     [ "$from" = "$current" ] && continue
     db=ws_from_$(echo "$from" | tr . _)
     dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"
@@ -74,10 +76,14 @@ INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.ta
 SELECT ws.grant_user('ws_upgrade_role');
 DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_admin') THEN CREATE ROLE ws_upgrade_admin; END IF; END $$;
 SELECT ws.grant_admin('ws_upgrade_admin');
--- from 0.2.0 on, the engine copies the node's role onto the task
+-- from 0.2.0 on, the engine copies the node's role onto the task; from 0.3.0 on, ready
+-- tasks are in the claim queue ws.ready
 DO $$ BEGIN
     IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'ws.task'::regclass AND attname = 'role') THEN
         EXECUTE 'UPDATE ws.task t SET role = n.role FROM ws.node n WHERE n.id = t.node';
+    END IF;
+    IF to_regclass('ws.ready') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO ws.ready (action, task) SELECT action, id FROM ws.task WHERE state = ''ready''';
     END IF;
 END $$;
 SQL
@@ -102,6 +108,15 @@ SQL
     [ "$g" = t ]; ok $? "from $from: a role granted ws.complete before the update may call ws.complete_batch"
     g=$(q -d "$db" -c "SELECT has_table_privilege('ws_upgrade_admin', 'ws.ready', 'SELECT')")
     [ "$g" = t ]; ok $? "from $from: an admin granted before the update may read ws.ready"
+    g=$(q -d "$db" -c "SELECT has_function_privilege('ws_upgrade_role', 'ws.take(bigint)', 'EXECUTE')
+                         AND has_table_privilege('ws_upgrade_role', 'ws.my_processes', 'SELECT')
+                         AND has_function_privilege('ws_upgrade_role', 'ws.process_dot(bigint)', 'EXECUTE')
+                         AND NOT has_function_privilege('ws_upgrade_role', 'ws.define(jsonb)', 'EXECUTE')")
+    [ "$g" = t ]; ok $? "from $from: a user granted before the update has what ws.grant_user gives in $current, and no more"
+    g=$(q -d "$db" -c "SELECT has_function_privilege('ws_upgrade_admin', 'ws.assign(bigint, name)', 'EXECUTE')
+                         AND has_function_privilege('ws_upgrade_admin', 'ws.define(jsonb)', 'EXECUTE')
+                         AND has_function_privilege('ws_upgrade_admin', 'ws.validate(text)', 'EXECUTE')")
+    [ "$g" = t ]; ok $? "from $from: an admin granted before the update has what ws.grant_admin gives in $current"
     # the engine on the upgraded data: claim and complete what the old version left
     n=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.a'], 'w', 10)")
     m=$(q -d "$db" -c "SELECT count(ws.complete(task)) FROM ws.claim(ARRAY['up.b'], 'w', 10)")

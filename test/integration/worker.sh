@@ -5,7 +5,10 @@
 # workflow, JSON output steers an XOR split, a failing command is retried then fails the
 # process with its stderr, bad output is a clear failure, a worker killed with -9 loses its
 # lease to the other one, a PostgreSQL restart is survived, SIGTERM waits for the running
-# command then fails what is left. Last, the tasks per second of one worker running `true`.
+# command then fails what is left. Errors that retrying cannot fix (no such database, a
+# wrong password, no ws.grant_user, no ws...) stop a worker at once with status 2, one that
+# heals is retried; make install puts ws-worker on the PATH. Last, the tasks per second of
+# one worker running `true`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -27,13 +30,29 @@ passed=0
 failed=0
 declare -A WPID
 TICKPID=
+HBA=                            # pg_hba.conf while a test has changed it (saved in $T)
+NOWS=ws_worker_nows             # a database without ws
+NOGRANT=ws_worker_nogrant       # a role without ws.grant_user
+PWROLE=ws_worker_pw             # a role that must give its password
+
+# restore_hba: put back the pg_hba.conf saved before a test changed it
+restore_hba() {
+    if [ -n "$HBA" ]; then
+        cat "$T/pg_hba.conf" >"$HBA"
+        psql -X -Atq -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+        HBA=
+    fi
+}
 
 cleanup() {
     local p
     for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "$TICKPID" ] && kill "$TICKPID" 2>/dev/null
     wait 2>/dev/null
+    restore_hba
     dropdb --if-exists --force "$DB" >/dev/null 2>&1
+    dropdb --if-exists --force "$NOWS" >/dev/null 2>&1
+    psql -X -q -d postgres -c "DROP ROLE IF EXISTS $NOGRANT, $PWROLE" >/dev/null 2>&1
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -129,6 +148,8 @@ EOF
 chmod 755 "$T/cmd.sh"
 
 dropdb --if-exists --force "$DB" >/dev/null 2>&1
+dropdb --if-exists --force "$NOWS" >/dev/null 2>&1
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS $NOGRANT, $PWROLE" >/dev/null 2>&1
 createdb "$DB" || { echo "worker: 0 passed, 1 failed"; exit 1; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL || { echo "worker: 0 passed, 1 failed"; exit 1; }
 CREATE EXTENSION ws;
@@ -151,6 +172,7 @@ SELECT ws.define('{"name": "steps", "nodes": [
     {"name": "s1", "action": "t.step"}, {"name": "s2", "action": "t.step"}, {"name": "s3", "action": "t.step"}],
   "transitions": [{"from": "s1", "to": "s2"}, {"from": "s2", "to": "s3"}]}');
 SELECT ws.define('{"name": "noop", "nodes": [{"name": "n", "action": "t.noop"}], "transitions": []}');
+SELECT ws.define('{"name": "heal", "nodes": [{"name": "n", "action": "t.heal"}], "transitions": []}');
 SQL
 
 # no timer loop exists yet: tick in the background (lease ends, retry back-off)
@@ -164,6 +186,91 @@ if [ $? -eq 0 ] && [[ $out == *"--action NAME"* && $out == *WS_ATTEMPT* ]]; then
 if [ $? -eq 2 ]; then ok "no command: usage error"; else not_ok "no command: usage error"; fi
 "$WORKER" --concurrency 0 --action x -- true >/dev/null 2>&1
 if [ $? -eq 2 ]; then ok "bad --concurrency: usage error"; else not_ok "bad --concurrency: usage error"; fi
+
+# make install installs ws-worker in pg_config --bindir, which a user's PATH lacks, and links it
+# from /usr/local/bin: look for it on this PATH without that directory (test/run installs first)
+bindir=$(pg_config --bindir)
+userpath=$(tr ':' '\n' <<<"$PATH" | grep -vxF -e "$bindir" -e "$bindir/" -e /usr/lib/postgresql/15/bin | paste -sd: -)
+found=$(PATH=$userpath command -v ws-worker)
+if [ -n "$found" ] && [ "$(readlink -f "$found")" = "$(readlink -f "$bindir/ws-worker")" ] &&
+   "$found" --help >/dev/null 2>&1; then
+    ok "make install puts ws-worker on the PATH ($found)"
+else
+    not_ok "make install puts ws-worker on the PATH" "command -v ws-worker found '${found:-nothing}' on $userpath; want a link to $bindir/ws-worker"
+fi
+
+# ---- errors retrying cannot fix stop the worker at once, with status 2 and what to do
+# fatal NAME PATTERN [options...]: the worker must exit with status 2 within 5 s (not go on
+# retrying) and its log match PATTERN (grep -E)
+fatal() {
+    local name=$1 pattern=$2 rc
+    shift 2
+    timeout -s KILL 5 "$WORKER" --name fatal "$@" --action t.echo -- true >"$T/fatal.out" 2>&1
+    rc=$?
+    if [ $rc -eq 2 ] && grep -Eq "$pattern" "$T/fatal.out"; then
+        ok "$name"
+    else
+        not_ok "$name" "exit $rc (137: still retrying after 5 s): $(tail -n 2 "$T/fatal.out")"
+    fi
+}
+fatal "unknown database: exit 2, the message names it" \
+    'cannot use database "ws_no_such_db": database "ws_no_such_db" does not exist \(SQLSTATE 3D000\); not retrying' \
+    --dsn "dbname=ws_no_such_db"
+fatal "invalid connection string: exit 2" 'invalid sslmode value: "bogus"; not retrying' \
+    --dsn "dbname=$DB sslmode=bogus"
+q "CREATE ROLE $NOGRANT LOGIN"
+fatal "a role without ws.grant_user: exit 2, 42501 and what an admin must run" \
+    "permission denied for schema ws \(SQLSTATE 42501\); not retrying\. An administrator must run SELECT ws\.grant_user\('$NOGRANT'\)" \
+    --dsn "dbname=$DB user=$NOGRANT"
+createdb "$NOWS"
+fatal "a database without ws: exit 2" \
+    "cannot use database \"$NOWS\": schema \"ws\" does not exist \(SQLSTATE 3F000\).*CREATE EXTENSION ws" \
+    --dsn "dbname=$NOWS"
+# the same database with ws of another version than the library's
+psql -X -q -v ON_ERROR_STOP=1 -d "$NOWS" -c "CREATE EXTENSION ws" \
+    -c "UPDATE pg_extension SET extversion = '0.0.0' WHERE extname = 'ws'" >/dev/null
+# (an upgrade in progress: the library is new, ALTER EXTENSION ws UPDATE has not run yet)
+# heals by itself: the worker keeps retrying and says why
+timeout -s KILL 3 "$WORKER" --name upgrading --dsn "dbname=$NOWS" --poll 1 --action t.echo -- true >"$T/upgrading.out" 2>&1
+rc=$?
+if [ $rc -eq 137 ] && grep -q "SQLSTATE 55000" "$T/upgrading.out"; then
+    ok "ws of another version in the database (an upgrade under way): the worker keeps retrying"
+else
+    not_ok "ws of another version in the database (an upgrade under way): the worker keeps retrying" \
+        "exit $rc: $(tail -n 2 "$T/upgrading.out")"
+fi
+# a wrong password: the role must give one (scram), for this role only
+q "CREATE ROLE $PWROLE LOGIN PASSWORD 'right'"
+HBA=$(q "SHOW hba_file")
+cp "$HBA" "$T/pg_hba.conf"
+{ echo "local all $PWROLE scram-sha-256"; cat "$T/pg_hba.conf"; } >"$HBA"
+chown postgres: "$HBA"
+q "SELECT pg_reload_conf()" >/dev/null
+end=$((SECONDS + 5))      # until the server reads it: a connection without a password fails
+while psql -X -w -Atq -d "$DB" -U "$PWROLE" -c '' >/dev/null 2>&1 && [ $SECONDS -lt $end ]; do sleep 0.1; done
+fatal "a wrong password: exit 2, says authentication failed" \
+    "password authentication failed for user \"$PWROLE\" \(SQLSTATE 28P01\); not retrying" \
+    --dsn "user=$PWROLE password=wrong dbname=$DB"
+restore_hba
+
+# ---- an error that heals is retried: a database that accepts no connections for a while
+psql -X -q -d postgres -c "ALTER DATABASE $DB ALLOW_CONNECTIONS false"
+start_worker heal --action t.heal --poll 0.5 -- true
+sleep 1.5
+if kill -0 "${WPID[heal]}" 2>/dev/null &&
+   grep -q 'not currently accepting connections; trying again' "$T/heal.log"; then
+    ok "a database not accepting connections (55000): the worker keeps retrying"
+else
+    not_ok "a database not accepting connections (55000): the worker keeps retrying" "$(tail -n 2 "$T/heal.log")"
+fi
+psql -X -q -d postgres -c "ALTER DATABASE $DB ALLOW_CONNECTIONS true"
+p_heal=$(q "SELECT ws.start('heal')")
+if wait_for 10 "SELECT state = 'completed' FROM ws.process WHERE id = $p_heal"; then
+    ok "once it accepts them again, the worker connects and completes a task"
+else
+    not_ok "once it accepts them again, the worker connects and completes a task" "$(tail -n 2 "$T/heal.log")"
+fi
+stop_worker heal
 
 # ---- two workers run a workflow of shell commands
 ACTIONS=(--action t.echo --action t.double --action t.mark --action t.flaky --action t.badjson

@@ -1,7 +1,7 @@
 -- Behaviour under different roles: who sees, claims, fills and completes what.
 -- Runs in one transaction that is rolled back, roles included.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 CREATE ROLE tap_admin LOGIN;
 CREATE ROLE tap_clerks NOLOGIN;
@@ -66,9 +66,13 @@ SELECT throws_ok(format('SELECT ws.complete_batch(ARRAY[%s])', :review1), '42501
                  'nor in a batch');
 RESET ROLE;
 
--- a nested member completes a review; SET ROLE is what counts
+-- an assigned pending task is completed only by its assignee (or an admin): a nested
+-- member takes it first, then completes it; SET ROLE is what counts
 SET ROLE tap_carla;
-SELECT lives_ok(format('SELECT ws.complete(%s)', :review1), 'a member of a nested role completes it');
+SELECT throws_ok(format('SELECT ws.complete(%s)', :review1), '42501', NULL,
+                 'a member who is not the assignee cannot complete an assigned task');
+SELECT lives_ok(format('SELECT ws.take(%s)', :review1), 'a member of a nested role takes it');
+SELECT lives_ok(format('SELECT ws.complete(%s)', :review1), 'and completes it');
 RESET ROLE;
 SELECT is((SELECT actor::text FROM ws.event WHERE task = :review1 AND state = 'succeeded'),
           'tap_carla', 'the event records the acting role');

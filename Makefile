@@ -7,12 +7,12 @@ OBJS = src/ws.o src/access.o src/graph.o src/forms.o src/engine.o src/claim.o sr
 DATA_built = sql/ws--$(EXTVERSION).sql
 # earlier versions' install scripts, frozen, and the upgrade scripts between versions
 DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
-       sql/ws--0.3.0--0.4.0.sql
+       sql/ws--0.3.0--0.4.0.sql ws--0.1.0.control ws--0.2.0.control ws--0.3.0.control
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = definitions sequential conference joins errors dot
+REGRESS = definitions sequential conference joins errors dot forms validation
 REGRESS_OPTS = --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 PG_CONFIG ?= pg_config

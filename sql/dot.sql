@@ -24,17 +24,19 @@ LANGUAGE sql AS $$
       FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
      WHERE t.workflow = w ORDER BY t.id
 $$;
--- try(dot): the workflow defined, or the SQLSTATE, message and detail of the error
+-- try(dot): the workflow defined, or the SQLSTATE, message, detail and hint of the error
 CREATE FUNCTION try(dot text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     wid bigint;
     detail text;
+    hint text;
 BEGIN
     wid := ws.define_dot(dot);
     RETURN (SELECT format('ok: "%s" version %s', w.name, w.version) FROM ws.workflow w WHERE w.id = wid);
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-    RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' / ' || nullif(detail, ''), '');
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' / ' || nullif(detail, ''), '')
+        || coalesce(' (' || nullif(hint, '') || ')', '');
 END $$;
 -- same(a, b): two workflows with equal nodes and transitions (by name), attributes,
 -- conditions, priorities and params; the rows that differ when they are not

@@ -5,10 +5,12 @@
  * Each such public function is declared in schema ws as LANGUAGE C, symbol ws_call, and
  * implemented by the function of the same name and argument types in schema ws_internal,
  * which users cannot reach. ws_call calls its twin and lets any error through with its
- * SQLSTATE, message, detail and hint but without its CONTEXT (and QUERY) lines: those name ws's own
- * PL/pgSQL functions, their line numbers and the SQL they run inside ws, which tell a user
- * nothing about what to change. (PL/pgSQL leaves the context out only for a RAISE in the
- * function called first; one ws function calling another, or a cast that fails, adds it.)
+ * SQLSTATE, message, detail and hint but without the CONTEXT (and QUERY) lines from inside
+ * ws: those name ws's own PL/pgSQL functions, their line numbers and the SQL they run,
+ * which tell a user nothing about what to change. (PL/pgSQL leaves the context out only
+ * for a RAISE in the function called first; one ws function calling another, or a cast
+ * that fails, adds it.) The error is raised again from ws_call, so the context of the
+ * caller's own functions and statements, outside ws, is added as usual.
  *
  * The twin is looked up once per call site and kept in fn_extra; a set-returning twin
  * fills the caller's ReturnSetInfo itself (PL/pgSQL returns sets in materialize mode).
@@ -93,7 +95,7 @@ ws_call(PG_FUNCTION_ARGS)
 		edata->context = NULL;
 		edata->internalquery = NULL;
 		edata->internalpos = 0;
-		ReThrowError(edata);
+		ThrowErrorData(edata);	/* the callers' own context is added again */
 	}
 	PG_END_TRY();
 	ws_caller = outer;

@@ -312,7 +312,7 @@ WsCheckUpdated(int n, int64 task, const char *verb)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot %s task " INT64_FORMAT ": it changed state meanwhile", verb, task),
-				 errhint("Its lease may have ended; check ws.task.")));
+				 errhint("Its lease may have ended and another worker claimed it: drop this work.")));
 }
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);

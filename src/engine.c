@@ -1495,8 +1495,8 @@ WsCheckActionable(WsStep *st, WsTaskRow *row, const char *verb)
 }
 
 /*
- * An assigned pending task is completed or filled only by its assignee or an admin: any
- * other member of the node's role takes it first (ws.take).
+ * An assigned pending task is completed, failed or filled only by its assignee or an
+ * admin: any other member of the node's role takes it first (ws.take).
  */
 static void
 WsCheckAssignee(WsStep *st, WsTaskRow *row, const char *verb)
@@ -1864,6 +1864,7 @@ ws_fail(PG_FUNCTION_ARGS)
 	n = &st.g->nodes[row.node];
 	WsRequireRunning(&st);
 	WsCheckActionable(&st, &row, "fail");
+	WsCheckAssignee(&st, &row, "fail");
 	WsCheckAttempt(&row, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
 
 	if (row.attempts <= n->retries && n->action != NULL)
@@ -1978,11 +1979,20 @@ WsReassign(WsStep *st, WsTaskRow *row, const char *assignee, const char *why)
 					   old ? psprintf(", was assigned to \"%s\"", old) : ""));
 }
 
-/* Lock the process of task, read the task, check the caller's role, and that it is pending. */
+/*
+ * Lock the process of task, read the task, check that it is pending and (member) that the
+ * caller is a member of its node's role.
+ */
 static void
-WsPendingStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *verb)
+WsPendingStep(WsStep *st, WsCaller *who, int64 task, WsTaskRow *row, const char *verb,
+			  bool member)
 {
-	WsTaskStep(st, who, task, row, verb);
+	if (!WsStepLoad(st, who, 0, WS_FIND_WAIT, task, row))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("task " INT64_FORMAT " does not exist", task)));
+	if (member)
+		WsCheckMember(who, st->g->nodes[row->node].role, task, verb);
 	WsRequireRunning(st);
 	WsRequirePending(row, verb);
 }
@@ -2000,7 +2010,7 @@ ws_take(PG_FUNCTION_ARGS)
 
 	WsEnter(&who);
 	SPI_connect();
-	WsPendingStep(&st, &who, task, &row, "take");
+	WsPendingStep(&st, &who, task, &row, "take", true);
 	WsReassign(&st, &row, who.actor, psprintf("taken by \"%s\"", who.actor));
 	WsStepEnd(&st);
 	SPI_finish();
@@ -2026,7 +2036,7 @@ ws_release(PG_FUNCTION_ARGS)
 
 	WsEnter(&who);
 	SPI_connect();
-	WsPendingStep(&st, &who, task, &row, "release");
+	WsPendingStep(&st, &who, task, &row, "release", true);
 	assignee = WsTaskAssignee(&st, task);
 	if (assignee == NULL || strcmp(assignee, who.actor) != 0)
 		ereport(ERROR,
@@ -2068,7 +2078,7 @@ ws_assign(PG_FUNCTION_ARGS)
 				 errdetail("Only administrators of ws (ws.grant_admin) assign tasks."),
 				 errhint("A member of the task's role can take it with ws.take().")));
 	SPI_connect();
-	WsPendingStep(&st, &who, task, &row, "assign");
+	WsPendingStep(&st, &who, task, &row, "assign", false);
 	role = st.g->nodes[row.node].role;
 	if (to != NULL)
 	{
@@ -2193,14 +2203,14 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(*name)),
-					 errhint("Define it with ws.create_workflow() or ws.define(); see SELECT name, version FROM ws.workflow.")));
+					 errhint("Names are case sensitive; an administrator lists the workflows in ws.workflow_overview.")));
 	}
 	values[0] = Int64GetDatum(wf);
 	if (!WsStoreFind(store, WS_WORKFLOW, values, WS_FIND_KEY_SHARE))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("workflow " INT64_FORMAT " does not exist", wf),
-				 errhint("See SELECT id, name, version FROM ws.workflow.")));
+				 errhint("An administrator lists the workflows in ws.workflow_overview.")));
 	g = WsGetGraph(wf);
 	if (!g->validated)
 	{
@@ -2216,7 +2226,7 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("workflow \"%s\" version %d is not valid", g->name, g->version),
 					 errdetail("%s", TextDatumGetCString(d)),
-					 errhint("See SELECT * FROM ws.validate(" INT64_FORMAT "), and fix the definition.", wf)));
+					 errhint("An administrator sees the problems with SELECT * FROM ws.validate(" INT64_FORMAT ") and defines a corrected version.", wf)));
 		g->validated = true;
 	}
 	process = WsStoreNextId(WS_PROCESS);

@@ -267,7 +267,7 @@ WsGetGraph(int64 wf)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("workflow " INT64_FORMAT " does not exist", wf),
-					 errhint("See SELECT id, name, version FROM ws.workflow.")));
+					 errhint("An administrator lists the workflows in ws.workflow_overview.")));
 		e = hash_search(graph_cache, &wf, HASH_ENTER, &found);
 		e->graph = g;
 		return g;

@@ -4,6 +4,9 @@
 
 -- Schema ws holds what users call and read; ws_internal holds the implementations and
 -- helpers behind them, which nobody but the extension's owner may use (see src/calls.c).
+-- Both belong to the extension: DROP EXTENSION ws removes them.
+CREATE SCHEMA ws;
+COMMENT ON SCHEMA ws IS 'The ws workflow engine: what users call and read';
 CREATE SCHEMA ws_internal;
 COMMENT ON SCHEMA ws_internal IS 'Internal to the ws extension: implementations and helpers that users never call';
 
@@ -176,7 +179,7 @@ COMMENT ON COLUMN ws.task.due_at IS 'When a waiting task goes on; when a pending
 COMMENT ON COLUMN ws.task.lease_until IS 'When the claim of a running task ends unless renewed';
 COMMENT ON COLUMN ws.task.worker IS 'The worker name of its last claim';
 COMMENT ON COLUMN ws.task.created_at IS 'When the node was activated';
-COMMENT ON COLUMN ws.task.started_at IS 'When it was first claimed (or completed)';
+COMMENT ON COLUMN ws.task.started_at IS 'When its current attempt was claimed (a task done without a claim: when it ended)';
 COMMENT ON COLUMN ws.task.ended_at IS 'When it succeeded, failed or was cancelled';
 COMMENT ON COLUMN ws.task.role IS 'The node''s role, copied when the task is created, so ws.claim checks it without reading the node';
 

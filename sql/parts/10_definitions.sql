@@ -315,7 +315,7 @@ BEGIN
             USING ERRCODE = '42704', HINT = 'Add it first with ws.add_node(); names are case sensitive.';
     END IF;
     IF condition IS NOT NULL AND NOT ws_internal.is_predicate(condition) THEN
-        RAISE EXCEPTION 'condition of transition "%" -> "%" is not a predicate: "%"', parent, child, condition
+        RAISE EXCEPTION 'condition of transition "%" -> "%" is not a predicate: %', parent, child, condition
             USING ERRCODE = '22023',
                   DETAIL = 'A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.',
                   HINT = 'Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).';

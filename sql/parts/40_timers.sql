@@ -23,7 +23,15 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'CALL ws.run_ticks(58, 0.25) runs ticks for 58 seconds, 4 a second at most.';
     END IF;
     LOOP
-        PERFORM ws.tick();
+        -- ws dropped meanwhile (this code runs on from the function cache): stop cleanly,
+        -- also when the drop commits while ws.tick() waits for its tables
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
+        BEGIN
+            PERFORM ws.tick();
+        EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
+            EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
+            RAISE;
+        END;
         COMMIT;
         EXIT WHEN pg_catalog.clock_timestamp() >= stop;
         SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))

@@ -446,7 +446,8 @@ DotCheckInput(Oid typid, const char *value, const char *attr, const char *owner,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s \"%s\" of %s", attr, value, owner),
-				 errdetail("Expected %s: %s.", expected, edata->message)));
+				 errdetail("%s.", edata->message),
+				 errhint("Write %s.", expected)));
 	}
 	PG_END_TRY();
 }
@@ -457,7 +458,7 @@ DotBadValue(const char *attr, const char *value, const char *owner, const char *
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid %s \"%s\" of %s", attr, value, owner),
-			 errdetail("Expected %s.", expected)));
+			 errhint("Write %s.", expected)));
 }
 
 /* Append "key": value to a JSON object being built */

@@ -52,5 +52,47 @@ awk -v m="$max" 'BEGIN { exit !(m >= 0 && m < 1.5) }' || fail "a timer fired ${m
 [ "$(q -c "SELECT count(*) FROM cron.job_run_details d JOIN cron.job j USING (jobid)
             WHERE j.jobname = 'ws-tick' AND d.status = 'failed'")" = 0 ] \
     || fail "the job failed: $(q -c "SELECT return_message FROM cron.job_run_details WHERE status = 'failed' LIMIT 1")"
+
+# DROP EXTENSION ws while the job runs: the run stops without an error at its next round,
+# and the job's own command removes the job (here run at once, not at the next minute)
+command=$(q -c "SELECT command FROM cron.job WHERE jobname = 'ws-tick'")
+for i in $(seq 1 20); do
+    [ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE status = 'running'")" -gt 0 ] && break
+    sleep 0.5
+done
 q -c "DROP EXTENSION ws" >/dev/null
+q -c "$command" >/dev/null || fail "the job's command fails once ws is dropped"
+[ "$(q -c "SELECT count(*) FROM cron.job WHERE jobname = 'ws-tick'")" = 0 ] || fail "the job did not remove itself after DROP EXTENSION ws"
+for i in $(seq 1 20); do
+    [ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE status IN ('starting', 'running')")" = 0 ] && break
+    sleep 0.5
+done
+[ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE status IN ('starting', 'running')")" = 0 ] \
+    || fail "a job run goes on after DROP EXTENSION ws"
+[ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE status = 'failed'")" = 0 ] \
+    || fail "a job run failed: $(q -c "SELECT return_message FROM cron.job_run_details WHERE status = 'failed' LIMIT 1")"
+left=$(q -c "SELECT string_agg(nspname, ', ') FROM pg_namespace WHERE nspname IN ('ws', 'ws_internal')")
+[ -z "$left" ] || fail "schemas left after DROP EXTENSION ws: $left"
+echo "cron: after DROP EXTENSION ws, nothing of ws is left, scheduled or running"
+
+# ws.unschedule_tick removes the job, and says so when there is none
+q -c "CREATE EXTENSION ws" -c "SELECT ws.schedule_tick()" -c "SELECT ws.unschedule_tick()" >/dev/null
+[ "$(q -c "SELECT count(*) FROM cron.job WHERE jobname = 'ws-tick'")" = 0 ] || fail "ws.unschedule_tick left the job"
+note=$(q -c "SELECT ws.unschedule_tick()" 2>&1)
+[[ $note == *"no ws-tick job"* ]] || fail "unscheduling nothing says nothing: $note"
+q -c "DROP EXTENSION ws" >/dev/null
+
+# a server where pg_cron runs jobs over TCP (no background workers) and listens on none:
+# ws.schedule_tick warns; before CREATE EXTENSION pg_cron, the hint says to create it,
+# not to preload it (it is preloaded)
+out=$( (
+    . "$(dirname "$0")/../cluster.sh"
+    ws_cluster_start "cron.use_background_workers = off" >/dev/null || exit 1
+    psql -X -At -d postgres -c "CREATE EXTENSION ws" -c "SELECT ws.schedule_tick()" 2>&1
+    psql -X -At -d postgres -c "CREATE EXTENSION pg_cron" -c "SELECT ws.schedule_tick()" 2>&1
+) )
+[[ $out == *"pg_cron is preloaded: CREATE EXTENSION pg_cron here"* ]] || fail "no create-it hint where pg_cron is preloaded: $out"
+[[ $out != *"Add pg_cron to shared_preload_libraries"* ]] || fail "the hint says to preload a preloaded pg_cron: $out"
+[[ $out == *"WARNING:  pg_cron cannot run the job: it connects over TCP"* ]] || fail "no warning where pg_cron cannot connect: $out"
+echo "cron: without background workers or a TCP listener, ws.schedule_tick warns"
 echo "cron: 1 passed, 0 failed"

@@ -123,6 +123,9 @@ SQL
     s=$(q -d "$db" -c "SELECT string_agg(state, ',' ORDER BY id) FROM ws.process")
     [ "$n" = 1 ] && [ "$m" = 3 ] && [ "$s" = "completed,completed,completed" ]
     ok $? "from $from: the old processes finish on the new engine (a: $n, b: $m, processes: $s)"
+    q -d "$db" -c "DROP EXTENSION ws" >/dev/null
+    left=$(q -d "$db" -c "SELECT string_agg(nspname, ', ') FROM pg_namespace WHERE nspname IN ('ws', 'ws_internal')")
+    [ -z "$left" ]; ok $? "from $from: DROP EXTENSION ws leaves no schema of ws (left: ${left:-none})"
     dropdb "$db"
 done
 echo "upgrade: $passed passed, $failed failed"

@@ -1,0 +1,68 @@
+-- Action forms are checked everywhere they apply: on activation (a missing required value
+-- or a value of the wrong type makes the task pending, the problem in its error column,
+-- for a person to fix), by ws.fill (a wrong type is refused and nothing changes), and by
+-- ws.validate for the constant params of each node (workflow params, then node params).
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+TRUNCATE ws.workflow, ws.node, ws.transition, ws.action, ws.process, ws.task, ws.event RESTART IDENTITY;
+
+SELECT ws.register_action('multiply', '{"a": {"type": "integer", "required": true},
+                                         "b": {"type": "integer"},
+                                         "label": {"type": "string"},
+                                         "rate": {"type": "number"},
+                                         "urgent": {"type": "boolean"},
+                                         "when": {"type": "timestamp"},
+                                         "opts": {"type": "object"},
+                                         "items": {"type": "array"}}');
+SELECT ws.define('{"name": "mult", "nodes": [{"name": "m", "action": "multiply"}]}') AS w \gset
+
+-- every type, right: ready at once
+SELECT ws.start('mult', '{"a": 2, "b": 3, "label": "x", "rate": 1.5, "urgent": true,
+                          "when": "2026-11-27T10:00:00Z", "opts": {}, "items": [1]}') AS p \gset
+SELECT state, error FROM ws.task WHERE process = :p;
+
+-- each type, wrong: pending, every problem named, nothing claimable
+SELECT ws.start('mult', '{"a": 2.5, "b": "seven", "label": 1, "rate": "1.5", "urgent": "yes",
+                          "when": "soon", "opts": [], "items": {}}') AS p \gset
+SELECT state, error FROM ws.task WHERE process = :p;
+SELECT e.state, e.detail FROM ws.event e WHERE e.process = :p AND e.task IS NOT NULL ORDER BY e.id;
+SELECT count(*) AS claimed FROM ws.claim(ARRAY['multiply'], 'w', 10) c WHERE c.process = :p;
+
+-- the seed's wording of a missing value stays, and both kinds are listed together
+SELECT ws.start('mult', '{"b": "seven"}') AS p2 \gset
+SELECT state, error FROM ws.task WHERE process = :p2;
+
+-- JSON null passes any type (and does not count as present for a required one)
+SELECT ws.start('mult', '{"a": 1, "b": null}') AS p3 \gset
+SELECT state, error FROM ws.task WHERE process = :p3;
+
+-- ws.fill refuses a wrong type, names it, changes nothing; a right one makes it ready,
+-- and clears the error
+SELECT t.id AS t2 FROM ws.task t WHERE t.process = :p2 \gset
+SELECT ws.fill(:t2, '{"a": 2, "b": "eight"}');
+SELECT state, params, error FROM ws.task WHERE id = :t2;
+SELECT ws.fill(:t2, '{"a": 2}');
+SELECT state, params, error FROM ws.task WHERE id = :t2;
+-- the task's own params override the process variable of the wrong type
+SELECT ws.fill(:t2, '{"b": 8}');
+SELECT state, params, error FROM ws.task WHERE id = :t2;
+SELECT c.params FROM ws.claim(ARRAY['multiply'], 'w', 10) c WHERE c.task = :t2;
+
+-- at define time: constant params of a node, and workflow params, against its form
+SELECT count(*) AS workflows_before FROM ws.workflow \gset
+SELECT ws.define('{"name": "bad", "nodes": [{"name": "m", "action": "multiply", "params": {"b": "seven"}}]}');
+SELECT ws.define('{"name": "bad", "params": {"when": "tomorrow-ish"}, "nodes": [{"name": "m", "action": "multiply"}]}');
+SELECT count(*) = :workflows_before AS nothing_stored FROM ws.workflow;
+-- a node's own params override the workflow's: that one is fine
+SELECT ws.define('{"name": "good", "params": {"b": "seven"}, "nodes": [{"name": "m", "action": "multiply", "params": {"b": 7}}]}') IS NOT NULL AS defined;
+-- the incremental API stays lenient until ws.start, which refuses
+SELECT ws.create_workflow('later') AS wl \gset
+SELECT ws.add_node(:wl, 'm', 'multiply', is_start => true, is_end => true, params => '{"a": "two"}') IS NOT NULL AS added;
+SELECT * FROM ws.validate('later');
+SELECT ws.start('later');
+-- a form registered (or changed) after the definition counts at the next start
+SELECT ws.define('{"name": "reform", "nodes": [{"name": "m", "action": "reformed", "params": {"n": "x"}}]}') AS wr \gset
+SELECT * FROM ws.validate(:wr);
+SELECT ws.register_action('reformed', '{"n": {"type": "integer"}}');
+SELECT * FROM ws.validate(:wr);
+SELECT ws.start(:wr);

@@ -9,8 +9,11 @@
  * is running, completed, failed or cancelled; only a running process moves.
  *
  * STEPS
- * Every call that changes state (ws.start, ws.complete, ws.fail, ws.cancel, ws.retry, each
- * process handled by ws.tick) is one step of one process. A step
+ * Every call that changes state (ws.start, ws.complete, ws.fail, ws.fill, ws.cancel,
+ * ws.retry, ws.take, ws.release, ws.assign, each process handled by ws.tick) is one step
+ * of one process. The assignee of a pending task is read under the process lock, so the
+ * rule that only the assignee (or an admin) completes, fails or fills it holds against a
+ * concurrent take. A step
  *   1. locks the process row (as FOR UPDATE does; WsStepLoad) and reads its variables,
  *      its tokens and its active tasks into a WsStep;
  *   2. does its change, which activates nodes depth first: a split follows its taken

@@ -5,8 +5,11 @@
  * access.c   who is calling, running engine SQL as the extension owner, and refusing a
  *            schema of another version
  * graph.c    per-backend cache of workflow graphs, invalidated on definition changes
+ * forms.c    action forms: the type check of params (activation, ws.fill, ws.validate)
+ * calls.c    the C entry into ws's PL/pgSQL functions (errors without their context)
  * engine.c   processes and steps: activation, completion, splits, joins, end, stuck,
- *            and the write of each step's task rows, events and process row
+ *            people (take, release, assign), and the write of each step's task rows,
+ *            events and process row
  * claim.c    the worker protocol: claim, heartbeat, progress
  * store.c    row writes to ws.task, ws.ready, ws.event and ws.process without planned
  *            statements (for the step's write and the claim)

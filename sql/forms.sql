@@ -32,9 +32,15 @@ SELECT count(*) AS claimed FROM ws.claim(ARRAY['multiply'], 'w', 10) c WHERE c.p
 SELECT ws.start('mult', '{"b": "seven"}') AS p2 \gset
 SELECT state, error FROM ws.task WHERE process = :p2;
 
+-- a time zone PostgreSQL does not know is not a timestamp: pending, not an error
+SELECT ws.start('mult', '{"a": 1, "when": "2026-11-27 10:00 Mars/Olympus"}') AS p4 \gset
+SELECT state, error FROM ws.task WHERE process = :p4;
+
 -- JSON null passes any type (and does not count as present for a required one)
 SELECT ws.start('mult', '{"a": 1, "b": null}') AS p3 \gset
 SELECT state, error FROM ws.task WHERE process = :p3;
+SELECT ws.start('mult', '{"a": null}') AS p5 \gset
+SELECT t.state, t.error, m.missing FROM ws.task t JOIN ws.my_tasks m ON m.task = t.id WHERE t.process = :p5;
 
 -- ws.fill refuses a wrong type, names it, changes nothing; a right one makes it ready,
 -- and clears the error

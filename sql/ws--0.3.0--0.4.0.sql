@@ -221,9 +221,9 @@ BEGIN
     END IF;
     BEGIN
         path := value::jsonpath;
-    EXCEPTION WHEN syntax_error THEN
+    EXCEPTION WHEN syntax_error OR data_exception THEN
         RAISE EXCEPTION '% is not a valid jsonpath: "%"', what, value
-            USING ERRCODE = '22023',
+            USING ERRCODE = '22023', DETAIL = SQLERRM || '.',
                   HINT = CASE WHEN predicate THEN 'A condition is a jsonpath predicate such as $.papers >= 10, $.approved == true or exists($.reviewer).'
                               ELSE 'Write a jsonpath such as $.deadline.' END;
     END;
@@ -246,7 +246,7 @@ BEGIN
         RETURN NULL;
     END IF;
     RETURN (value #>> '{}')::timestamptz;
-EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+EXCEPTION WHEN data_exception THEN      -- also a time zone name it does not know (22023)
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION ws_internal.timestamp(jsonb) IS 'A JSON string as a timestamp, NULL when it is none';
@@ -263,10 +263,10 @@ COMMENT ON FUNCTION ws_internal.caller() IS
 
 CREATE FUNCTION ws_internal.is_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT has_table_privilege(ws_internal.caller(), 'ws.task', 'SELECT')
+    SELECT has_function_privilege(ws_internal.caller(), 'ws.assign(bigint, name)', 'EXECUTE')
 $$;
 COMMENT ON FUNCTION ws_internal.is_admin() IS
-    'Is the role that called ws an administrator (may read ws.task, as ws.grant_admin grants; superusers too)?';
+    'Is the role that called ws an administrator (may call ws.assign, as ws.grant_admin grants; superusers too)?';
 
 CREATE FUNCTION ws_internal.workflow_id(name text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -647,13 +647,20 @@ BEGIN
         UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id WHERE t.workflow = w.id)
     SELECT format('AND join "%s" can never fire: its transition from "%s" can only be taken after the join itself has fired (every path from a start node to "%s" passes through "%s"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)',
                   j.name, p.name, p.name, j.name)
-      FROM joins jj
-      JOIN ws.node j ON j.id = jj.id
-      JOIN ws.transition t ON t.child = j.id
-      JOIN ws.node p ON p.id = t.parent
+      FROM (SELECT DISTINCT ON (jj.id, t.parent) jj.id AS j, t.parent AS p, t.id AS t
+              FROM joins jj JOIN ws.transition t ON t.child = jj.id
+             ORDER BY jj.id, t.parent, t.id) x
+      JOIN ws.node j ON j.id = x.j
+      JOIN ws.node p ON p.id = x.p
      WHERE p.id IN (SELECT id FROM fwd)
        AND NOT EXISTS (SELECT FROM around a WHERE a.j = j.id AND a.id = p.id)
-     ORDER BY j.id, t.id;
+     ORDER BY j.id, x.t;
+    -- conditions stored before ws checked them (or by hand) must still be predicates
+    RETURN QUERY
+    SELECT format('condition of transition "%s" -> "%s" is not a predicate: %s', a.name, b.name, t.condition)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t.condition IS NOT NULL AND NOT ws_internal.is_predicate(t.condition)
+     ORDER BY t.id;
     RETURN QUERY
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;
@@ -715,7 +722,8 @@ SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.
        n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
        (SELECT pg_catalog.array_agg(f.key ORDER BY f.key) FROM ws.action a, pg_catalog.jsonb_each(a.params) f
          WHERE a.name = t.action AND f.value @> '{"required": true}'
-           AND NOT (w.params || p.params || n.params || t.params) ? f.key) AS missing,
+           AND coalesce(pg_catalog.jsonb_typeof((w.params || p.params || n.params || t.params) -> f.key), 'null') = 'null'
+       ) AS missing,
        t.attempts, t.lease_until, t.due_at, t.created_at,
        t.assignee IS NOT DISTINCT FROM current_user AS assigned_to_me, t.error
   FROM ws.task t
@@ -738,7 +746,7 @@ COMMENT ON COLUMN ws.my_tasks.assignee IS 'The role a pending task is assigned t
 COMMENT ON COLUMN ws.my_tasks.role IS 'The node''s role, whose members may act on it; NULL: any ws user';
 COMMENT ON COLUMN ws.my_tasks.params IS 'The task''s own params';
 COMMENT ON COLUMN ws.my_tasks.effective_params IS 'Workflow params, then process variables, then node params, then task params';
-COMMENT ON COLUMN ws.my_tasks.missing IS 'Required parameters of the action''s form still missing (ws.fill supplies them)';
+COMMENT ON COLUMN ws.my_tasks.missing IS 'Required parameters of the action''s form still missing or null (ws.fill supplies them)';
 COMMENT ON COLUMN ws.my_tasks.attempts IS 'How many times it was claimed';
 COMMENT ON COLUMN ws.my_tasks.lease_until IS 'When the claim of a running task ends unless renewed';
 COMMENT ON COLUMN ws.my_tasks.due_at IS 'When a pending task should be done (the node''s due)';
@@ -780,9 +788,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
   LEFT JOIN ws.node n ON n.id = t.node
- WHERE pg_catalog.has_table_privilege('ws.task', 'SELECT')
-    OR p.started_by = current_user
-    OR EXISTS (SELECT FROM ws.event e WHERE e.process = p.id AND e.actor = current_user)
+ WHERE pg_catalog.has_function_privilege('ws.assign(bigint, name)', 'EXECUTE')
+    OR p.id IN (SELECT m.id FROM ws.my_processes m)
  GROUP BY p.id, w.name, w.version;
 COMMENT ON VIEW ws.process_overview IS
     'One line a process for psql: where it is (the nodes of its active tasks), counts by state, its error; users see the processes of ws.my_processes, administrators all';
@@ -820,14 +827,14 @@ BEGIN
         EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
         BEGIN
             PERFORM ws.tick();
+            SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
+              INTO next FROM ws.task WHERE state = 'waiting';
         EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
             EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
             RAISE;
         END;
         COMMIT;
         EXIT WHEN pg_catalog.clock_timestamp() >= stop;
-        SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
-          INTO next FROM ws.task WHERE state = 'waiting';
         nap := least(every, pg_catalog.date_part('epoch', stop - pg_catalog.clock_timestamp()),
                      greatest(0.01, coalesce(pg_catalog.date_part('epoch', next - pg_catalog.clock_timestamp()), every)));
         PERFORM pg_catalog.pg_sleep(nap);
@@ -912,7 +919,8 @@ COMMENT ON FUNCTION ws.unschedule_tick() IS 'Removes the pg_cron job ws.schedule
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws_internal.define_dot(dot text) RETURNS bigint
-    AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+    AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws_internal.define_dot(text) IS 'ws.define_dot''s implementation';
 
 CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STRICT;
@@ -1255,7 +1263,8 @@ COMMENT ON COLUMN ws.workflow_overview.description IS 'Free text';
 -- Users start processes, see and act on the tasks their roles allow (ws.my_tasks), and
 -- see the processes they started or acted in (ws.my_processes, ws.process_overview,
 -- ws.process_dot). Administrators also define workflows, read every table, cancel,
--- retry, assign and schedule. An administrator is a role that may read ws.task.
+-- retry, assign and schedule. An administrator is a role that may call ws.assign (so
+-- reading the tables, which reports get too, never lets anyone act on others' tasks).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws_internal.grant_user(role name) RETURNS void
@@ -1316,20 +1325,40 @@ REVOKE ALL ON ALL ROUTINES IN SCHEMA ws_internal FROM PUBLIC;
 -- could read ws.task.
 DO $$
 DECLARE
-    r regrole;
+    r name;
 BEGIN
     FOR r IN
-        SELECT DISTINCT a.grantee::regrole FROM pg_proc p, aclexplode(p.proacl) a
+        SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_proc p, aclexplode(p.proacl) a
          WHERE p.oid = 'ws.claim(text[], text, integer, interval)'::regprocedure
            AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
     LOOP
-        PERFORM ws_internal.grant_user(r::text::name);
+        PERFORM ws_internal.grant_user(r);
     END LOOP;
     FOR r IN
-        SELECT DISTINCT a.grantee::regrole FROM pg_class c, aclexplode(c.relacl) a
+        SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_class c, aclexplode(c.relacl) a
          WHERE c.oid = 'ws.task'::regclass
            AND a.privilege_type = 'SELECT' AND a.grantee <> 0 AND a.grantee <> c.relowner
     LOOP
-        PERFORM ws_internal.grant_admin(r::text::name);
+        PERFORM ws_internal.grant_admin(r);
     END LOOP;
 END $$;
+
+-- pg_init_privs: those grants, and schema ws's grants as it joined the extension, were
+-- recorded as the extension's initial privileges, which pg_dump leaves out of a dump (a
+-- restored database would lose them). A fresh install records its owner's privileges
+-- only, and nothing for schema ws: the same here, so that the users' grants are dumped.
+DELETE FROM pg_catalog.pg_init_privs
+ WHERE classoid = 'pg_catalog.pg_namespace'::regclass AND objoid = 'ws'::regnamespace;
+UPDATE pg_catalog.pg_init_privs i
+   SET initprivs = (SELECT pg_catalog.array_agg(x ORDER BY n)
+                      FROM pg_catalog.unnest(i.initprivs) WITH ORDINALITY AS u(x, n)
+                     WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(ARRAY[x]) e
+                                    WHERE e.grantee = (SELECT nspowner FROM pg_catalog.pg_namespace
+                                                        WHERE nspname = 'ws')))
+ WHERE i.privtype = 'e'
+   AND ((i.classoid = 'pg_catalog.pg_proc'::regclass
+         AND i.objoid IN (SELECT oid FROM pg_catalog.pg_proc
+                           WHERE pronamespace IN ('ws'::regnamespace, 'ws_internal'::regnamespace)))
+     OR (i.classoid = 'pg_catalog.pg_class'::regclass
+         AND i.objoid IN (SELECT oid FROM pg_catalog.pg_class
+                           WHERE relnamespace IN ('ws'::regnamespace, 'ws_internal'::regnamespace))));

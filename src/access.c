@@ -15,10 +15,14 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -137,17 +141,33 @@ WsIsMember(WsCaller *who, const char *role)
 }
 
 /*
- * Is the caller an administrator of ws? Those are the roles that may read ws.task, which
- * ws.grant_admin grants (superusers may read everything).
+ * Is the caller an administrator of ws? Those are the roles that may call ws.assign,
+ * which ws.grant_admin grants (and superusers). Not "may read ws.task": reading is given
+ * for reports too (pg_read_all_data), and must not let anyone act on others' tasks.
+ * Called as the extension's owner (WsEnter), so the lookup needs no grant of the caller.
  */
 bool
 WsIsAdmin(WsCaller *who)
 {
-	static Oid	task_relid = InvalidOid;
+	Oid			argtypes[2] = {INT8OID, NAMEOID};
+	Oid			assign = LookupFuncName(list_make2(makeString("ws"), makeString("assign")), 2,
+										argtypes, false);
 
-	if (!OidIsValid(task_relid) || get_rel_name(task_relid) == NULL)
-		task_relid = get_relname_relid("task", get_namespace_oid("ws", false));
-	return pg_class_aclcheck(task_relid, who->caller, ACL_SELECT) == ACLCHECK_OK;
+	return pg_proc_aclcheck(assign, who->caller, ACL_EXECUTE) == ACLCHECK_OK;
+}
+
+/* May role log in? */
+bool
+WsRoleCanLogin(Oid role)
+{
+	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	bool		can;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	can = ((Form_pg_authid) GETSTRUCT(tup))->rolcanlogin;
+	ReleaseSysCache(tup);
+	return can;
 }
 
 /* Refuse with 42501 unless the caller may act for role on task. */

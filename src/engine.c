@@ -987,7 +987,7 @@ WsAssign(const char *role, const char *skip)
  * Create a task of node ni (task == 0) or move task to a new state, with its event.
  * error: the task's new error (ws_no_error clears it, NULL keeps it); assignee: for
  * pending, who it is assigned to (NULL: nobody); due: for waiting, when it is due (NULL:
- * none), for pending, when the person should be done (NULL: keep due_at).
+ * none), for pending, when the person should be done (0: none; NULL: keep due_at).
  * Returns the task id. Nothing is written yet: see WsFlush.
  */
 static int64
@@ -1098,28 +1098,34 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, const char *from)
 		char	   *detail;
 		TimestampTz due = 0;
 
-		if (was_pending)
-			assignee = WsTaskAssignee(st, task);
-		else
-		{
-			WsFlush(st, false); /* WsAssign counts open tasks: this step's too */
-			assignee = n->role ? WsAssign(n->role, NULL) : NULL;
-			if (n->due)
-				due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-															  IntervalPGetDatum(n->due)));
-		}
 		if (problems)
 			detail = problems;
 		else
 			detail = pstrdup("waiting for a member of the role to complete it");
-		if (n->role && assignee == NULL)
-			detail = psprintf("%s; role \"%s\" has no member who can log in, so it is unassigned",
-							  detail, n->role);
-		else if (assignee)
-			detail = psprintf("%s; assigned to \"%s\"", detail, assignee);
+		if (was_pending)
+		{
+			/* still pending (a partial ws.fill): its assignee and due time stay */
+			assignee = WsTaskAssignee(st, task);
+			detail = psprintf("%s; %s", detail,
+							  assignee ? psprintf("assigned to \"%s\"", assignee) : "unassigned");
+		}
+		else
+		{
+			WsFlush(st, false); /* WsAssign counts open tasks: this step's too */
+			assignee = n->role ? WsAssign(n->role, NULL) : NULL;
+			/* newly pending: due_at is the node's due, or none (not a timer's time) */
+			if (n->due)
+				due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+															  IntervalPGetDatum(n->due)));
+			if (n->role && assignee == NULL)
+				detail = psprintf("%s; role \"%s\" has no member who can log in, so it is unassigned",
+								  detail, n->role);
+			else if (assignee)
+				detail = psprintf("%s; assigned to \"%s\"", detail, assignee);
+		}
 		task = WsSetTask(st, ni, task, "pending", NULL, problems ? problems : NULL, assignee,
-						 due ? &due : NULL, detail);
+						 was_pending ? NULL : &due, detail);
 	}
 	WsRemoveActive(st, task);
 	WsAddActive(st, task, ni);
@@ -2091,6 +2097,11 @@ ws_assign(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("role \"%s\" does not exist", to)));
+		if (!WsRoleCanLogin(toid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("role \"%s\" cannot log in, so it cannot act on task " INT64_FORMAT, to, task),
+					 errhint("Assign it to a member of the role who can log in, as ws assigns pending tasks itself.")));
 		if (role != NULL && OidIsValid(get_role_oid(role, true)) &&
 			!is_member_of_role(toid, get_role_oid(role, true)))
 			ereport(ERROR,

@@ -13,10 +13,12 @@
  */
 #include "ws.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 static const char *const ws_field_types[] = {
@@ -86,9 +88,9 @@ WsFormParse(Jsonb *params)
 	return form;
 }
 
-/* Does s read as a timestamp with time zone (as timestamptz_in would, without raising)? */
+/* Does s read as a timestamp with time zone (as timestamptz_in would)? */
 static bool
-WsIsTimestamp(const char *s)
+WsParseTimestamp(const char *s)
 {
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
 	char	   *field[MAXDATEFIELDS];
@@ -106,6 +108,38 @@ WsIsTimestamp(const char *s)
 	if (dtype == DTK_DATE)
 		return tm2timestamp(&tt, fsec, &tz, &t) == 0 && IS_VALID_TIMESTAMP(t);
 	return dtype == DTK_EPOCH || dtype == DTK_LATE || dtype == DTK_EARLY;
+}
+
+/*
+ * WsParseTimestamp without raising: PostgreSQL 15's DecodeDateTime raises (22023) for a
+ * time zone name it does not know instead of returning an error code, so the parse runs
+ * in a subtransaction whose error means "not a timestamp".
+ */
+static bool
+WsIsTimestamp(const char *s)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		ok = WsParseTimestamp(s);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
 }
 
 /* Is v (a value of an object) of type? */

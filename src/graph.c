@@ -355,6 +355,8 @@ ws_is_predicate(PG_FUNCTION_ARGS)
 	JsonPathItem v;
 
 	jspInit(&v, jp);
+	if (jspHasNext(&v))
+		PG_RETURN_BOOL(false);	/* ($.a == 1).type() yields a string */
 	switch (v.type)
 	{
 		case jpiAnd:

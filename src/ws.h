@@ -63,6 +63,7 @@ extern void WsEnter(WsCaller *who);
 extern void WsLeave(WsCaller *who);
 extern bool WsIsMember(WsCaller *who, const char *role);
 extern bool WsIsAdmin(WsCaller *who);
+extern bool WsRoleCanLogin(Oid role);
 extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);
 
 /* store.c */

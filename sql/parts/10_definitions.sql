@@ -113,9 +113,9 @@ BEGIN
     END IF;
     BEGIN
         path := value::jsonpath;
-    EXCEPTION WHEN syntax_error THEN
+    EXCEPTION WHEN syntax_error OR data_exception THEN
         RAISE EXCEPTION '% is not a valid jsonpath: "%"', what, value
-            USING ERRCODE = '22023',
+            USING ERRCODE = '22023', DETAIL = SQLERRM || '.',
                   HINT = CASE WHEN predicate THEN 'A condition is a jsonpath predicate such as $.papers >= 10, $.approved == true or exists($.reviewer).'
                               ELSE 'Write a jsonpath such as $.deadline.' END;
     END;
@@ -138,7 +138,7 @@ BEGIN
         RETURN NULL;
     END IF;
     RETURN (value #>> '{}')::timestamptz;
-EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+EXCEPTION WHEN data_exception THEN      -- also a time zone name it does not know (22023)
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION ws_internal.timestamp(jsonb) IS 'A JSON string as a timestamp, NULL when it is none';
@@ -155,10 +155,10 @@ COMMENT ON FUNCTION ws_internal.caller() IS
 
 CREATE FUNCTION ws_internal.is_admin() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT has_table_privilege(ws_internal.caller(), 'ws.task', 'SELECT')
+    SELECT has_function_privilege(ws_internal.caller(), 'ws.assign(bigint, name)', 'EXECUTE')
 $$;
 COMMENT ON FUNCTION ws_internal.is_admin() IS
-    'Is the role that called ws an administrator (may read ws.task, as ws.grant_admin grants; superusers too)?';
+    'Is the role that called ws an administrator (may call ws.assign, as ws.grant_admin grants; superusers too)?';
 
 CREATE FUNCTION ws_internal.workflow_id(name text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -539,13 +539,20 @@ BEGIN
         UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id WHERE t.workflow = w.id)
     SELECT format('AND join "%s" can never fire: its transition from "%s" can only be taken after the join itself has fired (every path from a start node to "%s" passes through "%s"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)',
                   j.name, p.name, p.name, j.name)
-      FROM joins jj
-      JOIN ws.node j ON j.id = jj.id
-      JOIN ws.transition t ON t.child = j.id
-      JOIN ws.node p ON p.id = t.parent
+      FROM (SELECT DISTINCT ON (jj.id, t.parent) jj.id AS j, t.parent AS p, t.id AS t
+              FROM joins jj JOIN ws.transition t ON t.child = jj.id
+             ORDER BY jj.id, t.parent, t.id) x
+      JOIN ws.node j ON j.id = x.j
+      JOIN ws.node p ON p.id = x.p
      WHERE p.id IN (SELECT id FROM fwd)
        AND NOT EXISTS (SELECT FROM around a WHERE a.j = j.id AND a.id = p.id)
-     ORDER BY j.id, t.id;
+     ORDER BY j.id, x.t;
+    -- conditions stored before ws checked them (or by hand) must still be predicates
+    RETURN QUERY
+    SELECT format('condition of transition "%s" -> "%s" is not a predicate: %s', a.name, b.name, t.condition)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t.condition IS NOT NULL AND NOT ws_internal.is_predicate(t.condition)
+     ORDER BY t.id;
     RETURN QUERY
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;

@@ -9,7 +9,8 @@ SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.
        n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
        (SELECT pg_catalog.array_agg(f.key ORDER BY f.key) FROM ws.action a, pg_catalog.jsonb_each(a.params) f
          WHERE a.name = t.action AND f.value @> '{"required": true}'
-           AND NOT (w.params || p.params || n.params || t.params) ? f.key) AS missing,
+           AND coalesce(pg_catalog.jsonb_typeof((w.params || p.params || n.params || t.params) -> f.key), 'null') = 'null'
+       ) AS missing,
        t.attempts, t.lease_until, t.due_at, t.created_at,
        t.assignee IS NOT DISTINCT FROM current_user AS assigned_to_me, t.error
   FROM ws.task t
@@ -32,7 +33,7 @@ COMMENT ON COLUMN ws.my_tasks.assignee IS 'The role a pending task is assigned t
 COMMENT ON COLUMN ws.my_tasks.role IS 'The node''s role, whose members may act on it; NULL: any ws user';
 COMMENT ON COLUMN ws.my_tasks.params IS 'The task''s own params';
 COMMENT ON COLUMN ws.my_tasks.effective_params IS 'Workflow params, then process variables, then node params, then task params';
-COMMENT ON COLUMN ws.my_tasks.missing IS 'Required parameters of the action''s form still missing (ws.fill supplies them)';
+COMMENT ON COLUMN ws.my_tasks.missing IS 'Required parameters of the action''s form still missing or null (ws.fill supplies them)';
 COMMENT ON COLUMN ws.my_tasks.attempts IS 'How many times it was claimed';
 COMMENT ON COLUMN ws.my_tasks.lease_until IS 'When the claim of a running task ends unless renewed';
 COMMENT ON COLUMN ws.my_tasks.due_at IS 'When a pending task should be done (the node''s due)';
@@ -74,9 +75,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
   LEFT JOIN ws.node n ON n.id = t.node
- WHERE pg_catalog.has_table_privilege('ws.task', 'SELECT')
-    OR p.started_by = current_user
-    OR EXISTS (SELECT FROM ws.event e WHERE e.process = p.id AND e.actor = current_user)
+ WHERE pg_catalog.has_function_privilege('ws.assign(bigint, name)', 'EXECUTE')
+    OR p.id IN (SELECT m.id FROM ws.my_processes m)
  GROUP BY p.id, w.name, w.version;
 COMMENT ON VIEW ws.process_overview IS
     'One line a process for psql: where it is (the nodes of its active tasks), counts by state, its error; users see the processes of ws.my_processes, administrators all';

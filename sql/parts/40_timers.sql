@@ -28,14 +28,14 @@ BEGIN
         EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
         BEGIN
             PERFORM ws.tick();
+            SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
+              INTO next FROM ws.task WHERE state = 'waiting';
         EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
             EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
             RAISE;
         END;
         COMMIT;
         EXIT WHEN pg_catalog.clock_timestamp() >= stop;
-        SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
-          INTO next FROM ws.task WHERE state = 'waiting';
         nap := least(every, pg_catalog.date_part('epoch', stop - pg_catalog.clock_timestamp()),
                      greatest(0.01, coalesce(pg_catalog.date_part('epoch', next - pg_catalog.clock_timestamp()), every)));
         PERFORM pg_catalog.pg_sleep(nap);

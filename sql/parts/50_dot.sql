@@ -5,7 +5,8 @@
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws_internal.define_dot(dot text) RETURNS bigint
-    AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SET search_path = pg_catalog, pg_temp;
+    AS '$libdir/ws_dot', 'ws_define_dot' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws_internal.define_dot(text) IS 'ws.define_dot''s implementation';
 
 CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STRICT;

@@ -4,7 +4,8 @@
 -- Users start processes, see and act on the tasks their roles allow (ws.my_tasks), and
 -- see the processes they started or acted in (ws.my_processes, ws.process_overview,
 -- ws.process_dot). Administrators also define workflows, read every table, cancel,
--- retry, assign and schedule. An administrator is a role that may read ws.task.
+-- retry, assign and schedule. An administrator is a role that may call ws.assign (so
+-- reading the tables, which reports get too, never lets anyone act on others' tasks).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws_internal.grant_user(role name) RETURNS void

@@ -9,8 +9,9 @@ passed=0 failed=0
 ok() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
-# everything of schema ws that a version defines, as text (names, types, defaults,
-# constraints, indexes, comments, function bodies and settings, view definitions)
+# everything of schemas ws and ws_internal that a version defines, as text (names, types,
+# defaults, constraints, indexes, comments, function bodies, settings and attributes, view
+# definitions, owners, privileges, the extension's initial privileges and members)
 schema() {
     q -d "$1" <<'SQL'
 SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -37,7 +38,37 @@ SELECT 'comment ' || coalesce(c.relname || '.' || a.attname, c.relname) || ': ' 
 UNION ALL
 SELECT 'function ' || p.oid::regprocedure || ' ' || md5(p.prosrc) || ' '
        || coalesce(array_to_string(p.proconfig, ','), '') || ' ' || coalesce(obj_description(p.oid, 'pg_proc'), '')
-  FROM pg_proc p WHERE p.pronamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
+       || ' lang ' || l.lanname || ' ' || p.prokind::text || p.provolatile::text
+       || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END
+       || CASE WHEN p.proisstrict THEN ' strict' ELSE '' END
+       || ' owner ' || pg_get_userbyid(p.proowner) || ' acl ' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(p.proacl) x), 'default')
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
+UNION ALL
+SELECT 'relation ' || c.oid::regclass || ' owner ' || pg_get_userbyid(c.relowner) || ' acl '
+       || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(c.relacl) x), 'default')
+  FROM pg_class c WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
+UNION ALL
+SELECT 'schema ' || n.nspname || ' owner ' || pg_get_userbyid(n.nspowner) || ' acl ' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(n.nspacl) x), 'default')
+       || ' ' || coalesce(obj_description(n.oid, 'pg_namespace'), '')
+  FROM pg_namespace n WHERE n.nspname IN ('ws', 'ws_internal')
+UNION ALL
+SELECT 'initial privileges ' || i.classoid::regclass || ' '
+       || coalesce(p.oid::regprocedure::text, c.oid::regclass::text, n.nspname) || ' ' || i.privtype::text || ' '
+       || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(i.initprivs) x)
+  FROM pg_init_privs i
+  LEFT JOIN pg_proc p ON i.classoid = 'pg_proc'::regclass AND p.oid = i.objoid
+  LEFT JOIN pg_class c ON i.classoid = 'pg_class'::regclass AND c.oid = i.objoid
+  LEFT JOIN pg_namespace n ON i.classoid = 'pg_namespace'::regclass AND n.oid = i.objoid
+ WHERE p.pronamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
+    OR c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace])
+    OR n.nspname IN ('ws', 'ws_internal')
+UNION ALL
+SELECT 'member of the extension ' || pg_describe_object(d.classid, d.objid, d.objsubid)
+  FROM pg_depend d WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ws')
+UNION ALL
+SELECT 'extension in schema ' || e.extnamespace::regnamespace FROM pg_extension e WHERE e.extname = 'ws'
 UNION ALL
 SELECT 'view ' || c.relname || ' ' || md5(pg_get_viewdef(c.oid))
   FROM pg_class c WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND c.relkind = 'v'
@@ -50,6 +81,16 @@ SQL
 
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../ws.control")
 ws_scratch_db ws_fresh
+# the roles the old versions' data below grants to, with their grants, so that privileges
+# compare too (one name needs quoting)
+q -d ws_fresh >/dev/null <<'SQL'
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_role') THEN CREATE ROLE ws_upgrade_role; END IF; END $$;
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_admin') THEN CREATE ROLE ws_upgrade_admin; END IF; END $$;
+DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'Ws Upgrade-User') THEN CREATE ROLE "Ws Upgrade-User"; END IF; END $$;
+SELECT ws.grant_user('ws_upgrade_role');
+SELECT ws.grant_user('Ws Upgrade-User');
+SELECT ws.grant_admin('ws_upgrade_admin');
+SQL
 schema ws_fresh >"$WS_TMP/schema-fresh.txt"
 ok $? "the schema of a fresh install of $current reads ($(wc -l <"$WS_TMP/schema-fresh.txt") lines)"
 # every version an upgrade script starts from (CREATE EXTENSION ws VERSION 'x' installs a
@@ -74,7 +115,7 @@ SELECT p.id, n.id, n.action, CASE WHEN n.name = 'a' AND p.id > 1 THEN 'succeeded
  WHERE n.name = 'a' OR p.id > 1 ORDER BY p.id, n.id;
 INSERT INTO ws.event (process, task, state) SELECT process, id, state FROM ws.task ORDER BY id;
 SELECT ws.grant_user('ws_upgrade_role');
-DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ws_upgrade_admin') THEN CREATE ROLE ws_upgrade_admin; END IF; END $$;
+SELECT ws.grant_user('Ws Upgrade-User');
 SELECT ws.grant_admin('ws_upgrade_admin');
 -- from 0.2.0 on, the engine copies the node's role onto the task; from 0.3.0 on, ready
 -- tasks are in the claim queue ws.ready
@@ -123,6 +164,17 @@ SQL
     s=$(q -d "$db" -c "SELECT string_agg(state, ',' ORDER BY id) FROM ws.process")
     [ "$n" = 1 ] && [ "$m" = 3 ] && [ "$s" = "completed,completed,completed" ]
     ok $? "from $from: the old processes finish on the new engine (a: $n, b: $m, processes: $s)"
+    # a dump of the upgraded database restores with the users' grants (the extension's
+    # initial privileges do not include them, so pg_dump writes them)
+    dropdb --if-exists "${db}_restored" >/dev/null 2>&1; createdb "${db}_restored"
+    pg_dump -d "$db" >"$WS_TMP/dump-$from.sql" && psql -X -q -v ON_ERROR_STOP=1 -d "${db}_restored" -f "$WS_TMP/dump-$from.sql" >/dev/null 2>&1
+    g=$(q -d "${db}_restored" -c "SELECT has_schema_privilege('Ws Upgrade-User', 'ws', 'USAGE')
+                                   AND has_function_privilege('Ws Upgrade-User', 'ws.take(bigint)', 'EXECUTE')
+                                   AND has_function_privilege('ws_upgrade_role', 'ws.claim(text[], text, integer, interval)', 'EXECUTE')
+                                   AND has_function_privilege('ws_upgrade_admin', 'ws.define(jsonb)', 'EXECUTE')
+                                   AND (SELECT count(*) = 3 FROM ws.process)" 2>&1)
+    [ "$g" = t ]; ok $? "from $from: a dump of the upgraded database restores with its data and the users' grants ($g)"
+    dropdb --if-exists "${db}_restored" >/dev/null 2>&1
     q -d "$db" -c "DROP EXTENSION ws" >/dev/null
     left=$(q -d "$db" -c "SELECT string_agg(nspname, ', ') FROM pg_namespace WHERE nspname IN ('ws', 'ws_internal')")
     [ -z "$left" ]; ok $? "from $from: DROP EXTENSION ws leaves no schema of ws (left: ${left:-none})"

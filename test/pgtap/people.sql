@@ -2,7 +2,7 @@
 -- ws.process_dot), and who does a human task (ws.take, ws.release, ws.assign, the
 -- assignee rule, due). Runs in one transaction that is rolled back, roles included.
 BEGIN;
-SELECT plan(47);
+SELECT plan(57);
 
 CREATE ROLE tp_admin LOGIN;
 CREATE ROLE tp_clerks NOLOGIN;
@@ -138,6 +138,55 @@ SELECT is((SELECT state FROM ws.task WHERE id = :c_dan), 'ready', 'it is ready')
 SET ROLE tp_carla;
 SELECT throws_ok(format('SELECT ws.take(%s)', :c_dan), '55000', NULL, 'a ready task cannot be taken');
 RESET ROLE;
+
+-- ws.fail follows the assignee rule too; an admin who is a member completes anyone's
+SET ROLE tp_admin;
+SELECT ws.define('{"name": "tp more", "nodes": [{"name": "check", "role": "tp_clerks"},
+  {"name": "end", "end": true}], "transitions": [{"from": "check", "to": "end"}]}');
+SELECT ok(ws.define_dot('digraph "tp dot" { a -> b }') > 0, 'an admin who is no superuser defines through ws.define_dot');
+RESET ROLE;
+SELECT ws.start('tp more') AS p_more \gset
+SELECT t.id AS k1, t.assignee AS k1_who FROM ws.task t WHERE t.process = :p_more \gset
+SELECT CASE WHEN :'k1_who' = 'tp_carla' THEN 'tp_bob' ELSE 'tp_carla' END AS not_k1 \gset
+SET ROLE :not_k1;
+SELECT throws_ok(format($$SELECT ws.fail(%s, 'no')$$, :k1), '42501', NULL,
+                 'a member who is not the assignee cannot fail an assigned task');
+RESET ROLE;
+SET ROLE tp_boss;
+SELECT lives_ok(format('SELECT ws.complete(%s)', :k1), 'an admin who is a member completes a task assigned to another');
+RESET ROLE;
+SELECT is((SELECT state FROM ws.process WHERE id = :p_more), 'completed', 'and the process goes on');
+
+-- release with no other member who can log in: nobody's
+CREATE ROLE tp_solo NOLOGIN;
+GRANT tp_solo TO tp_ane;
+SELECT ws.grant_user('tp_solo');
+SET ROLE tp_admin;
+SELECT ws.define('{"name": "tp solo", "nodes": [{"name": "alone", "role": "tp_solo"}]}');
+RESET ROLE;
+SELECT ws.start('tp solo') AS p_solo \gset
+SELECT t.id AS s1 FROM ws.task t WHERE t.process = :p_solo \gset
+SELECT is((SELECT assignee::text FROM ws.task WHERE id = :s1), 'tp_ane', 'the only member has it');
+SET ROLE tp_ane;
+SELECT lives_ok(format('SELECT ws.release(%s)', :s1), 'she gives it back');
+RESET ROLE;
+SELECT is((SELECT assignee FROM ws.task WHERE id = :s1), NULL, 'with nobody else to take it, it is nobody''s');
+SELECT is((SELECT detail FROM ws.event WHERE task = :s1 ORDER BY id DESC LIMIT 1),
+          'released by "tp_ane"; unassigned, was assigned to "tp_ane"', 'the event says so');
+SET ROLE tp_admin;
+SELECT throws_ok(format($$SELECT ws.assign(%s, 'tp_solo')$$, :s1), '22023', NULL,
+                 'an admin cannot assign to a role that cannot log in');
+RESET ROLE;
+
+-- a human task that waited for a timer: pending with no due time, not the timer's
+SET ROLE tp_admin;
+SELECT ws.define('{"name": "tp later", "nodes": [{"name": "later", "role": "tp_clerks", "wait": "1 millisecond"}]}');
+RESET ROLE;
+SELECT ws.start('tp later') AS p_later \gset
+SELECT pg_sleep(0.01);
+SELECT ws.tick();
+SELECT is((SELECT state || ' ' || coalesce(due_at::text, 'no due') FROM ws.task WHERE process = :p_later), 'pending no due',
+          'after its timer a pending task of a node without due has no due time');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -831,6 +831,26 @@ class Run:
             '' if ok else '  FAILED'))
         return ok
 
+    def write_trace(self, path):
+        """Everything the engine wrote, but times: processes, tasks, events and the claim
+        queue, by id. Two runs with the same seed in new databases write the same trace
+        when the engine behaves the same (used to show that a refactoring changed nothing)."""
+        lines = self.db.run(
+            "SELECT 'T ' || x FROM ("
+            " SELECT 1 AS k, id, json_build_array('process', id, workflow, state, params, tokens, error,"
+            "        started_by)::text AS x FROM ws.process"
+            " UNION ALL SELECT 2, id, json_build_array('task', id, process, node, action, state, params, result,"
+            "        progress, assignee, attempts, error, worker, role, ended_at IS NULL, started_at IS NULL,"
+            "        due_at IS NULL, lease_until IS NULL)::text FROM ws.task"
+            " UNION ALL SELECT 3, id, json_build_array('event', id, process, task, state, actor, detail)::text"
+            "        FROM ws.event"
+            " UNION ALL SELECT 4, task, json_build_array('ready', action, task)::text FROM ws.ready) t"
+            " ORDER BY k, id;")
+        with open(path, 'w') as f:
+            for l in tagged(lines, 'T'):
+                f.write(l + '\n')
+        print('random_joins: trace of %d rows in %s' % (len(tagged(lines, 'T')), path))
+
     def main(self):
         t0 = time.time()
         print('random_joins: seed %d, %d workflows' % (self.args.seed, self.args.workflows), flush=True)
@@ -857,6 +877,8 @@ class Run:
             self.failed += 1
         else:
             print('random_joins: the claim queue holds exactly the %d ready tasks' % queued)
+        if self.args.trace:
+            self.write_trace(self.args.trace)
         self.db.close()
         print('random_joins: seed %d: %d workflows, %d processes (%s), %d steps, %d state checks in %.1f s'
               % (self.args.seed, self.passed + self.failed, self.nprocs,
@@ -880,6 +902,7 @@ def parse():
     ap.add_argument('--quiet', action='store_true', help='no line per workflow')
     ap.add_argument('--max-reports', type=int, default=5, help='print at most this many failure reports')
     ap.add_argument('--stop-after', type=int, default=50, help='stop after this many failed workflows')
+    ap.add_argument('--trace', default=None, help='write what the engine wrote (no times) to this file at the end')
     a = ap.parse_args()
     if a.seed is None:
         a.seed = int(os.environ.get('RANDOM_JOINS_SEED') or int(time.time()) % 1000000)

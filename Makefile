@@ -3,30 +3,45 @@
 EXTENSION = ws
 EXTVERSION = 0.4.0
 MODULE_big = ws
-OBJS = src/ws.o src/access.o src/graph.o src/forms.o src/engine.o src/claim.o src/notifier.o src/store.o src/calls.o
+OBJS = src/ws.o src/access.o src/store.o src/queries.o src/graph.o src/forms.o src/states.o \
+       src/step.o src/flush.o src/engine.o src/people.o src/timers.o src/batch.o src/calls.o \
+       src/claim.o src/notifier.o src/errors.o
 DATA_built = sql/ws--$(EXTVERSION).sql
-# earlier versions' install scripts, frozen, and the upgrade scripts between versions
-DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
+# the install script of the first version (frozen), and the upgrade scripts from it on;
+# an older version installs through them (CREATE EXTENSION ws VERSION '0.2.0')
+DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
        sql/ws--0.3.0--0.4.0.sql ws--0.1.0.control ws--0.2.0.control ws--0.3.0.control
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = definitions sequential conference joins errors dot forms validation
-REGRESS_OPTS = --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete
+REGRESS_OPTS = --inputdir=test/regress --load-extension=ws
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
+
+# WS_ASSERTS=1 (test/run builds so) compiles ws's Assert()s in, also for a server built
+# without assertions (the extension's own checks only; nothing else changes)
+WS_ASSERTS ?= 0
+ifeq ($(WS_ASSERTS),1)
+PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# the version is compiled in (-DWS_VERSION): objects follow the Makefile
-$(OBJS): Makefile
+# the version is compiled in (-DWS_VERSION), and WS_ASSERTS: objects follow the Makefile
+# and the last build's flags
+src/build-flags: FORCE
+	@echo 'WS_ASSERTS=$(WS_ASSERTS)' | cmp -s - $@ || echo 'WS_ASSERTS=$(WS_ASSERTS)' > $@
+FORCE:
+$(OBJS) src/dot/ws_dot.o: Makefile src/build-flags
+.PHONY: FORCE
 
 # the install script is built from its parts, in name order
 sql/ws--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
-# ---- ws-worker (issue 5): the worker client, a libpq program (worker/ws-worker.c) built with
+# ---- ws-worker: the worker client, a libpq program (worker/ws-worker.c) built with
 # the extension and installed beside PostgreSQL's binaries (pg_config --bindir), with a symbolic
 # link to it in WS_WORKER_LINKDIR to put it on the PATH (make install WS_WORKER_LINKDIR= skips
 # the link). The link is not made over a file that is not a link, and uninstall removes it
@@ -67,7 +82,7 @@ clean-ws-worker:
 .PHONY: install-ws-worker uninstall-ws-worker clean-ws-worker
 # ---- end ws-worker ----
 
-# ---- ws_dot (issue 6) -------------------------------------------------------------------
+# ---- ws_dot -----------------------------------------------------------------------------
 # ws.define_dot lives in its own library, ws_dot (src/dot/ws_dot.c), linked with Graphviz's
 # libcgraph (Debian: libgraphviz-dev), so the engine library ws never loads Graphviz.
 WS_DOT_CFLAGS := $(shell pkg-config --cflags libcgraph 2>/dev/null || echo -I/usr/include/graphviz)
@@ -89,3 +104,34 @@ clean-ws-dot:
 	rm -f src/dot/ws_dot.o src/dot/ws_dot$(DLSUFFIX)
 .PHONY: install-ws-dot uninstall-ws-dot clean-ws-dot
 # ---- end ws_dot --------------------------------------------------------------------------
+
+# ---- test targets: each runs against the server PGHOST/PGPORT/PGUSER name, with ws
+# installed (test/run: a throwaway cluster). check-regress and check-isolation are the two
+# halves of installcheck; check-pgtap runs test/pgtap/*.sql with pg_prove in a new database
+# ws_tap; check-integration runs every test/integration/*.sh (INTEGRATION=... picks some)
+# and fails after the last one when any failed.
+INTEGRATION ?= $(sort $(wildcard test/integration/*.sh))
+WS_TAP_DB = ws_tap
+
+check-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+check-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+check-pgtap:
+	PATH='$(bindir)':"$$PATH" && \
+	PGOPTIONS='-c client_min_messages=warning' dropdb --if-exists '$(WS_TAP_DB)' && createdb '$(WS_TAP_DB)' && \
+	psql -X -q -v ON_ERROR_STOP=1 -d '$(WS_TAP_DB)' -c 'CREATE EXTENSION ws' -c 'CREATE EXTENSION pgtap' && \
+	pg_prove -d '$(WS_TAP_DB)' $(sort $(wildcard test/pgtap/*.sql))
+
+check-integration:
+	@failed=; \
+	for t in $(INTEGRATION); do \
+		echo "== $$t"; \
+		bash "$$t" || { echo "FAILED: $$t"; failed="$$failed $$t"; }; \
+	done; \
+	if [ -n "$$failed" ]; then echo "integration scripts failed:$$failed"; exit 1; fi
+
+.PHONY: check-regress check-isolation check-pgtap check-integration
+# ---- end test targets ----

@@ -38,6 +38,21 @@ DROP FUNCTION ws._object(jsonb, text), ws._timestamp(jsonb), ws._editable(bigint
     ws.export(bigint), ws.lint(bigint), ws.grant_user(name), ws.grant_admin(name), ws.schedule_tick(),
     ws.define_dot(text);
 
+-- the engine's C functions no longer carry planner settings: the statements that need
+-- them set them themselves (src/queries.c), so a user's trigger runs without them
+ALTER FUNCTION ws.start(bigint, jsonb) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.start(text, jsonb) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.claim(text[], text, integer, interval) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.complete(bigint, jsonb, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.fail(bigint, text, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.heartbeat(bigint, interval, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.progress(bigint, numeric) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.fill(bigint, jsonb) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.cancel(bigint, text) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.retry(bigint) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+ALTER FUNCTION ws.tick() RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+
 -- every column of every table says what it holds
 COMMENT ON COLUMN ws.workflow.id IS 'The workflow version''s id';
 COMMENT ON COLUMN ws.workflow.name IS 'The workflow''s name, shared by its versions';
@@ -107,7 +122,7 @@ COMMENT ON COLUMN ws.event.actor IS 'The role that made the call (current_user: 
 COMMENT ON COLUMN ws.event.detail IS 'Why, in words';
 
 ------------------------------------------------------------------------------
--- Definitions: workflows, nodes, transitions, actions, validation
+-- Definitions: workflows, nodes, transitions, actions
 --
 -- Every public function here is a C entry (ws_call, src/calls.c) into its twin of the
 -- same name in ws_internal, so that errors reach the user without ws's internal
@@ -251,11 +266,6 @@ EXCEPTION WHEN data_exception THEN      -- also a time zone name it does not kno
 END $$;
 COMMENT ON FUNCTION ws_internal.timestamp(jsonb) IS 'A JSON string as a timestamp, NULL when it is none';
 
-CREATE FUNCTION ws_internal.form_problems(form jsonb, params jsonb, action text, required boolean) RETURNS text
-    AS 'MODULE_PATHNAME', 'ws_form_problems' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ws_internal.form_problems(jsonb, jsonb, text, boolean) IS
-    'What is wrong with params for an action''s form (values of the wrong type; with required, missing required values); NULL when nothing';
-
 CREATE FUNCTION ws_internal.caller() RETURNS name
     AS 'MODULE_PATHNAME', 'ws_caller_name' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws_internal.caller() IS
@@ -312,7 +322,10 @@ DECLARE
     v integer;
     id bigint;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'workflow name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'workflow name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the workflow, as in ws.create_workflow(''conference'').';
     END IF;
@@ -346,7 +359,10 @@ DECLARE
     id bigint;
 BEGIN
     w := ws_internal.editable(workflow);
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'node name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'node name must not be empty'
             USING ERRCODE = '22023', HINT = 'Every node needs a name, unique in its workflow.';
     END IF;
@@ -362,8 +378,11 @@ BEGIN
         RAISE EXCEPTION 'role "%" of node "%" does not exist', role, name
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... NOLOGIN.';
     END IF;
-    IF retries IS NULL OR retries < 0 THEN
-        RAISE EXCEPTION 'retries of node "%" must be zero or more, not %', name, coalesce(retries::text, 'null')
+    IF retries IS NULL THEN
+        RAISE EXCEPTION 'retries of node "%" must not be null', name USING ERRCODE = '22004';
+    END IF;
+    IF retries < 0 THEN
+        RAISE EXCEPTION 'retries of node "%" must be zero or more, not %', name, retries
             USING ERRCODE = '22023', HINT = 'retries is how many more attempts a failed task gets: 0, 1, 2...';
     END IF;
     IF wait IS NOT NULL AND wait < interval '0' THEN
@@ -461,100 +480,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.keys(jsonb, text[], text) IS 'Refuses a document that is not an object, or has keys that are not allowed';
 
--- The whole document is checked value by value as it is stored, then validated as a
--- whole; any problem raises, and the raise undoes everything this call stored.
-CREATE FUNCTION ws_internal.define(doc jsonb) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-    wf bigint;
-    n jsonb;
-    t jsonb;
-    i integer := 0;
-    what text;
-    any_start boolean;
-    any_end boolean;
-    problems text;
-BEGIN
-    IF doc IS NULL THEN
-        RAISE EXCEPTION 'workflow document must not be null'
-            USING ERRCODE = '22004', HINT = 'Pass a document such as {"name": "example", "nodes": [{"name": "first"}]}.';
-    END IF;
-    PERFORM ws_internal.keys(doc, ARRAY['name', 'params', 'description', 'nodes', 'transitions'], 'the workflow document');
-    IF jsonb_typeof(doc->'name') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'the workflow document needs a "name" string'
-            USING ERRCODE = '22023', HINT = 'Add "name": "conference" to the document.';
-    END IF;
-    IF jsonb_typeof(doc->'nodes') IS DISTINCT FROM 'array' OR jsonb_array_length(doc->'nodes') = 0 THEN
-        RAISE EXCEPTION 'the workflow document needs a non-empty "nodes" array'
-            USING ERRCODE = '22023', HINT = 'Add "nodes": [{"name": "first"}, ...] to the document.';
-    END IF;
-    IF doc ? 'transitions' AND jsonb_typeof(doc->'transitions') <> 'array' THEN
-        RAISE EXCEPTION '"transitions" must be an array'
-            USING ERRCODE = '22023', HINT = 'Write "transitions": [{"from": "first", "to": "second"}, ...].';
-    END IF;
-    wf := ws_internal.create_workflow(doc->>'name', doc->'params',
-                                      ws_internal.text_value(doc->'description', 'the workflow''s description'));
-    FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
-        i := i + 1;
-        PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
-                                          'wait', 'wait_until', 'retries', 'due'], format('node %s', i));
-        IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
-            RAISE EXCEPTION 'node % needs a "name" string', i
-                USING ERRCODE = '22023', HINT = 'Name every node: {"name": "Collect papers", ...}.';
-        END IF;
-        what := format('node "%s"', n->>'name');
-        PERFORM ws_internal.add_node(wf, n->>'name',
-                    ws_internal.text_value(n->'action', 'action of ' || what),
-                    ws_internal.text_value(n->'role', 'role of ' || what)::name,
-                    ws_internal.boolean_value(n->'start', 'start of ' || what),
-                    ws_internal.boolean_value(n->'end', 'end of ' || what),
-                    ws_internal.gate(ws_internal.text_value(n->'join', 'join of ' || what), 'join of ' || what),
-                    ws_internal.gate(ws_internal.text_value(n->'split', 'split of ' || what), 'split of ' || what),
-                    n->'params',
-                    ws_internal.interval_value(ws_internal.text_value(n->'wait', 'wait of ' || what), 'wait of ' || what),
-                    ws_internal.text_value(n->'wait_until', 'wait_until of ' || what),
-                    ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
-                    ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what));
-    END LOOP;
-    i := 0;
-    FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
-        i := i + 1;
-        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority'], format('transition %s', i));
-        IF jsonb_typeof(t->'from') IS DISTINCT FROM 'string' OR jsonb_typeof(t->'to') IS DISTINCT FROM 'string' THEN
-            RAISE EXCEPTION 'transition % needs "from" and "to" node names', i
-                USING ERRCODE = '22023', HINT = 'Write {"from": "Collect papers", "to": "Publicize"}.';
-        END IF;
-        what := format('transition "%s" -> "%s"', t->>'from', t->>'to');
-        PERFORM ws_internal.add_transition(wf, t->>'from', t->>'to',
-                    ws_internal.jsonpath_value(ws_internal.text_value(t->'condition', 'condition of ' || what),
-                                               'condition of ' || what, true),
-                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL));
-    END LOOP;
-    -- no node marked start: those without incoming transitions; likewise for end
-    SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;
-    IF NOT any_start THEN
-        UPDATE ws.node n SET is_start = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.child = n.id);
-    END IF;
-    IF NOT any_end THEN
-        UPDATE ws.node n SET is_end = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.parent = n.id);
-    END IF;
-    SELECT string_agg(p, E'\n') INTO problems FROM ws_internal.validate(wf) p;
-    IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'workflow "%" is not valid', doc->>'name'
-            USING ERRCODE = '22023', DETAIL = problems,
-                  HINT = 'Nothing was stored. Fix the document and define it again.';
-    END IF;
-    RETURN wf;
-END $$;
-COMMENT ON FUNCTION ws_internal.define(jsonb) IS 'ws.define''s implementation';
-
-CREATE FUNCTION ws.define(doc jsonb) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.define(jsonb) IS
-    'Defines a whole workflow from one JSON document, all or nothing: an invalid one (see ws.validate) is refused. Returns the workflow id';
-
 CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -562,7 +487,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f record;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'action name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'action name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the action as workers will claim it, such as ''conferencer.tasks.mailing''.';
     END IF;
@@ -590,6 +518,15 @@ CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', descrip
 RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.register_action(text, jsonb, text) IS
     'Registers (or replaces) an action and its parameter form';
+------------------------------------------------------------------------------
+-- Checks: what makes a workflow unusable (ws.validate, which ws.start and ws.define
+-- refuse) and what is probably a mistake (ws.lint, which blocks nothing)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ws_internal.form_problems(form jsonb, params jsonb, action text, required boolean) RETURNS text
+    AS 'MODULE_PATHNAME', 'ws_form_problems' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ws_internal.form_problems(jsonb, jsonb, text, boolean) IS
+    'What is wrong with params for an action''s form (values of the wrong type; with required, missing required values); NULL when nothing';
 
 CREATE FUNCTION ws_internal.validate(workflow bigint) RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -690,28 +627,201 @@ COMMENT ON FUNCTION ws_internal.validate(text) IS 'ws.validate''s implementation
 CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.validate(text) IS
     'The problems of the newest version of the named workflow, one readable row each; no row means valid';
+
+------------------------------------------------------------------------------
+-- Warnings: what ws.start accepts but is probably a mistake
+------------------------------------------------------------------------------
+
+-- ws.validate lists what makes a workflow unusable, and ws.start refuses a workflow while
+-- it lists anything; ws.lint lists what is allowed but suspicious, so it never blocks.
+CREATE FUNCTION ws_internal.lint(workflow bigint) RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
+        RAISE EXCEPTION 'workflow % does not exist', workflow
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
+    END IF;
+    -- An AND join waits for a token on every incoming transition. Walk back from each of
+    -- them through nodes with a single incoming transition and no XOR split; two walks
+    -- that reach the same XOR split through different outgoing transitions are branches
+    -- of which one run takes only one: the join waits for the other forever.
+    RETURN QUERY
+    WITH RECURSIVE walk(j, tin, node, via, seen) AS (
+        SELECT j.id, t.id, t.parent, t.id, ARRAY[t.parent]
+          FROM ws.node j JOIN ws.transition t ON t.child = j.id
+         WHERE j.workflow = workflow AND j."join" = 'and'
+           AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) > 1
+        UNION ALL
+        SELECT w.j, w.tin, t.parent, t.id, w.seen || t.parent
+          FROM walk w
+          JOIN ws.node n ON n.id = w.node AND n.split <> 'xor'
+          JOIN ws.transition t ON t.child = n.id
+         WHERE (SELECT count(*) FROM ws.transition x WHERE x.child = n.id) = 1
+           AND NOT t.parent = ANY (w.seen))
+    SELECT format('AND join "%s" waits for branches of XOR split "%s" (through "%s" and "%s"), which takes only one of them: the join can never fire',
+                  j.name, x.name, ca.name, cb.name)
+      FROM (SELECT DISTINCT ON (a.j, a.node) a.j, a.node, a.via AS va, b.via AS vb
+              FROM walk a JOIN walk b ON b.j = a.j AND b.node = a.node AND a.tin < b.tin AND a.via <> b.via
+             ORDER BY a.j, a.node, a.tin, b.tin) f
+      JOIN ws.node j ON j.id = f.j
+      JOIN ws.node x ON x.id = f.node AND x.split = 'xor'
+      JOIN ws.transition ta ON ta.id = f.va JOIN ws.node ca ON ca.id = ta.child
+      JOIN ws.transition tb ON tb.id = f.vb JOIN ws.node cb ON cb.id = tb.child
+     ORDER BY j.id, x.id;
+    -- An XOR split whose every transition has a condition fails the process when none holds.
+    RETURN QUERY
+    SELECT format('XOR split "%s" has no transition without a condition: when no condition holds, the process fails', n.name)
+      FROM ws.node n
+     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id)
+       AND NOT EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t.condition IS NULL)
+     ORDER BY n.id;
+    -- After an unconditioned transition of an XOR split, the split takes nothing further.
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is never taken: XOR split "%s" takes "%s" -> "%s" first, which has no condition',
+                  n.name, c.name, n.name, n.name, fc.name)
+      FROM ws.node n
+      JOIN ws.transition t ON t.parent = n.id
+      JOIN ws.node c ON c.id = t.child
+      JOIN LATERAL (SELECT f.priority, f.id, f.child FROM ws.transition f
+                     WHERE f.parent = n.id AND f.condition IS NULL
+                     ORDER BY f.priority, f.id LIMIT 1) fb ON true
+      JOIN ws.node fc ON fc.id = fb.child
+     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
+       AND (t.priority, t.id) > (fb.priority, fb.id)
+     ORDER BY n.id, t.priority, t.id;
+END $$;
+COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
+
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.lint(bigint) IS
+    'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
+
+CREATE FUNCTION ws_internal.lint(workflow text) RETURNS SETOF text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ws_internal.lint(ws_internal.workflow_id(workflow))
+$$;
+COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
+
+CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';
+------------------------------------------------------------------------------
+-- A whole workflow from one JSON document, checked and validated as it is stored
+------------------------------------------------------------------------------
+
+-- The whole document is checked value by value as it is stored, then validated as a
+-- whole; any problem raises, and the raise undoes everything this call stored.
+CREATE FUNCTION ws_internal.define(doc jsonb) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    wf bigint;
+    n jsonb;
+    t jsonb;
+    i integer := 0;
+    what text;
+    any_start boolean;
+    any_end boolean;
+    problems text;
+BEGIN
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'workflow document must not be null'
+            USING ERRCODE = '22004', HINT = 'Pass a document such as {"name": "example", "nodes": [{"name": "first"}]}.';
+    END IF;
+    PERFORM ws_internal.keys(doc, ARRAY['name', 'params', 'description', 'nodes', 'transitions'], 'the workflow document');
+    IF jsonb_typeof(doc->'name') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'the workflow document needs a "name" string'
+            USING ERRCODE = '22023', HINT = 'Add "name": "conference" to the document.';
+    END IF;
+    IF jsonb_typeof(doc->'nodes') IS DISTINCT FROM 'array' OR jsonb_array_length(doc->'nodes') = 0 THEN
+        RAISE EXCEPTION 'the workflow document needs a non-empty "nodes" array'
+            USING ERRCODE = '22023', HINT = 'Add "nodes": [{"name": "first"}, ...] to the document.';
+    END IF;
+    IF doc ? 'transitions' AND jsonb_typeof(doc->'transitions') <> 'array' THEN
+        RAISE EXCEPTION '"transitions" must be an array'
+            USING ERRCODE = '22023', HINT = 'Write "transitions": [{"from": "first", "to": "second"}, ...].';
+    END IF;
+    wf := ws_internal.create_workflow(doc->>'name', doc->'params',
+                                      ws_internal.text_value(doc->'description', 'the workflow''s description'));
+    FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
+        i := i + 1;
+        PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
+                                          'wait', 'wait_until', 'retries', 'due'], format('node %s', i));
+        IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'node % needs a "name" string', i
+                USING ERRCODE = '22023', HINT = 'Name every node: {"name": "Collect papers", ...}.';
+        END IF;
+        what := format('node "%s"', n->>'name');
+        PERFORM ws_internal.add_node(wf, n->>'name',
+                    ws_internal.text_value(n->'action', 'action of ' || what),
+                    ws_internal.text_value(n->'role', 'role of ' || what)::name,
+                    ws_internal.boolean_value(n->'start', 'start of ' || what),
+                    ws_internal.boolean_value(n->'end', 'end of ' || what),
+                    ws_internal.gate(ws_internal.text_value(n->'join', 'join of ' || what), 'join of ' || what),
+                    ws_internal.gate(ws_internal.text_value(n->'split', 'split of ' || what), 'split of ' || what),
+                    n->'params',
+                    ws_internal.interval_value(ws_internal.text_value(n->'wait', 'wait of ' || what), 'wait of ' || what),
+                    ws_internal.text_value(n->'wait_until', 'wait_until of ' || what),
+                    ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
+                    ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what));
+    END LOOP;
+    i := 0;
+    FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
+        i := i + 1;
+        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority'], format('transition %s', i));
+        IF jsonb_typeof(t->'from') IS DISTINCT FROM 'string' OR jsonb_typeof(t->'to') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'transition % needs "from" and "to" node names', i
+                USING ERRCODE = '22023', HINT = 'Write {"from": "Collect papers", "to": "Publicize"}.';
+        END IF;
+        what := format('transition "%s" -> "%s"', t->>'from', t->>'to');
+        PERFORM ws_internal.add_transition(wf, t->>'from', t->>'to',
+                    ws_internal.jsonpath_value(ws_internal.text_value(t->'condition', 'condition of ' || what),
+                                               'condition of ' || what, true),
+                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL));
+    END LOOP;
+    -- no node marked start: those without incoming transitions; likewise for end
+    SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;
+    IF NOT any_start THEN
+        UPDATE ws.node n SET is_start = true
+         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.child = n.id);
+    END IF;
+    IF NOT any_end THEN
+        UPDATE ws.node n SET is_end = true
+         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.parent = n.id);
+    END IF;
+    SELECT string_agg(p, E'\n') INTO problems FROM ws_internal.validate(wf) p;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'workflow "%" is not valid', doc->>'name'
+            USING ERRCODE = '22023', DETAIL = problems,
+                  HINT = 'Nothing was stored. Fix the document and define it again.';
+    END IF;
+    RETURN wf;
+END $$;
+COMMENT ON FUNCTION ws_internal.define(jsonb) IS 'ws.define''s implementation';
+
+CREATE FUNCTION ws.define(doc jsonb) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.define(jsonb) IS
+    'Defines a whole workflow from one JSON document, all or nothing: an invalid one (see ws.validate) is refused. Returns the workflow id';
 ------------------------------------------------------------------------------
 -- People: take, release, assign (C, src/engine.c)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION ws.take(task bigint) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_take' LANGUAGE C VOLATILE
-    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET enable_bitmapscan = off;
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.take(bigint) IS
     'A member of the node''s role makes a pending task assigned to themselves, whoever it was assigned to';
 
 CREATE FUNCTION ws.release(task bigint) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_release' LANGUAGE C VOLATILE
-    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET enable_bitmapscan = off;
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.release(bigint) IS
     'The assignee gives a pending task back: it goes to the role member with the fewest open tasks but them, or to nobody';
 
 CREATE FUNCTION ws.assign(task bigint, role name) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_assign' LANGUAGE C VOLATILE
-    SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET enable_bitmapscan = off;
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.assign(bigint, name) IS
     'An administrator assigns a pending task to a member of its node''s role (NULL: to nobody)';
 
@@ -913,7 +1023,7 @@ CREATE FUNCTION ws.unschedule_tick() RETURNS void AS 'MODULE_PATHNAME', 'ws_call
 COMMENT ON FUNCTION ws.unschedule_tick() IS 'Removes the pg_cron job ws.schedule_tick made in this database';
 
 ------------------------------------------------------------------------------
--- Workflows as pictures and documents (issue 6): DOT import (C, src/dot/ws_dot.c, its
+-- Workflows as pictures and documents: DOT import (C, src/dot/ws_dot.c, its
 -- own library ws_dot so the engine library never loads Graphviz), DOT export, process
 -- pictures, JSON export, warnings, and the overview of versions.
 ------------------------------------------------------------------------------
@@ -1101,6 +1211,23 @@ COMMENT ON FUNCTION ws.process_dot(bigint) IS
     'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs; users see the processes of ws.my_processes';
 
 ------------------------------------------------------------------------------
+-- Versions at a glance
+------------------------------------------------------------------------------
+
+COMMENT ON COLUMN ws.workflow_overview.id IS 'The workflow version''s id';
+COMMENT ON COLUMN ws.workflow_overview.name IS 'The workflow''s name';
+COMMENT ON COLUMN ws.workflow_overview.version IS 'The version';
+COMMENT ON COLUMN ws.workflow_overview.newest IS 'The version ws.start(name) starts';
+COMMENT ON COLUMN ws.workflow_overview.nodes IS 'How many nodes it has';
+COMMENT ON COLUMN ws.workflow_overview.transitions IS 'How many transitions it has';
+COMMENT ON COLUMN ws.workflow_overview.running IS 'Its running processes';
+COMMENT ON COLUMN ws.workflow_overview.completed IS 'Its completed processes';
+COMMENT ON COLUMN ws.workflow_overview.failed IS 'Its failed processes';
+COMMENT ON COLUMN ws.workflow_overview.cancelled IS 'Its cancelled processes';
+COMMENT ON COLUMN ws.workflow_overview.created_at IS 'When it was defined';
+COMMENT ON COLUMN ws.workflow_overview.created_by IS 'Who defined it';
+COMMENT ON COLUMN ws.workflow_overview.description IS 'Free text';
+------------------------------------------------------------------------------
 -- JSON export: the inverse of ws.define
 ------------------------------------------------------------------------------
 
@@ -1161,103 +1288,6 @@ CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws
 COMMENT ON FUNCTION ws.export(text) IS 'The newest version of the named workflow as the JSON document ws.define takes';
 
 ------------------------------------------------------------------------------
--- Warnings: what ws.start accepts but is probably a mistake
-------------------------------------------------------------------------------
-
--- ws.validate lists what makes a workflow unusable, and ws.start refuses a workflow while
--- it lists anything; ws.lint lists what is allowed but suspicious, so it never blocks.
-CREATE FUNCTION ws_internal.lint(workflow bigint) RETURNS SETOF text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-BEGIN
-    IF NOT EXISTS (SELECT FROM ws.workflow w WHERE w.id = workflow) THEN
-        RAISE EXCEPTION 'workflow % does not exist', workflow
-            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
-    END IF;
-    -- An AND join waits for a token on every incoming transition. Walk back from each of
-    -- them through nodes with a single incoming transition and no XOR split; two walks
-    -- that reach the same XOR split through different outgoing transitions are branches
-    -- of which one run takes only one: the join waits for the other forever.
-    RETURN QUERY
-    WITH RECURSIVE walk(j, tin, node, via, seen) AS (
-        SELECT j.id, t.id, t.parent, t.id, ARRAY[t.parent]
-          FROM ws.node j JOIN ws.transition t ON t.child = j.id
-         WHERE j.workflow = workflow AND j."join" = 'and'
-           AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) > 1
-        UNION ALL
-        SELECT w.j, w.tin, t.parent, t.id, w.seen || t.parent
-          FROM walk w
-          JOIN ws.node n ON n.id = w.node AND n.split <> 'xor'
-          JOIN ws.transition t ON t.child = n.id
-         WHERE (SELECT count(*) FROM ws.transition x WHERE x.child = n.id) = 1
-           AND NOT t.parent = ANY (w.seen))
-    SELECT format('AND join "%s" waits for branches of XOR split "%s" (through "%s" and "%s"), which takes only one of them: the join can never fire',
-                  j.name, x.name, ca.name, cb.name)
-      FROM (SELECT DISTINCT ON (a.j, a.node) a.j, a.node, a.via AS va, b.via AS vb
-              FROM walk a JOIN walk b ON b.j = a.j AND b.node = a.node AND a.tin < b.tin AND a.via <> b.via
-             ORDER BY a.j, a.node, a.tin, b.tin) f
-      JOIN ws.node j ON j.id = f.j
-      JOIN ws.node x ON x.id = f.node AND x.split = 'xor'
-      JOIN ws.transition ta ON ta.id = f.va JOIN ws.node ca ON ca.id = ta.child
-      JOIN ws.transition tb ON tb.id = f.vb JOIN ws.node cb ON cb.id = tb.child
-     ORDER BY j.id, x.id;
-    -- An XOR split whose every transition has a condition fails the process when none holds.
-    RETURN QUERY
-    SELECT format('XOR split "%s" has no transition without a condition: when no condition holds, the process fails', n.name)
-      FROM ws.node n
-     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id)
-       AND NOT EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t.condition IS NULL)
-     ORDER BY n.id;
-    -- After an unconditioned transition of an XOR split, the split takes nothing further.
-    RETURN QUERY
-    SELECT format('transition "%s" -> "%s" is never taken: XOR split "%s" takes "%s" -> "%s" first, which has no condition',
-                  n.name, c.name, n.name, n.name, fc.name)
-      FROM ws.node n
-      JOIN ws.transition t ON t.parent = n.id
-      JOIN ws.node c ON c.id = t.child
-      JOIN LATERAL (SELECT f.priority, f.id, f.child FROM ws.transition f
-                     WHERE f.parent = n.id AND f.condition IS NULL
-                     ORDER BY f.priority, f.id LIMIT 1) fb ON true
-      JOIN ws.node fc ON fc.id = fb.child
-     WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
-       AND (t.priority, t.id) > (fb.priority, fb.id)
-     ORDER BY n.id, t.priority, t.id;
-END $$;
-COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
-
-CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.lint(bigint) IS
-    'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
-
-CREATE FUNCTION ws_internal.lint(workflow text) RETURNS SETOF text
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ws_internal.lint(ws_internal.workflow_id(workflow))
-$$;
-COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
-
-CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';
-
-------------------------------------------------------------------------------
--- Versions at a glance
-------------------------------------------------------------------------------
-
-COMMENT ON COLUMN ws.workflow_overview.id IS 'The workflow version''s id';
-COMMENT ON COLUMN ws.workflow_overview.name IS 'The workflow''s name';
-COMMENT ON COLUMN ws.workflow_overview.version IS 'The version';
-COMMENT ON COLUMN ws.workflow_overview.newest IS 'The version ws.start(name) starts';
-COMMENT ON COLUMN ws.workflow_overview.nodes IS 'How many nodes it has';
-COMMENT ON COLUMN ws.workflow_overview.transitions IS 'How many transitions it has';
-COMMENT ON COLUMN ws.workflow_overview.running IS 'Its running processes';
-COMMENT ON COLUMN ws.workflow_overview.completed IS 'Its completed processes';
-COMMENT ON COLUMN ws.workflow_overview.failed IS 'Its failed processes';
-COMMENT ON COLUMN ws.workflow_overview.cancelled IS 'Its cancelled processes';
-COMMENT ON COLUMN ws.workflow_overview.created_at IS 'When it was defined';
-COMMENT ON COLUMN ws.workflow_overview.created_by IS 'Who defined it';
-COMMENT ON COLUMN ws.workflow_overview.description IS 'Free text';
-
-------------------------------------------------------------------------------
 -- Access: what ws.grant_user and ws.grant_admin give a role
 --
 -- Users start processes, see and act on the tasks their roles allow (ws.my_tasks), and
@@ -1271,6 +1301,9 @@ CREATE FUNCTION ws_internal.grant_user(role name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
         RAISE EXCEPTION 'role "%" does not exist', role
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... LOGIN or NOLOGIN.';

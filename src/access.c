@@ -9,7 +9,7 @@
  * restores the user id through transaction abort. Every function pins search_path in its
  * declaration, so the SQL below resolves only pg_catalog and ws objects.
  */
-#include "ws.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -30,6 +30,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+
+#include "access.h"
+#include "ws.h"
 
 static Oid	ws_owner = InvalidOid;
 static bool ws_version_ok = false;

@@ -1,32 +1,427 @@
 /*
- * calls.c: the way into ws's functions written in SQL and PL/pgSQL (definitions,
- * validation, pictures, access, pg_cron).
+ * calls.c: the way into ws from SQL.
  *
- * Each such public function is declared in schema ws as LANGUAGE C, symbol ws_call, and
- * implemented by the function of the same name and argument types in schema ws_internal,
- * which users cannot reach. ws_call calls its twin and lets any error through with its
- * SQLSTATE, message, detail and hint but without the CONTEXT (and QUERY) lines from inside
- * ws: those name ws's own PL/pgSQL functions, their line numbers and the SQL they run,
- * which tell a user nothing about what to change. (PL/pgSQL leaves the context out only
- * for a RAISE in the function called first; one ws function calling another, or a cast
- * that fails, adds it.) The error is raised again from ws_call, so the context of the
- * caller's own functions and statements, outside ws, is added as usual.
+ * The engine's entry points (ws.start, ws.complete, ws.fail, ws.fill, ws.cancel,
+ * ws.retry here; ws.complete_batch in batch.c, ws.take, ws.release and ws.assign in
+ * people.c, ws.tick in timers.c, the worker protocol in claim.c) run between WsCallBegin
+ * and WsCallEnd: the version check and the switch to the extension's owner (access.c),
+ * and SPI. Each is one step of one process (step.c), or one per process.
  *
- * The twin is looked up once per call site and kept in fn_extra; a set-returning twin
- * fills the caller's ReturnSetInfo itself (PL/pgSQL returns sets in materialize mode).
- *
- * The twins are SECURITY DEFINER, so inside them current_user is ws's owner; the role
- * that called (current_user where the call was made, SET ROLE counting) is recorded by
- * the outermost ws_call and read with ws_internal.caller().
+ * ws's functions written in SQL and PL/pgSQL (definitions, validation, pictures, access,
+ * pg_cron) are declared in schema ws as LANGUAGE C, symbol ws_call, and implemented by the
+ * function of the same name and argument types in schema ws_internal, which users cannot
+ * reach. ws_call calls its twin and lets any error through with its SQLSTATE, message,
+ * detail and hint but without the CONTEXT (and QUERY) lines from inside ws: those name
+ * ws's own PL/pgSQL functions, their line numbers and the SQL they run, which tell a user
+ * nothing about what to change. (PL/pgSQL leaves the context out only for a RAISE in the
+ * function called first; one ws function calling another, or a cast that fails, adds it.)
+ * The error is raised again from ws_call, so the context of the caller's own functions
+ * and statements, outside ws, is added as usual. The twin is looked up once per call
+ * site and kept in fn_extra; a set-returning twin fills the caller's ReturnSetInfo itself
+ * (PL/pgSQL returns sets in materialize mode). The twins are SECURITY DEFINER, so inside
+ * them current_user is ws's owner; the role that called is recorded by the outermost
+ * ws_call and read with ws_internal.caller().
  */
-#include "ws.h"
+#include "postgres.h"
 
+#include "access/xact.h"
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "calls.h"
+#include "engine.h"
+#include "errors.h"
+#include "flush.h"
+#include "forms.h"
+#include "people.h"
+#include "queries.h"
+#include "timers.h"
+#include "ws.h"
+
+/* ---------- the engine's entry points ---------- */
+
+/* Begin an engine call: check the version, record the caller, become the owner, SPI. */
+void
+WsCallBegin(WsCaller *who)
+{
+	WsEnter(who);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ws: SPI_connect failed");
+}
+
+/* End an engine call: SPI, then the caller again. */
+void
+WsCallEnd(WsCaller *who)
+{
+	SPI_finish();
+	WsLeave(who);
+}
+
+/* Refuse a stale attempt (fencing). */
+static void
+WsCheckAttempt(WsTarget *target, bool has_attempt, int attempt)
+{
+	if (has_attempt && attempt != target->attempts)
+		WsErrStaleAttempt(target->id, attempt, target->attempts,
+						  "Drop this result; the current claimer will report.");
+}
+
+/* For complete and fail: a running task, or a pending task of a person (no action). */
+static void
+WsCheckActionable(WsStep *st, WsTarget *target, const char *verb)
+{
+	WsNode	   *n = &st->g->nodes[target->node];
+
+	if (target->state == WS_TASK_RUNNING || (target->state == WS_TASK_PENDING && n->action == NULL))
+		return;
+	WsErrTaskState(verb, target->id, WsTaskStateName(target->state),
+				   target->state == WS_TASK_PENDING
+				   ? "Supply its missing parameters with ws.fill(); a worker then claims it."
+				   : target->state == WS_TASK_READY
+				   ? "Claim it first with ws.claim()."
+				   : "Only a running task, or a pending task of a person, can be ended.");
+}
+
+/*
+ * Complete the target task (of st's locked process, the caller's role already checked)
+ * with result (NULL: {}), refusing a stale attempt when has_attempt; then the end of the
+ * step but its write (WsStepFinish), which the caller makes.
+ */
+void
+WsCompleteTask(WsStep *st, WsTarget *target, Jsonb *result, bool has_attempt, int attempt)
+{
+	WsRequireRunning(st);
+	WsCheckActionable(st, target, "complete");
+	WsCheckAssignee(st, target, "complete");
+	WsCheckAttempt(target, has_attempt, attempt);
+	WsSucceed(st, target->node, target->id, result);
+	WsStepFinish(st);
+}
+
+PG_FUNCTION_INFO_V1(ws_complete);
+
+/* ws.complete(task, result, attempt): the task succeeded; its result joins the variables. */
+Datum
+ws_complete(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	Jsonb	   *result = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	WsStep		st;
+	WsTarget	target;
+
+	WsCheckObject(result, "result");
+	WsCallBegin(&who);
+	WsTargetStep(&st, &who, task, &target, "complete");
+	WsCompleteTask(&st, &target, result, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+	WsFlush(&st, true);
+	WsCallEnd(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_fail);
+
+/* ws.fail(task, error, attempt): retry after a back-off while attempts remain, else fail. */
+Datum
+ws_fail(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	char	   *error;
+	WsCaller	who;
+	WsStep		st;
+	WsTarget	target;
+	WsNode	   *n;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("error must not be null"),
+				 errhint("Say why the task failed; it is kept on the task and in ws.event.")));
+	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	WsCallBegin(&who);
+	WsTargetStep(&st, &who, task, &target, "fail");
+	n = &st.g->nodes[target.node];
+	WsRequireRunning(&st);
+	WsCheckActionable(&st, &target, "fail");
+	WsCheckAssignee(&st, &target, "fail");
+	WsCheckAttempt(&target, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+	if (target.attempts <= n->retries && n->action != NULL)
+	{
+		double		seconds;
+		TimestampTz due = WsRetryDue(target.attempts, &seconds);
+
+		WsSetTask(&st, target.node, task, WS_TASK_WAITING, NULL, error, NULL, &due,
+				  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
+						   target.attempts, n->retries + 1, seconds, error));
+	}
+	else
+	{
+		WsSetTask(&st, target.node, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
+		WsRemoveActive(&st, task);
+		WsEndProcess(&st, WS_PROC_FAILED,
+					 psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error),
+					 NULL);
+	}
+	WsStepEnd(&st);
+	WsCallEnd(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_fill);
+
+/*
+ * ws.fill(task, params): a member of the node's role supplies parameters of a pending
+ * task. Values are checked against the action's form, merged into the task's params,
+ * and the task becomes ready once nothing is missing or of the wrong type.
+ */
+Datum
+ws_fill(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	WsStep		st;
+	WsTarget	target;
+	WsNode	   *n;
+	char	   *problems;
+
+	if (params == NULL)
+		WsErrNull("params");
+	WsCheckObject(params, "params");
+	WsCallBegin(&who);
+	WsTargetStep(&st, &who, task, &target, "fill");
+	n = &st.g->nodes[target.node];
+	WsRequireRunning(&st);
+	if (target.state != WS_TASK_PENDING || n->action == NULL)
+		WsErrTaskState("fill", task,
+					   target.state == WS_TASK_PENDING ? "a human task without an action"
+					   : WsTaskStateName(target.state),
+					   "Only a pending task whose action misses parameters can be filled.");
+	WsCheckAssignee(&st, &target, "fill");
+	problems = WsFormProblems(n->form, params, n->action, false);
+	if (problems)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", problems),
+				 errhint("%s", WsFieldTypeHint(n->form, params))));
+	target.params = WsJsonbConcat(target.params, params);
+	WsQuerySetTaskParams(task, target.params);
+	WsProceed(&st, target.node, task, target.params, target.state);
+	WsStepEnd(&st);
+	WsCallEnd(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_cancel);
+
+/* ws.cancel(process, reason): end a running or failed process and its active tasks. */
+Datum
+ws_cancel(PG_FUNCTION_ARGS)
+{
+	int64		process = WsArgId(fcinfo, 0, "process");
+	char	   *reason = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	WsCaller	who;
+	WsStep		st;
+
+	WsCallBegin(&who);
+	WsStepLock(&st, &who, process, false);
+	if (st.state != WS_PROC_RUNNING && st.state != WS_PROC_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("process " INT64_FORMAT " is already %s", process, WsProcStateName(st.state)),
+				 errhint("Only a running or failed process can be cancelled.")));
+	WsEndProcess(&st, WS_PROC_CANCELLED, NULL,
+				 reason ? psprintf("cancelled: %s", reason) : "cancelled");
+	WsStepEnd(&st);
+	WsCallEnd(&who);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ws_retry);
+
+/* ws.retry(task): a failed task goes back to ready (or pending), its process to running. */
+Datum
+ws_retry(PG_FUNCTION_ARGS)
+{
+	int64		task = WsArgId(fcinfo, 0, "task");
+	WsCaller	who;
+	WsStep		st;
+	WsTarget	target;
+
+	WsCallBegin(&who);
+	WsTargetStep(&st, &who, task, &target, "retry");
+	if (target.state != WS_TASK_FAILED)
+		WsErrTaskState("retry", task, WsTaskStateName(target.state),
+					   "Only a failed task can be retried.");
+	if (st.state == WS_PROC_CANCELLED || st.state == WS_PROC_COMPLETED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is %s",
+						task, st.process, WsProcStateName(st.state))));
+	if (st.state == WS_PROC_FAILED)
+	{
+		st.state = WS_PROC_RUNNING;
+		WsStepProcEvent(&st, WS_PROC_RUNNING, psprintf("task " INT64_FORMAT " retried", task));
+	}
+	WsProceed(&st, target.node, task, target.params, target.state);
+	WsStepEnd(&st);
+	WsCallEnd(&who);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The workflow version a start takes: wf, or (name not NULL) the newest version named
+ * *name visible now, by its (name, version) key. It is locked FOR KEY SHARE against
+ * deletion (what the foreign key check of the process row would take; the store leaves
+ * that check out) and checked to be valid (once a backend, while its graph is cached).
+ */
+static WsGraph *
+WsStartVersion(WsStore *store, int64 wf, Datum *name, int64 *version)
+{
+	Datum		key;
+	WsGraph    *g;
+
+	if (name != NULL)
+	{
+		WsStoreScan *sc = WsStoreScanBegin(store, WS_WORKFLOW, "workflow_name_version_key",
+										   name, 1, 0);
+		bool		isnull,
+					found = false;
+
+		while (WsStoreScanNext(sc))
+		{
+			wf = DatumGetInt64(WsStoreScanGet(sc, "id", &isnull));
+			found = true;
+		}
+		WsStoreScanEnd(sc);
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("workflow \"%s\" does not exist", TextDatumGetCString(*name)),
+					 errhint("Names are case sensitive; an administrator lists the workflows in ws.workflow_overview.")));
+	}
+	key = Int64GetDatum(wf);
+	if (!WsStoreFind(store, WS_WORKFLOW, &key, WS_LOCK_KEY_SHARE))
+		WsErrNoWorkflow(wf);
+	g = WsGetGraph(wf);
+	if (!g->validated)
+	{
+		char	   *problems = WsQueryProblems(wf);
+
+		if (problems)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("workflow \"%s\" version %d is not valid", g->name, g->version),
+					 errdetail("%s", problems),
+					 errhint("An administrator sees the problems with SELECT * FROM ws.validate(" INT64_FORMAT ") and defines a corrected version.", wf)));
+		g->validated = true;
+	}
+	*version = wf;
+	return g;
+}
+
+/* Insert the row of a new process of workflow wf with params; returns its id. */
+static int64
+WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
+{
+	int64		process = WsStoreNextId(WS_PROCESS);
+
+	WsStoreNew(store, WS_PROCESS);
+	WsStoreSet(store, WS_PROCESS, "id", INT8OID, Int64GetDatum(process), false);
+	WsStoreSet(store, WS_PROCESS, "workflow", INT8OID, Int64GetDatum(wf), false);
+	WsStoreSet(store, WS_PROCESS, "state", TEXTOID,
+			   CStringGetTextDatum(WsProcStateName(WS_PROC_RUNNING)), false);
+	WsStoreSet(store, WS_PROCESS, "params", JSONBOID, JsonbPGetDatum(params), false);
+	WsStoreSet(store, WS_PROCESS, "tokens", JSONBOID, JsonbPGetDatum(WsEmptyJsonb()), false);
+	WsStoreSet(store, WS_PROCESS, "started_at", TIMESTAMPTZOID,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	WsStoreSet(store, WS_PROCESS, "started_by", NAMEOID, WsNameDatum(who->actor), false);
+	WsStoreInsert(store, WS_PROCESS);
+	return process;
+}
+
+/*
+ * Start a process of workflow version wf, or (name not NULL) of the newest version named
+ * *name: its row, then every start node activated in ascending node id, as one step. A
+ * process that has failed already by the end of the step raises a WARNING.
+ */
+static int64
+WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
+{
+	WsStore    *store = WsStoreBegin();
+	WsStep		st;
+	int64		process;
+	int			i;
+
+	WsStartVersion(store, wf, name, &wf);
+	process = WsInsertProcess(store, who, wf, params);
+	WsStoreEnd(store);
+
+	/* the row just inserted holds what the step starts from: no write unless it changes */
+	WsStepInit(&st, who, process, wf, WS_PROC_RUNNING, params, NULL);
+	WsStepProcEvent(&st, WS_PROC_RUNNING,
+					psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
+	for (i = 0; i < st.g->nnodes && !st.ended; i++)
+		if (st.g->nodes[i].is_start)
+			WsActivate(&st, i);
+	WsStepEnd(&st);
+	if (st.ended && st.state == WS_PROC_FAILED)
+		ereport(WARNING,
+				(errmsg("process " INT64_FORMAT " of workflow \"%s\" failed as it started", process,
+						st.g->name),
+				 errdetail("%s", st.error),
+				 errhint("SELECT ws.process_dot(" INT64_FORMAT ") shows where it stopped.", process)));
+	return process;
+}
+
+PG_FUNCTION_INFO_V1(ws_start);
+
+/* ws.start(workflow bigint, params): a new process of that workflow version. */
+Datum
+ws_start(PG_FUNCTION_ARGS)
+{
+	int64		wf = WsArgId(fcinfo, 0, "workflow");
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	WsCaller	who;
+	int64		process;
+
+	WsCheckObject(params, "params");
+	WsCallBegin(&who);
+	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
+	WsCallEnd(&who);
+	PG_RETURN_INT64(process);
+}
+
+PG_FUNCTION_INFO_V1(ws_start_by_name);
+
+/* ws.start(workflow text, params): a new process of the newest version of that name. */
+Datum
+ws_start_by_name(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Datum		name = PG_GETARG_DATUM(0);
+	WsCaller	who;
+	int64		process;
+
+	if (PG_ARGISNULL(0))
+		WsErrNull("workflow name");
+	WsCheckObject(params, "params");
+	WsCallBegin(&who);
+	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
+	WsCallEnd(&who);
+	PG_RETURN_INT64(process);
+}
+
+/* ---------- ws's SQL and PL/pgSQL functions ---------- */
+
 #include "utils/syscache.h"
 
 /*

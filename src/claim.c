@@ -8,8 +8,9 @@
  * outside the process lock is safe. It reads and writes its rows through store.c, with
  * no planned statement.
  */
-#include "ws.h"
+#include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -21,7 +22,14 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-static SPIPlanPtr plan_task_check, plan_heartbeat, plan_progress;
+#include "calls.h"
+#include "errors.h"
+#include "flush.h"
+#include "graph.h"
+#include "queries.h"
+#include "states.h"
+#include "store.h"
+#include "ws.h"
 
 /* Refuse a lease that is not a positive interval. */
 static void
@@ -77,13 +85,115 @@ WsClaimAdvance(WsStoreScan **scans, int64 *head, int a)
 }
 
 /*
+ * Start one walk of the claim queue per action (in task order), each at its first task;
+ * an action named twice, or NULL, gets none.
+ */
+static void
+WsClaimWalks(WsStore *store, Datum *actions, bool *actnulls, int nactions,
+			 WsStoreScan **scans, int64 *head)
+{
+	int			a,
+				b;
+
+	for (a = 0; a < nactions; a++)
+	{
+		if (actnulls[a])
+			continue;
+		for (b = 0; b < a; b++)
+			if (scans[b] && DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
+																		actions[a], actions[b])))
+				break;
+		if (b < a)
+			continue;			/* named twice */
+		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1, 0);
+		WsClaimAdvance(scans, head, a);
+	}
+}
+
+/* Is the store's task row in state s? */
+static bool
+WsTaskIs(WsStore *store, WsTaskState s)
+{
+	bool		isnull;
+
+	return strcmp(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)),
+				  WsTaskStateName(s)) == 0;
+}
+
+/*
+ * Can who take candidate task? It is read as of now (the walk may have gone on for a
+ * while) and must be ready, of a running process, of a role the caller is a member of;
+ * then it is locked, unless another transaction holds or writes it, and checked again.
+ * Afterwards the store holds the task row (locked) and its process row.
+ */
+static bool
+WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
+{
+	Datum		process,
+				role;
+	bool		isnull,
+				norole;
+
+	WsStoreForgetSnapshot(store);
+	if (!WsStoreFind(store, WS_TASK, &task, WS_LOCK_NONE) || !WsTaskIs(store, WS_TASK_READY))
+		return false;
+	process = WsStoreGet(store, WS_TASK, "process", &isnull);
+	role = WsStoreGet(store, WS_TASK, "role", &norole);
+	if (!WsMayTake(who, norole, role))
+		return false;
+	if (!WsStoreFind(store, WS_PROCESS, &process, WS_LOCK_NONE) ||
+		strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
+			   WsProcStateName(WS_PROC_RUNNING)) != 0)
+		return false;
+	/* the task as read: no second lookup (the read snapshot is still the same) */
+	return WsStoreLock(store, WS_TASK, WS_LOCK_UPDATE_SKIP) && WsTaskIs(store, WS_TASK_READY);
+}
+
+/*
+ * Take the candidate task of action the store holds (WsClaimCandidate) for worker into
+ * c: running with the next attempt and a lease until until; out of the claim queue; its
+ * event.
+ */
+static void
+WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char *worker,
+			Datum now, Datum until, WsClaimed *c)
+{
+	Datum		keys[2] = {action, task};
+	bool		isnull;
+
+	c->task = DatumGetInt64(task);
+	c->process = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+	c->workflow = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
+	c->pparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
+	c->node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+	c->action = PointerGetDatum(PG_DETOAST_DATUM_COPY(action));
+	c->tparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
+	c->attempt = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull)) + 1;
+	c->lease_until = DatumGetTimestampTz(until);
+
+	WsStoreChange(store, WS_TASK);
+	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(WsTaskStateName(WS_TASK_RUNNING)),
+			   false);
+	WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(c->attempt), false);
+	WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+	WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, until, false);
+	WsStoreSet(store, WS_TASK, "worker", TEXTOID, CStringGetTextDatum(worker), false);
+	WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
+			   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
+	WsStoreUpdate(store, WS_TASK);
+	/* the task is locked: its queue row is ours to delete, no need to lock it */
+	if (WsStoreFind(store, WS_READY, keys, WS_LOCK_NONE))
+		WsStoreDelete(store, WS_READY);
+	if (WsKeepTaskEvent(WS_TASK_RUNNING))
+		WsWriteEvent(store, c->process, c->task, WsTaskStateName(WS_TASK_RUNNING), who->actor,
+					 psprintf("claimed by %s, attempt %d", worker, c->attempt));
+}
+
+/*
  * Take up to max ready tasks of actions for worker, oldest (lowest id) first across the
  * actions. The candidates come from the claim queue ws.ready, one walk per action in
- * task order, merged. A candidate is read first (still ready, its process running, the
- * caller a member of its role: a task that fails this is not locked), then locked
- * unless another transaction holds or writes it (SKIP LOCKED), and re-checked under the
- * lock. A taken task becomes running with a new attempt and lease, leaves the queue and
- * gets its event. Returns how many were taken, in *out (allocated here), by task id.
+ * task order, merged; each is checked and locked (WsClaimCandidate), and taken
+ * (WsClaimTake). Returns how many were taken, in *out (allocated here), by task id.
  */
 static int
 WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const char *worker,
@@ -101,30 +211,10 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 				b;
 
 	*out = palloc(sizeof(WsClaimed) * room);
-	for (a = 0; a < nactions; a++)
-	{
-		if (actnulls[a])
-			continue;
-		for (b = 0; b < a; b++)
-			if (scans[b] && DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
-																		actions[a], actions[b])))
-				break;
-		if (b < a)
-			continue;			/* named twice */
-		scans[a] = WsStoreScanBegin(store, WS_READY, NULL, &actions[a], 1, 0);
-		WsClaimAdvance(scans, head, a);
-	}
+	WsClaimWalks(store, actions, actnulls, nactions, scans, head);
 	while (n < max)
 	{
-		Datum		task,
-					process,
-					state,
-					role,
-					keys[2];
-		bool		isnull,
-					norole;
-		int			attempt;
-		WsClaimed  *c;
+		Datum		task;
 
 		/* the oldest candidate of all the actions (a walk moves on only when needed) */
 		if (taken >= 0)
@@ -136,61 +226,15 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 		if (a < 0)
 			break;
 		task = Int64GetDatum(head[a]);
-		keys[0] = actions[a];
-		keys[1] = task;
 		taken = a;
-
-		/* read (as of now: the walk may have gone on for a while), check, lock, check again */
-		WsStoreForgetSnapshot(store);
-		if (!WsStoreFind(store, WS_TASK, &task, WS_FIND_READ))
+		if (!WsClaimCandidate(store, who, task))
 			continue;
-		state = WsStoreGet(store, WS_TASK, "state", &isnull);
-		process = WsStoreGet(store, WS_TASK, "process", &isnull);
-		role = WsStoreGet(store, WS_TASK, "role", &norole);
-		if (strcmp(TextDatumGetCString(state), "ready") != 0 || !WsMayTake(who, norole, role))
-			continue;
-		if (!WsStoreFind(store, WS_PROCESS, &process, WS_FIND_READ) ||
-			strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
-				   "running") != 0)
-			continue;
-		/* the task as read: no second lookup (the read snapshot is still the same) */
-		if (!WsStoreLock(store, WS_TASK, WS_FIND_SKIP) ||
-			strcmp(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)),
-				   "ready") != 0)
-			continue;
-
 		if (n == room)
 		{
 			room *= 2;
 			*out = repalloc(*out, sizeof(WsClaimed) * room);
 		}
-		c = &(*out)[n++];
-		c->task = DatumGetInt64(task);
-		c->process = DatumGetInt64(process);
-		c->workflow = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
-		c->pparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
-		c->node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
-		c->action = PointerGetDatum(PG_DETOAST_DATUM_COPY(actions[a]));
-		c->tparams = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
-		attempt = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull)) + 1;
-		c->attempt = attempt;
-		c->lease_until = DatumGetTimestampTz(until);
-
-		WsStoreChange(store, WS_TASK);
-		WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum("running"), false);
-		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(attempt), false);
-		WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
-		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, until, false);
-		WsStoreSet(store, WS_TASK, "worker", TEXTOID, CStringGetTextDatum(worker), false);
-		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
-				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
-		WsStoreUpdate(store, WS_TASK);
-		/* the task is locked: its queue row is ours to delete, no need to lock it */
-		if (WsStoreFind(store, WS_READY, keys, WS_FIND_READ))
-			WsStoreDelete(store, WS_READY);
-		if (WsKeepEvent("running", true))
-			WsWriteEvent(store, c->process, c->task, "running", who->actor,
-						 psprintf("claimed by %s, attempt %d", worker, attempt));
+		WsClaimTake(store, who, task, actions[a], worker, now, until, &(*out)[n++]);
 	}
 	for (a = 0; a < nactions; a++)
 		if (scans[a])
@@ -237,8 +281,7 @@ ws_claim(PG_FUNCTION_ARGS)
 				 errhint("Use something that identifies the worker process, like host:pid.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	WsEnter(&who);
-	SPI_connect();
+	WsCallBegin(&who);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
 					  &actions, &actnulls, &nactions);
 	n = WsClaimTasks(&who, actions, actnulls, nactions, worker, max,
@@ -261,8 +304,7 @@ ws_claim(PG_FUNCTION_ARGS)
 		out[6] = TimestampTzGetDatum(c->lease_until);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
-	SPI_finish();
-	WsLeave(&who);
+	WsCallEnd(&who);
 	return (Datum) 0;
 }
 
@@ -273,46 +315,25 @@ ws_claim(PG_FUNCTION_ARGS)
 static void
 WsCheckRunning(WsCaller *who, int64 task, bool has_attempt, int attempt, const char *verb)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task)};
 	char	   *state;
 	char	   *role;
 	int			current;
 
-	if (WsRun(&plan_task_check,
-			  "SELECT t.state, t.attempts, n.role::text, p.state FROM ws.task t "
-			  "  JOIN ws.node n ON n.id = t.node JOIN ws.process p ON p.id = t.process "
-			  " WHERE t.id = $1",
-			  1, types, values, NULL, 1) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("task " INT64_FORMAT " does not exist", task)));
-	state = WsGetText(0, 1);
-	current = (int) WsGetInt64(0, 2, NULL);
-	role = WsGetText(0, 3);
+	if (!WsQueryRunningTask(task, &state, &current, &role))
+		WsErrNoTask(task);
 	WsCheckMember(who, role, task, verb);
-	if (strcmp(state, "running") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot %s task " INT64_FORMAT ": it is %s", verb, task, state),
-				 errhint("Only a running task has a lease and a progress.")));
+	if (WsTaskStateOf(state) != WS_TASK_RUNNING)
+		WsErrTaskState(verb, task, state, "Only a running task has a lease and a progress.");
 	if (has_attempt && attempt != current)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("attempt %d of task " INT64_FORMAT " is no longer current", attempt, task),
-				 errdetail("The task is at attempt %d: its lease ended and it was claimed again.", current),
-				 errhint("Stop working on it; the current claimer will report.")));
+		WsErrStaleAttempt(task, attempt, current, "Stop working on it; the current claimer will report.");
 }
 
-/* The UPDATE re-checks under the row lock; a task that moved meanwhile is refused. */
+/* The UPDATE re-checks under the row lock; a task that moved meanwhile is refused (40001). */
 static void
-WsCheckUpdated(int n, int64 task, const char *verb)
+WsCheckUpdated(int n, int64 task)
 {
 	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot %s task " INT64_FORMAT ": it changed state meanwhile", verb, task),
-				 errhint("Its lease may have ended and another worker claimed it: drop this work.")));
+		WsErrChanged(task, NULL);
 }
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);
@@ -322,32 +343,17 @@ Datum
 ws_heartbeat(PG_FUNCTION_ARGS)
 {
 	int64		task = WsArgId(fcinfo, 0, "task");
-	Oid			types[3] = {INT8OID, INTERVALOID, INT4OID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
 	WsCaller	who;
 	bool		has_attempt = !PG_ARGISNULL(2);
 	int			attempt = has_attempt ? PG_GETARG_INT32(2) : 0;
 
 	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("lease must not be null")));
+		WsErrNull("lease");
 	WsCheckLease(PG_GETARG_INTERVAL_P(1));
-	WsEnter(&who);
-	SPI_connect();
+	WsCallBegin(&who);
 	WsCheckRunning(&who, task, has_attempt, attempt, "heartbeat");
-	values[0] = Int64GetDatum(task);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = Int32GetDatum(attempt);
-	if (!has_attempt)
-		nulls[2] = 'n';
-	WsCheckUpdated(WsRun(&plan_heartbeat,
-						 "UPDATE ws.task SET lease_until = now() + $2 "
-						 " WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)",
-						 3, types, values, nulls, 0), task, "heartbeat");
-	SPI_finish();
-	WsLeave(&who);
+	WsCheckUpdated(WsQueryHeartbeat(task, PG_GETARG_DATUM(1), has_attempt, attempt), task);
+	WsCallEnd(&who);
 	PG_RETURN_VOID();
 }
 
@@ -358,29 +364,19 @@ Datum
 ws_progress(PG_FUNCTION_ARGS)
 {
 	int64		task = WsArgId(fcinfo, 0, "task");
-	Oid			types[2] = {INT8OID, NUMERICOID};
-	Datum		values[2];
 	WsCaller	who;
 	double		pct;
 
 	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("percent must not be null")));
+		WsErrNull("percent");
 	pct = DatumGetFloat8(DirectFunctionCall1(numeric_float8, PG_GETARG_DATUM(1)));
 	if (!(pct >= 0 && pct <= 100))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("percent must be between 0 and 100, not %g", pct)));
-	WsEnter(&who);
-	SPI_connect();
+	WsCallBegin(&who);
 	WsCheckRunning(&who, task, false, 0, "report progress of");
-	values[0] = Int64GetDatum(task);
-	values[1] = PG_GETARG_DATUM(1);
-	WsCheckUpdated(WsRun(&plan_progress,
-						 "UPDATE ws.task SET progress = $2 WHERE id = $1 AND state = 'running'",
-						 2, types, values, NULL, 0), task, "report progress of");
-	SPI_finish();
-	WsLeave(&who);
+	WsCheckUpdated(WsQueryProgress(task, PG_GETARG_DATUM(1)), task);
+	WsCallEnd(&who);
 	PG_RETURN_VOID();
 }

@@ -11,7 +11,7 @@
  * A JSON null passes the type check of any field, and does not count as present for a
  * required one.
  */
-#include "ws.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "fmgr.h"
@@ -20,6 +20,9 @@
 #include "utils/numeric.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
+
+#include "forms.h"
+#include "ws.h"
 
 static const char *const ws_field_types[] = {
 	[WS_FIELD_STRING] = "string",

@@ -3,7 +3,7 @@
  *
  * A step needs the whole graph of its workflow: nodes, transitions sorted for the split,
  * incoming lists for joins, compiled conditions, the form of each node's action.
- * Loading it costs three queries, so each backend keeps graphs in a hash table keyed by
+ * Loading it costs three queries (queries.c), so each backend keeps graphs in a hash table keyed by
  * workflow id, each graph in its own memory context.
  *
  * Invalidation follows pg_cron's job cache: statement triggers on ws.workflow, ws.node,
@@ -13,7 +13,7 @@
  * step is never freed under it, because WsGetGraph() is called once at a step's start
  * (ws.complete_batch, which starts several steps, checks WsGraphGeneration()).
  */
-#include "ws.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -26,6 +26,11 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "errors.h"
+#include "graph.h"
+#include "queries.h"
+#include "ws.h"
+
 typedef struct WsGraphEntry
 {
 	int64		workflow;
@@ -36,8 +41,6 @@ static HTAB *graph_cache = NULL;
 static bool graph_cache_stale = false;
 static uint64 graph_generation = 0;	/* how many times the cache was dropped */
 static Oid	ws_node_relid = InvalidOid;
-
-static SPIPlanPtr plan_workflow, plan_nodes, plan_trans;
 
 /* Mark the cache stale when ws.node's relcache entry is invalidated (or all are). */
 static void
@@ -115,95 +118,62 @@ WsParseGate(const char *s)
 	return WS_GATE_AND;
 }
 
-/* Read workflow wf from the tables into a new graph; NULL if it does not exist. */
-static WsGraph *
-WsLoadGraph(int64 wf)
+/*
+ * g's nodes, by id, each with its action's form, in g's context (SPI leaves its own
+ * context current after a statement: the copies are made after it)
+ */
+static void
+WsLoadNodes(WsGraph *g)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(wf)};
-	MemoryContext cxt,
-				old;
-	WsGraph    *g;
+	int			n = WsQueryNodes(g->workflow);
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
 	int			i;
 
-	if (WsRun(&plan_workflow,
-			  "SELECT name, version, params FROM ws.workflow WHERE id = $1",
-			  1, argtypes, values, NULL, 1) == 0)
-		return NULL;
-
-	cxt = AllocSetContextCreate(CacheMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	g = palloc0(sizeof(WsGraph));
-	g->cxt = cxt;
-	g->workflow = wf;
-	g->name = WsGetText(0, 1);
-	g->version = (int) WsGetInt64(0, 2, NULL);
-	g->params = WsGetJsonb(0, 3);
-	MemoryContextSwitchTo(old);
-
-	WsRun(&plan_nodes,
-		  "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
-		  "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
-		  "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
-		  "       n.due "
-		  "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
-		  1, argtypes, values, NULL, 0);
-	old = MemoryContextSwitchTo(cxt);
-	g->nnodes = SPI_processed;
+	g->nnodes = n;
 	g->nodes = palloc0(sizeof(WsNode) * Max(g->nnodes, 1));
 	for (i = 0; i < g->nnodes; i++)
 	{
 		WsNode	   *n = &g->nodes[i];
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
 
 		n->id = WsGetInt64(i, 1, NULL);
 		n->name = WsGetText(i, 2);
 		n->action = WsGetText(i, 3);
 		n->role = WsGetText(i, 4);
-		n->is_start = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		n->is_end = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		n->is_start = WsGetBool(i, 5);
+		n->is_end = WsGetBool(i, 6);
 		n->join = WsParseGate(WsGetText(i, 7));
 		n->split = WsParseGate(WsGetText(i, 8));
 		n->params = WsGetJsonb(i, 9);
-		d = SPI_getbinval(tup, desc, 10, &isnull);
-		if (!isnull)
-		{
-			n->wait = palloc(sizeof(Interval));
-			memcpy(n->wait, DatumGetIntervalP(d), sizeof(Interval));
-		}
+		n->wait = WsGetInterval(i, 10);
 		n->wait_until = WsGetText(i, 11);
 		n->retries = (int) WsGetInt64(i, 12, NULL);
 		n->form = WsFormParse(WsGetJsonb(i, 13));
-		d = SPI_getbinval(tup, desc, 14, &isnull);
-		if (!isnull)
-		{
-			n->due = palloc(sizeof(Interval));
-			memcpy(n->due, DatumGetIntervalP(d), sizeof(Interval));
-		}
+		n->due = WsGetInterval(i, 14);
 	}
 	MemoryContextSwitchTo(old);
+}
 
-	WsRun(&plan_trans,
-		  "SELECT id, parent, child, condition, priority FROM ws.transition "
-		  " WHERE workflow = $1 ORDER BY id",
-		  1, argtypes, values, NULL, 0);
-	old = MemoryContextSwitchTo(cxt);
-	g->ntrans = SPI_processed;
+/*
+ * g's transitions, by id, and each node's incoming and outgoing ones (outgoing in the
+ * order a split follows them: priority, then id); OR joins get their reach memo
+ */
+static void
+WsLoadTransitions(WsGraph *g)
+{
+	int			n = WsQueryTransitions(g->workflow);
+	MemoryContext old = MemoryContextSwitchTo(g->cxt);
+	int			i;
+
+	g->ntrans = n;
 	g->trans = palloc0(sizeof(WsTransition) * Max(g->ntrans, 1));
 	for (i = 0; i < g->ntrans; i++)
 	{
 		WsTransition *t = &g->trans[i];
-		bool		isnull;
-		Datum		d;
 
 		t->id = WsGetInt64(i, 1, NULL);
 		t->parent = WsNodeIndex(g, WsGetInt64(i, 2, NULL));
 		t->child = WsNodeIndex(g, WsGetInt64(i, 3, NULL));
-		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
-		t->condition = isnull ? NULL : DatumGetJsonPathPCopy(d);
+		t->condition = WsGetJsonPath(i, 4);
 		t->priority = (int) WsGetInt64(i, 5, NULL);
 		g->nodes[t->parent].nout++;
 		g->nodes[t->child].nin++;
@@ -231,6 +201,29 @@ WsLoadGraph(int64 wf)
 	for (i = 0; i < g->nnodes; i++)
 		qsort_arg(g->nodes[i].out, g->nodes[i].nout, sizeof(int), WsCompareOut, g);
 	MemoryContextSwitchTo(old);
+}
+
+/* Read workflow wf from the tables into a new graph, in a context of its own; NULL if none */
+static WsGraph *
+WsLoadGraph(int64 wf)
+{
+	MemoryContext cxt,
+				old;
+	WsGraph    *g;
+
+	if (WsQueryWorkflow(wf) == 0)
+		return NULL;
+	cxt = AllocSetContextCreate(CacheMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	g = palloc0(sizeof(WsGraph));
+	g->cxt = cxt;
+	g->workflow = wf;
+	g->name = WsGetText(0, 1);
+	g->version = (int) WsGetInt64(0, 2, NULL);
+	g->params = WsGetJsonb(0, 3);
+	MemoryContextSwitchTo(old);
+	WsLoadNodes(g);
+	WsLoadTransitions(g);
 	return g;
 }
 
@@ -264,10 +257,7 @@ WsGetGraph(int64 wf)
 		WsGraph    *g = WsLoadGraph(wf);
 
 		if (g == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("workflow " INT64_FORMAT " does not exist", wf),
-					 errhint("An administrator lists the workflows in ws.workflow_overview.")));
+			WsErrNoWorkflow(wf);
 		e = hash_search(graph_cache, &wf, HASH_ENTER, &found);
 		e->graph = g;
 		return g;

@@ -10,8 +10,8 @@
  * PostgreSQL serializes the commits of all transactions that NOTIFY: PreCommit_Notify
  * takes one global lock and keeps it until the transaction has ended, WAL flush included,
  * so notifying transactions cannot share a WAL flush (group commit). A step makes a task
- * ready, so every step notified, and at 8 clients this lock cost more than a third of the
- * throughput (measured with bench/run).
+ * ready, so every step notified, and with several clients this lock limited the
+ * throughput (bench/README.md has the figures).
  *
  * HOW
  * When ws is in shared_preload_libraries and ws.notifier is on (the default), a step
@@ -33,7 +33,7 @@
  * A notifier that has had nothing to send for ws.notifier_idle exits, so that it never
  * holds a database that someone wants to drop for long.
  */
-#include "ws.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "commands/async.h"
@@ -50,6 +50,9 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+#include "notifier.h"
+#include "ws.h"
 
 #define WS_RINGS		8		/* databases with a notifier at once */
 #define WS_RING_SIZE	1024	/* notifications waiting per database */

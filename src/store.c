@@ -1,12 +1,12 @@
 /*
  * store.c: row reads and writes of the engine's tables without planned statements.
  *
- * A step's load and write (engine.c, WsStepLoad and WsFlushSteps), a claim (claim.c) and
- * a process start (WsStartProcess) lock, read, insert, update and delete a handful of
+ * A step's load and write (step.c WsStepLoad, flush.c WsFlushSteps), a claim (claim.c)
+ * and a process start (calls.c WsStartProcess) lock, read, insert, update and delete a handful of
  * rows of ws.task, ws.ready, ws.event, ws.process and ws.workflow. Written as one SQL
  * statement, starting its plan (opening every index of four tables, setting up eight
- * data-modifying parts and their projections) cost more than the rows themselves: 11% of
- * a step's backend time went to ExecutorStart of the write alone. Here each row goes
+ * data-modifying parts and their projections) cost more than the rows themselves
+ * (ExecutorStart of the write alone was a large share of a step). Here each row goes
  * through the executor's single-row routines, the ones logical replication applies rows
  * with: NOT NULL checks, index entries (partial index predicates included), row triggers
  * (the foreign key checks among them, fired at WsStoreEnd) and WAL, exactly as an INSERT,
@@ -26,7 +26,7 @@
  * with WsStoreSet, then WsStoreInsert, WsStoreUpdate or WsStoreDelete; WsStoreEnd, which
  * makes the writes visible to the transaction's next command.
  */
-#include "ws.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/relscan.h"
@@ -50,6 +50,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+#include "store.h"
+#include "ws.h"
 
 static const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process", "workflow"};
 static Oid	ws_table_oids[WS_NTABLES];	/* InvalidOid: look it up again */
@@ -223,8 +226,7 @@ WsStoreOpen(WsStore *s, WsTable t)
 	 * are unless a user adds some). The engine inserts a task only into a process its step
 	 * holds (locked FOR UPDATE, or inserted by the same transaction), and changes neither
 	 * ws.task.process nor ws.process.workflow nor a key, so the checks cannot fail: each
-	 * was a query taking FOR KEY SHARE of a row the step already holds, 6% of a step's
-	 * time. Deleting a process still cascades to its tasks (that trigger is ws.process's
+	 * was a query taking FOR KEY SHARE of a row the step already holds. Deleting a process still cascades to its tasks (that trigger is ws.process's
 	 * own, fired by the DELETE).
 	 */
 	if (r->rri->ri_TrigDesc != NULL && WsOnlyKeyTriggers(r->rri->ri_TrigDesc))
@@ -419,7 +421,7 @@ WsStoreKeys(Relation idx, const RegProcedure *procs, ScanKey sk, const Datum *ke
 }
 
 /*
- * The snapshot the store reads with (WS_FIND_READ, scans): one for all reads until the
+ * The snapshot the store reads with (WS_LOCK_NONE, scans): one for all reads until the
  * next lock, so a step's reads agree with each other, and reads after a lock see what
  * the lock waited for.
  */
@@ -444,11 +446,13 @@ WsStoreForgetSnapshot(WsStore *s)
 
 /*
  * Find the row of t whose primary key is keys (in key column order), then (mode):
- *   WS_FIND_WAIT   lock it FOR UPDATE, waiting for a transaction that holds or writes it;
- *   WS_FIND_WRITE  the same, FOR NO KEY UPDATE (the lock an UPDATE of other columns takes);
- *   WS_FIND_SKIP   lock it FOR UPDATE unless another transaction holds or writes it;
- *   WS_FIND_READ   only read it;
- *   WS_FIND_KEY_SHARE  lock it FOR KEY SHARE (against deletion and key changes), waiting.
+ *   WS_LOCK_UPDATE         lock it FOR UPDATE, waiting for a transaction that holds or
+ *                          writes it;
+ *   WS_LOCK_NO_KEY_UPDATE  the same, FOR NO KEY UPDATE (the lock an UPDATE of other
+ *                          columns takes);
+ *   WS_LOCK_UPDATE_SKIP    lock it FOR UPDATE unless another transaction holds or writes it;
+ *   WS_LOCK_NONE           only read it;
+ *   WS_LOCK_KEY_SHARE      lock it FOR KEY SHARE (against deletion and key changes), waiting.
  * The row is looked up with the read snapshot (WsStoreReadSnapshot) and locked as
  * SELECT ... FOR UPDATE locks it: in READ COMMITTED, a row updated since is followed to
  * its latest version, which is the one locked and read; under REPEATABLE READ or
@@ -458,7 +462,7 @@ WsStoreForgetSnapshot(WsStore *s)
  * reads after it see what it waited for.
  */
 bool
-WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
+WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsLock mode)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 	Snapshot	snap = WsStoreReadSnapshot(s);
@@ -471,20 +475,20 @@ WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsFind mode)
 	index_rescan(scan, sk, r->nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, r->found);
 	index_endscan(scan);
-	if (!found || mode == WS_FIND_READ)
+	if (!found || mode == WS_LOCK_NONE)
 		return found;
 	return WsStoreLock(s, t, mode);
 }
 
 /*
  * Lock the row of t that the last WsStoreFind of t found (mode as there, not
- * WS_FIND_READ), with no second lookup: what WsStoreFind does after its lookup. Locked
+ * WS_LOCK_NONE), with no second lookup: what WsStoreFind does after its lookup. Locked
  * as ExecLockRows locks (an update in progress is waited for, so that even FOR KEY SHARE
  * holds the row's latest version); a row whose key changed on the way is not the one
  * asked for: false.
  */
 bool
-WsStoreLock(WsStore *s, WsTable t, WsFind mode)
+WsStoreLock(WsStore *s, WsTable t, WsLock mode)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 	Snapshot	snap = WsStoreReadSnapshot(s);
@@ -494,7 +498,7 @@ WsStoreLock(WsStore *s, WsTable t, WsFind mode)
 	Datum		keys[INDEX_MAX_KEYS];
 	int			i;
 
-	Assert(mode != WS_FIND_READ && !TTS_EMPTY(r->found));
+	Assert(mode != WS_LOCK_NONE && !TTS_EMPTY(r->found));
 	tid = r->found->tts_tid;
 	/* the key as read (by value in the engine's tables, or in the slot until the lock) */
 	for (i = 0; i < r->nkeys; i++)
@@ -508,9 +512,9 @@ WsStoreLock(WsStore *s, WsTable t, WsFind mode)
 										  r->pk->rd_index->indkey.values[i] - 1)->attlen);
 	}
 	res = table_tuple_lock(r->rel, &tid, snap, r->found, s->estate->es_output_cid,
-						   mode == WS_FIND_WRITE ? LockTupleNoKeyExclusive :
-						   mode == WS_FIND_KEY_SHARE ? LockTupleKeyShare : LockTupleExclusive,
-						   mode == WS_FIND_SKIP ? LockWaitSkip : LockWaitBlock,
+						   mode == WS_LOCK_NO_KEY_UPDATE ? LockTupleNoKeyExclusive :
+						   mode == WS_LOCK_KEY_SHARE ? LockTupleKeyShare : LockTupleExclusive,
+						   mode == WS_LOCK_UPDATE_SKIP ? LockWaitSkip : LockWaitBlock,
 						   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
 						   (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 						   &tmfd);

@@ -1,9 +1,10 @@
 /*
- * ws.c: module initialisation, the ws.* settings, and small helpers every other file uses:
- * the SPI plan cache (plans prepared once per backend and kept with SPI_keepplan) and
- * jsonb conveniences.
+ * ws.c: module initialisation, the ws.* settings, and small helpers every other file
+ * uses (jsonb conveniences, arguments).
  */
-#include "ws.h"
+#include "postgres.h"
+
+#include <limits.h>
 
 #include "catalog/pg_type.h"
 #include "nodes/parsenodes.h"
@@ -11,6 +12,11 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+
+#include "errors.h"
+#include "graph.h"
+#include "notifier.h"
+#include "ws.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,104 +63,14 @@ _PG_init(void)
 	WsGraphInit();
 }
 
-/*
- * Prepare sql once per backend; later calls return the kept plan. Always a generic plan:
- * the engine's statements are point lookups and index scans whose best plan does not
- * depend on the parameter values, and a custom plan would be planned again on every call.
- */
-SPIPlanPtr
-WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+/* A name datum of s */
+Datum
+WsNameDatum(const char *s)
 {
-	if (*cache == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
+	Name		n = palloc(NAMEDATALEN);
 
-		if (plan == NULL)
-			elog(ERROR, "ws: SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "ws: SPI_keepplan failed");
-		*cache = plan;
-	}
-	return *cache;
-}
-
-/*
- * Run a cached plan; returns SPI_processed. Never read-only: in READ COMMITTED each
- * statement then takes a fresh snapshot, so what a step reads after waiting for its
- * process lock includes everything the transaction it waited for committed.
- */
-int
-WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-	  Datum *values, const char *nulls, long count)
-{
-	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
-	int			rc = SPI_execute_plan(plan, values, nulls, false, count);
-
-	if (rc < 0)
-		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",
-			 SPI_result_code_string(rc), sql);
-	return (int) SPI_processed;
-}
-
-/* Column col (1-based) of result row as int64. */
-int64
-WsGetInt64(int row, int col, bool *isnull)
-{
-	bool		n;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
-
-	if (isnull)
-		*isnull = n;
-	if (n)
-		return 0;
-	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
-	{
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT2OID:
-			return DatumGetInt16(d);
-		default:
-			return DatumGetInt64(d);
-	}
-}
-
-/* Column col of row as a palloc'd C string in the current context, NULL for NULL. */
-char *
-WsGetText(int row, int col)
-{
-	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
-}
-
-/* Column col of row as a detoasted jsonb copied into the current context. */
-Jsonb *
-WsGetJsonb(int row, int col)
-{
-	bool		n;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
-
-	if (n)
-		return NULL;
-	return DatumGetJsonbPCopy(d);
-}
-
-/* Does the history level keep an event of this state (of a task, or of the process)? */
-bool
-WsKeepEvent(const char *state, bool of_task)
-{
-	if (ws_history == WS_HISTORY_FULL)
-		return true;
-	if (ws_history == WS_HISTORY_NONE)
-		return false;
-	return !of_task || WsTerminalState(state);
-}
-
-/* Is state one a task ends in (succeeded, failed, cancelled)? */
-bool
-WsTerminalState(const char *state)
-{
-	return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-		strcmp(state, "cancelled") == 0;
+	namestrcpy(n, s);
+	return NameGetDatum(n);
 }
 
 /* A fresh '{}' */
@@ -169,9 +85,7 @@ int64
 WsArgId(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
+		WsErrNull(what);
 	return PG_GETARG_INT64(n);
 }
 

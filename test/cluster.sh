@@ -53,10 +53,14 @@ ws_deps() {
     fi
 }
 
+# ws_install [asserts]: build and install ws; with "asserts", ws's own Assert()s are
+# compiled in (WS_ASSERTS=1: what test/run builds, not the demo or the bench)
 ws_install() {
-    echo "== building and installing ws"
-    make -s PG_CONFIG="$PGBIN/pg_config" >/dev/null
-    make -s PG_CONFIG="$PGBIN/pg_config" install >/dev/null
+    local asserts=0
+    [ "${1:-}" = asserts ] && asserts=1
+    echo "== building and installing ws$([ $asserts = 1 ] && echo ', with assertions')"
+    make -s PG_CONFIG="$PGBIN/pg_config" WS_ASSERTS=$asserts >/dev/null
+    make -s PG_CONFIG="$PGBIN/pg_config" WS_ASSERTS=$asserts install >/dev/null
 }
 
 ws_cluster_stop() {
@@ -71,7 +75,8 @@ ws_cluster_start() {
     WS_TMP=$(mktemp -d /tmp/ws-cluster.XXXXXX)
     chown postgres: "$WS_TMP"
     chmod 755 "$WS_TMP"
-    trap ws_cluster_stop EXIT
+    # a script using test/integration/lib/common.sh keeps its other exit hooks
+    if declare -F on_exit >/dev/null; then on_exit ws_cluster_stop; else trap ws_cluster_stop EXIT; fi
     local port
     port=$((20000 + RANDOM % 20000))
     while ss -ltn 2>/dev/null | grep -q ":$port "; do port=$((port + 1)); done

@@ -220,6 +220,7 @@ logmsg(int level, const char *fmt,...)
 	fputc('\n', stderr);
 }
 
+/* malloc, exiting with status 1 when memory is out. */
 static void *
 xmalloc(size_t n)
 {
@@ -233,6 +234,7 @@ xmalloc(size_t n)
 	return p;
 }
 
+/* strdup, exiting with status 1 when memory is out. */
 static char *
 xstrdup(const char *s)
 {
@@ -260,6 +262,7 @@ xprintf(const char *fmt,...)
 	return s;
 }
 
+/* Append n bytes to b, keeping it NUL-terminated. */
 static void
 buf_append(Buf *b, const char *p, size_t n)
 {
@@ -365,6 +368,7 @@ excerpt(const char *s, size_t max)
  * Queue
  */
 
+/* A new call of kind for task at attempt, with copies of text and desc. */
 static Op  *
 op_new(OpKind kind, long long task, int attempt, const char *text, const char *desc)
 {
@@ -380,6 +384,7 @@ op_new(OpKind kind, long long task, int attempt, const char *text, const char *d
 	return op;
 }
 
+/* Free a call. */
 static void
 op_free(Op *op)
 {
@@ -388,6 +393,7 @@ op_free(Op *op)
 	free(op);
 }
 
+/* Queue a call at the end. */
 static void
 op_push(Op *op)
 {
@@ -399,6 +405,7 @@ op_push(Op *op)
 	qtail = op;
 }
 
+/* Queue a call at the front, to be sent next. */
 static void
 op_push_front(Op *op)
 {
@@ -408,6 +415,7 @@ op_push_front(Op *op)
 		qtail = op;
 }
 
+/* Take the first queued call, or NULL. */
 static Op  *
 op_pop(void)
 {
@@ -454,6 +462,7 @@ report_fail(long long task, int attempt, const char *desc, const char *error)
  * Signals
  */
 
+/* Signal handler: count stop signals and wake the loop through the self-pipe. */
 static void
 on_signal(int sig)
 {
@@ -469,6 +478,7 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/* Create the self-pipe and catch SIGCHLD, SIGTERM and SIGINT; ignore SIGPIPE. */
 static void
 setup_signals(void)
 {
@@ -493,12 +503,14 @@ setup_signals(void)
  * Children
  */
 
+/* Make fd non-blocking. */
 static void
 set_nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* Close *fd if open and mark it closed (-1). */
 static void
 close_fd(int *fd)
 {
@@ -1355,6 +1367,125 @@ error_text(PGresult *res)
 	return s;
 }
 
+/* LISTEN ws_ready answered: claiming may begin, with notifications or by polling only. */
+static void
+listen_done(bool ok, const char *err)
+{
+	if (!ok)
+		logmsg(0, "LISTEN ws_ready failed: %s; polling every %g s only", err, poll_every);
+	listening = true;
+	backoff = BACKOFF_MIN;
+	want_claim = true;
+}
+
+/* ws.claim answered: start the tasks it took, or stop if retrying cannot fix its error. */
+static void
+claim_done(Op *op, PGresult *res, bool ok, char *err)
+{
+	int			i,
+				n;
+
+	claim_outstanding = false;
+	if (!ok)
+	{
+		char	   *advice = fatal_advice(false, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+										  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+
+		if (advice)
+			stop_fatal(err, advice);	/* frees err, and exits */
+		logmsg(0, "ws.claim failed: %s; trying again in %g s", err, poll_every);
+		want_claim = false;
+		return;
+	}
+	n = PQntuples(res);
+	logmsg(2, "claimed %d of %d", n, op->attempt);
+	for (i = 0; i < n; i++)
+		start_task(strtoll(PQgetvalue(res, i, 0), NULL, 10),
+				   strtoll(PQgetvalue(res, i, 1), NULL, 10),
+				   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+				   PQgetvalue(res, i, 4), atoi(PQgetvalue(res, i, 5)));
+	maybe_more = n >= op->attempt;
+	if (maybe_more)
+		want_claim = true;		/* there may be more */
+}
+
+/* The server's verdict on a command's output: complete with a JSON object, else fail. */
+static void
+validate_done(Op *op, PGresult *res, bool ok, const char *err)
+{
+	if (!ok)
+	{
+		char	   *head = excerpt(op->text, 200);
+		char	   *e = xprintf("command output is not valid JSON (%s); it begins: %s", err, head);
+
+		report_fail(op->task, op->attempt, op->desc, e);
+		free(head);
+		free(e);
+	}
+	else if (strcmp(PQgetvalue(res, 0, 0), "object") != 0)
+	{
+		char	   *head = excerpt(op->text, 200);
+		char	   *e = xprintf("command output is a JSON %s, not an object: %s",
+								PQgetvalue(res, 0, 0), head);
+
+		report_fail(op->task, op->attempt, op->desc, e);
+		free(head);
+		free(e);
+	}
+	else
+	{
+		log_task(op->desc, "succeeded");
+		op_push(op_new(OP_COMPLETE, op->task, op->attempt, op->text, op->desc));
+	}
+}
+
+/* ws.complete answered: a result the engine refused fails the task; a stale one is dropped. */
+static void
+complete_done(Op *op, PGresult *res, bool ok, const char *err)
+{
+	const char *state;
+
+	if (ok)
+	{
+		logmsg(2, "ws.complete task %lld attempt %d: done", op->task, op->attempt);
+		return;
+	}
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state && strcmp(state, "55000") != 0 && strcmp(state, "42704") != 0 &&
+		strcmp(state, "42501") != 0)
+	{
+		/* the engine refused the result itself: the task fails with why */
+		char	   *e = xprintf("ws.complete refused the command's result: %s", err);
+
+		logmsg(0, "ws.complete of task %lld attempt %d refused: %s; failing the task",
+			   op->task, op->attempt, err);
+		op_push(op_new(OP_FAIL, op->task, op->attempt, e, op->desc));
+		free(e);
+	}
+	else
+		logmsg(0, "ws.complete of task %lld attempt %d refused, task dropped: %s",
+			   op->task, op->attempt, err);
+}
+
+/* ws.heartbeat answered: a refusal means the lease is lost, so the command is stopped. */
+static void
+heartbeat_done(Op *op, bool ok, const char *err)
+{
+	Slot	   *s = find_slot(op->task, op->attempt);
+
+	if (s)
+		s->beat_queued = false;
+	if (ok)
+		return;
+	logmsg(0, "ws.heartbeat of task %lld attempt %d refused: %s", op->task, op->attempt, err);
+	if (s && s->killed == KILL_NONE)
+	{
+		s->killed = KILL_LEASE;
+		s->hard_kill_at = now_mono() + HARD_KILL_AFTER;
+		kill_slot(s, SIGTERM);
+	}
+}
+
 /* Handle the result of the call in flight. */
 static void
 call_done(Op *op, PGresult *res)
@@ -1387,88 +1518,16 @@ call_done(Op *op, PGresult *res)
 	switch (op->kind)
 	{
 		case OP_LISTEN:
-			if (!ok)
-				logmsg(0, "LISTEN ws_ready failed: %s; polling every %g s only", err, poll_every);
-			listening = true;
-			backoff = BACKOFF_MIN;
-			want_claim = true;
+			listen_done(ok, err);
 			break;
 		case OP_CLAIM:
-			claim_outstanding = false;
-			if (!ok)
-			{
-				char	   *advice = fatal_advice(false, PQresultErrorField(res, PG_DIAG_SQLSTATE),
-												  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-
-				if (advice)
-					stop_fatal(err, advice);	/* frees err, and exits */
-				logmsg(0, "ws.claim failed: %s; trying again in %g s", err, poll_every);
-				want_claim = false;
-				break;
-			}
-			{
-				int			i,
-							n = PQntuples(res);
-
-				logmsg(2, "claimed %d of %d", n, op->attempt);
-				for (i = 0; i < n; i++)
-					start_task(strtoll(PQgetvalue(res, i, 0), NULL, 10),
-							   strtoll(PQgetvalue(res, i, 1), NULL, 10),
-							   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-							   PQgetvalue(res, i, 4), atoi(PQgetvalue(res, i, 5)));
-				maybe_more = n >= op->attempt;
-				if (maybe_more)
-					want_claim = true;	/* there may be more */
-			}
+			claim_done(op, res, ok, err);
 			break;
 		case OP_VALIDATE:
-			if (!ok)
-			{
-				char	   *head = excerpt(op->text, 200);
-				char	   *e = xprintf("command output is not valid JSON (%s); it begins: %s", err, head);
-
-				report_fail(op->task, op->attempt, op->desc, e);
-				free(head);
-				free(e);
-			}
-			else if (strcmp(PQgetvalue(res, 0, 0), "object") != 0)
-			{
-				char	   *head = excerpt(op->text, 200);
-				char	   *e = xprintf("command output is a JSON %s, not an object: %s",
-										PQgetvalue(res, 0, 0), head);
-
-				report_fail(op->task, op->attempt, op->desc, e);
-				free(head);
-				free(e);
-			}
-			else
-			{
-				log_task(op->desc, "succeeded");
-				op_push(op_new(OP_COMPLETE, op->task, op->attempt, op->text, op->desc));
-			}
+			validate_done(op, res, ok, err);
 			break;
 		case OP_COMPLETE:
-			if (ok)
-				logmsg(2, "ws.complete task %lld attempt %d: done", op->task, op->attempt);
-			else
-			{
-				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-				if (state && strcmp(state, "55000") != 0 && strcmp(state, "42704") != 0 &&
-					strcmp(state, "42501") != 0)
-				{
-					/* the engine refused the result itself: the task fails with why */
-					char	   *e = xprintf("ws.complete refused the command's result: %s", err);
-
-					logmsg(0, "ws.complete of task %lld attempt %d refused: %s; failing the task",
-						   op->task, op->attempt, err);
-					op_push(op_new(OP_FAIL, op->task, op->attempt, e, op->desc));
-					free(e);
-				}
-				else
-					logmsg(0, "ws.complete of task %lld attempt %d refused, task dropped: %s",
-						   op->task, op->attempt, err);
-			}
+			complete_done(op, res, ok, err);
 			break;
 		case OP_FAIL:
 			if (ok)
@@ -1478,23 +1537,7 @@ call_done(Op *op, PGresult *res)
 					   op->task, op->attempt, err);
 			break;
 		case OP_HEARTBEAT:
-			{
-				Slot	   *s = find_slot(op->task, op->attempt);
-
-				if (s)
-					s->beat_queued = false;
-				if (!ok)
-				{
-					logmsg(0, "ws.heartbeat of task %lld attempt %d refused: %s", op->task,
-						   op->attempt, err);
-					if (s && s->killed == KILL_NONE)
-					{
-						s->killed = KILL_LEASE;
-						s->hard_kill_at = now_mono() + HARD_KILL_AFTER;
-						kill_slot(s, SIGTERM);
-					}
-				}
-			}
+			heartbeat_done(op, ok, err);
 			break;
 		case OP_PROGRESS:
 			if (!ok)
@@ -1560,6 +1603,7 @@ read_connection(void)
  * Main
  */
 
+/* Print the help text to f. */
 static void
 usage(FILE *f)
 {
@@ -1642,6 +1686,65 @@ array_literal(void)
 	return b.data;
 }
 
+/* The value of option opt (--action, --name), or exit when it is empty. */
+static char *
+nonempty_arg(const char *opt, char *v)
+{
+	if (v[0] == '\0')
+	{
+		fprintf(stderr, "ws-worker: %s must not be empty\n", opt);
+		exit(2);
+	}
+	return v;
+}
+
+/* Parse --concurrency (an integer from 1 to 10000), or exit. */
+static int
+concurrency_arg(const char *v)
+{
+	char	   *end;
+	long		n = strtol(v, &end, 10);
+
+	if (end == v || *end != '\0' || n < 1 || n > 10000)
+	{
+		fprintf(stderr, "ws-worker: --concurrency must be an integer from 1 to 10000, not \"%s\"\n",
+				v);
+		exit(2);
+	}
+	return (int) n;
+}
+
+/* The default worker name: "host:pid". */
+static char *
+default_worker_name(void)
+{
+	char		host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	return xprintf("%s:%d", host, (int) getpid());
+}
+
+/* Exit with a usage error when --dsn is given and libpq cannot parse it. */
+static void
+check_dsn(void)
+{
+	char	   *errmsg = NULL;
+	PQconninfoOption *o = PQconninfoParse(dsn, &errmsg);
+
+	if (dsn[0] && o == NULL)
+	{
+		fprintf(stderr, "ws-worker: invalid --dsn: %s", errmsg ? errmsg : "out of memory\n");
+		exit(2);
+	}
+	if (o)
+		PQconninfoFree(o);
+	if (errmsg)
+		PQfreemem(errmsg);
+}
+
+/* Read the options and the command into the settings, or exit with status 2 (0 for --help). */
 static void
 parse_args(int argc, char **argv)
 {
@@ -1669,37 +1772,16 @@ parse_args(int argc, char **argv)
 				dsn = optarg;
 				break;
 			case 'a':
-				if (optarg[0] == '\0')
-				{
-					fprintf(stderr, "ws-worker: --action must not be empty\n");
-					exit(2);
-				}
-				actions[n_actions++] = optarg;
+				actions[n_actions++] = nonempty_arg("--action", optarg);
 				break;
 			case 'c':
-				{
-					char	   *end;
-					long		n = strtol(optarg, &end, 10);
-
-					if (end == optarg || *end != '\0' || n < 1 || n > 10000)
-					{
-						fprintf(stderr, "ws-worker: --concurrency must be an integer from 1 to 10000, not \"%s\"\n",
-								optarg);
-						exit(2);
-					}
-					concurrency = (int) n;
-					break;
-				}
+				concurrency = concurrency_arg(optarg);
+				break;
 			case 'l':
 				lease = seconds_arg("--lease", optarg, 1);
 				break;
 			case 'n':
-				if (optarg[0] == '\0')
-				{
-					fprintf(stderr, "ws-worker: --name must not be empty\n");
-					exit(2);
-				}
-				worker_name = optarg;
+				worker_name = nonempty_arg("--name", optarg);
 				break;
 			case 'p':
 				poll_every = seconds_arg("--poll", optarg, 0.1);
@@ -1733,29 +1815,9 @@ parse_args(int argc, char **argv)
 	}
 	command = argv + optind;
 	if (worker_name == NULL)
-	{
-		char		host[256];
-
-		if (gethostname(host, sizeof(host)) != 0)
-			strcpy(host, "localhost");
-		host[sizeof(host) - 1] = '\0';
-		worker_name = xprintf("%s:%d", host, (int) getpid());
-	}
+		worker_name = default_worker_name();
 	actions_literal = array_literal();
-	{
-		char	   *errmsg = NULL;
-		PQconninfoOption *o = PQconninfoParse(dsn, &errmsg);
-
-		if (dsn[0] && o == NULL)
-		{
-			fprintf(stderr, "ws-worker: invalid --dsn: %s", errmsg ? errmsg : "out of memory\n");
-			exit(2);
-		}
-		if (o)
-			PQconninfoFree(o);
-		if (errmsg)
-			PQfreemem(errmsg);
-	}
+	check_dsn();
 }
 
 /* On SIGTERM/SIGINT: stop claiming, then after the grace period stop the commands. */
@@ -1819,209 +1881,299 @@ shutdown_step(double now)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* What a descriptor in the poll set is. */
+typedef enum
 {
-	struct pollfd *pfds;
-	Slot	  **pslot;
-	int		   *pkind;
+	PFD_SIGNALS, PFD_CONNECTION, PFD_STDIN, PFD_STDOUT, PFD_STDERR
+} PollKind;
 
-	parse_args(argc, argv);
-	setvbuf(stderr, NULL, _IOLBF, 0);
+/* The descriptors one poll() waits on, with the slot and kind of each. */
+typedef struct PollSet
+{
+	struct pollfd *fds;
+	Slot	  **slot;
+	PollKind   *kind;
+	int			n;
+} PollSet;
+
+/* Seconds a call may stay unanswered before the connection is given up. */
+static double
+call_timeout(void)
+{
+	return lease > CALL_TIMEOUT_MIN ? lease : CALL_TIMEOUT_MIN;
+}
+
+/* Allocate the slots and the poll set, catch the signals and log the start. */
+static void
+start_up(PollSet *ps)
+{
 	slots = xmalloc(sizeof(Slot) * concurrency);
 	memset(slots, 0, sizeof(Slot) * concurrency);
-	pfds = xmalloc(sizeof(struct pollfd) * (2 + 3 * concurrency));
-	pslot = xmalloc(sizeof(Slot *) * (2 + 3 * concurrency));
-	pkind = xmalloc(sizeof(int) * (2 + 3 * concurrency));
+	ps->fds = xmalloc(sizeof(struct pollfd) * (2 + 3 * concurrency));
+	ps->slot = xmalloc(sizeof(Slot *) * (2 + 3 * concurrency));
+	ps->kind = xmalloc(sizeof(PollKind) * (2 + 3 * concurrency));
 	setup_signals();
 	logmsg(1, "starting: actions %s, concurrency %d, lease %g s, command %s", actions_literal,
 		   concurrency, lease, command[0]);
 	next_poll = now_mono() + poll_every;
+}
+
+/* Connect when it is time, and give up a connection that hangs while connecting or in a call. */
+static void
+tend_connection(double now)
+{
+	if (cstate == C_DOWN && now >= reconnect_at)
+		start_connect();
+	if (cstate == C_CONNECTING && now - connect_started > CONNECT_TIMEOUT)
+		lost_connection("timed out connecting");
+	if (cstate == C_UP && inflight && now - inflight_since > call_timeout())
+		lost_connection("no answer from the server");
+}
+
+/* The timers of slot i: heartbeat, hard kill, pipes held open after exit; finish it when done. */
+static void
+slot_timers(Slot *s, int i, double now)
+{
+	if (s->pid > 0 && now >= s->next_beat)
+	{
+		if (!s->beat_queued && cstate == C_UP && s->killed != KILL_LEASE)
+		{
+			Op		   *op = op_new(OP_HEARTBEAT, s->task, s->attempt, NULL, NULL);
+
+			op->slot = i;
+			op_push(op);
+			s->beat_queued = true;
+		}
+		s->next_beat = now + lease / 3;
+	}
+	if (s->killed != KILL_NONE && s->pid > 0 && now >= s->hard_kill_at)
+	{
+		kill_slot(s, SIGKILL);
+		s->hard_kill_at = now + HARD_KILL_AFTER;
+	}
+	if (s->pid == 0 && (s->out_fd >= 0 || s->err_fd >= 0) && now - s->exited_at > PIPE_LINGER)
+	{
+		/* something the command started still holds its pipes: stop waiting */
+		if (s->out_fd >= 0)
+			read_child(s, &s->out_fd, false);
+		if (s->err_fd >= 0)
+			read_child(s, &s->err_fd, true);
+		close_fd(&s->out_fd);
+		close_fd(&s->err_fd);
+	}
+	if (s->pid == 0 && s->out_fd < 0 && s->err_fd < 0)
+		finish(s);
+}
+
+/* The timers: every slot's, then the poll timer that asks for a claim. */
+static void
+run_timers(double now)
+{
+	int			i;
+
+	for (i = 0; i < concurrency; i++)
+		if (slots[i].used)
+			slot_timers(&slots[i], i, now);
+	if (now >= next_poll)
+	{
+		want_claim = true;
+		next_poll = now + poll_every;
+	}
+}
+
+/* Is a claim wanted and is there room for it? */
+static bool
+claim_due(void)
+{
+	return want_claim && listening && !stopping && used_slots < concurrency && !claim_outstanding;
+}
+
+/* The next time a timer is due: polling, connecting, a call, shutdown, or a slot's timers. */
+static double
+next_wake(double now)
+{
+	double		wake = next_poll;
+	int			i;
+
+	if (cstate == C_DOWN && reconnect_at < wake)
+		wake = reconnect_at;
+	if (cstate == C_CONNECTING && connect_started + CONNECT_TIMEOUT < wake)
+		wake = connect_started + CONNECT_TIMEOUT;
+	if (cstate == C_UP && inflight)
+	{
+		double		t = inflight_since + call_timeout();
+
+		if (t < wake)
+			wake = t;
+	}
+	if (stopping && stop_deadline > now && stop_deadline < wake)
+		wake = stop_deadline;
+	if (stopping && used_slots == 0)
+		wake = now + 0.5 < wake ? now + 0.5 : wake;
+	for (i = 0; i < concurrency; i++)
+	{
+		Slot	   *s = &slots[i];
+
+		if (!s->used)
+			continue;
+		if (s->pid > 0 && s->next_beat < wake)
+			wake = s->next_beat;
+		if (s->killed != KILL_NONE && s->pid > 0 && s->hard_kill_at < wake)
+			wake = s->hard_kill_at;
+		if (s->pid == 0 && s->exited_at + PIPE_LINGER + 0.01 < wake)
+			wake = s->exited_at + PIPE_LINGER + 0.01;
+	}
+	return wake;
+}
+
+/* Add descriptor fd, waited on for events, to the poll set. */
+static void
+poll_add(PollSet *ps, int fd, short events, PollKind kind, Slot *s)
+{
+	ps->fds[ps->n].fd = fd;
+	ps->fds[ps->n].events = events;
+	ps->slot[ps->n] = s;
+	ps->kind[ps->n++] = kind;
+}
+
+/* Fill the poll set: the signal pipe, the connection, and the pipes of every command. */
+static void
+build_poll_set(PollSet *ps)
+{
+	int			i;
+
+	ps->n = 0;
+	poll_add(ps, sigpipe_fds[0], POLLIN, PFD_SIGNALS, NULL);
+	if (cstate != C_DOWN && PQsocket(conn) >= 0)
+	{
+		short		events;
+
+		if (cstate == C_CONNECTING)
+			events = connect_wait == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		else
+			events = POLLIN | (want_flush ? POLLOUT : 0);
+		poll_add(ps, PQsocket(conn), events, PFD_CONNECTION, NULL);
+	}
+	for (i = 0; i < concurrency; i++)
+	{
+		Slot	   *s = &slots[i];
+
+		if (!s->used)
+			continue;
+		if (s->in_fd >= 0)
+			poll_add(ps, s->in_fd, POLLOUT, PFD_STDIN, s);
+		if (s->out_fd >= 0)
+			poll_add(ps, s->out_fd, POLLIN, PFD_STDOUT, s);
+		if (s->err_fd >= 0)
+			poll_add(ps, s->err_fd, POLLIN, PFD_STDERR, s);
+	}
+}
+
+/* Wait in poll() until a descriptor is ready or wake (at once when a claim is due). */
+static void
+wait_for_events(PollSet *ps, double now, double wake)
+{
+	int			timeout;
+
+	build_poll_set(ps);
+	timeout = wake <= now ? 0 : (int) ((wake - now) * 1000) + 1;
+	if (claim_due())
+		timeout = 0;
+	if (poll(ps->fds, ps->n, timeout) < 0 && errno != EINTR)
+	{
+		perror("ws-worker: poll");
+		exit(1);
+	}
+}
+
+/* Empty the self-pipe the signal handlers write to. */
+static void
+drain_signal_pipe(void)
+{
+	char		buf[256];
+
+	while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* The connection's socket is ready (revents re): advance connecting, or flush and read. */
+static void
+connection_ready(short re)
+{
+	if (cstate == C_CONNECTING)
+		continue_connect();
+	else if (cstate == C_UP)
+	{
+		if (re & POLLOUT)
+			want_flush = PQflush(conn) == 1;
+		if (cstate == C_UP)
+			read_connection();
+	}
+}
+
+/* Act on every descriptor poll() found ready. */
+static void
+act_on_events(PollSet *ps)
+{
+	int			i;
+
+	for (i = 0; i < ps->n; i++)
+	{
+		short		re = ps->fds[i].revents;
+		Slot	   *s = ps->slot[i];
+
+		if (re == 0)
+			continue;
+		switch (ps->kind[i])
+		{
+			case PFD_SIGNALS:
+				drain_signal_pipe();
+				break;
+			case PFD_CONNECTION:
+				connection_ready(re);
+				break;
+			case PFD_STDIN:
+				if (s->in_fd >= 0)
+					write_child(s);
+				break;
+			case PFD_STDOUT:
+				if (s->out_fd >= 0)
+					read_child(s, &s->out_fd, false);
+				break;
+			case PFD_STDERR:
+				if (s->err_fd >= 0)
+					read_child(s, &s->err_fd, true);
+				break;
+		}
+	}
+}
+
+/* Parse the options, then run the event loop until shutdown_step or an error exits. */
+int
+main(int argc, char **argv)
+{
+	PollSet		ps;
+
+	parse_args(argc, argv);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	start_up(&ps);
 
 	for (;;)
 	{
 		double		now = now_mono();
-		double		wake;
-		int			nfds = 0,
-					i,
-					timeout;
 
-		/* connection */
-		if (cstate == C_DOWN && now >= reconnect_at)
-			start_connect();
-		if (cstate == C_CONNECTING && now - connect_started > CONNECT_TIMEOUT)
-			lost_connection("timed out connecting");
-		if (cstate == C_UP && inflight &&
-			now - inflight_since > (lease > CALL_TIMEOUT_MIN ? lease : CALL_TIMEOUT_MIN))
-			lost_connection("no answer from the server");
-
-		/* timers: heartbeats, polling, hard kills, pipes held open after exit */
-		for (i = 0; i < concurrency; i++)
-		{
-			Slot	   *s = &slots[i];
-
-			if (!s->used)
-				continue;
-			if (s->pid > 0 && now >= s->next_beat)
-			{
-				if (!s->beat_queued && cstate == C_UP && s->killed != KILL_LEASE)
-				{
-					Op		   *op = op_new(OP_HEARTBEAT, s->task, s->attempt, NULL, NULL);
-
-					op->slot = i;
-					op_push(op);
-					s->beat_queued = true;
-				}
-				s->next_beat = now + lease / 3;
-			}
-			if (s->killed != KILL_NONE && s->pid > 0 && now >= s->hard_kill_at)
-			{
-				kill_slot(s, SIGKILL);
-				s->hard_kill_at = now + HARD_KILL_AFTER;
-			}
-			if (s->pid == 0 && (s->out_fd >= 0 || s->err_fd >= 0) && now - s->exited_at > PIPE_LINGER)
-			{
-				/* something the command started still holds its pipes: stop waiting */
-				if (s->out_fd >= 0)
-					read_child(s, &s->out_fd, false);
-				if (s->err_fd >= 0)
-					read_child(s, &s->err_fd, true);
-				close_fd(&s->out_fd);
-				close_fd(&s->err_fd);
-			}
-			if (s->pid == 0 && s->out_fd < 0 && s->err_fd < 0)
-				finish(s);
-		}
-		if (now >= next_poll)
-		{
-			want_claim = true;
-			next_poll = now + poll_every;
-		}
+		tend_connection(now);
+		run_timers(now);
 		shutdown_step(now);
-
-		/* claim when there is room */
-		if (want_claim && listening && !stopping && used_slots < concurrency && !claim_outstanding)
+		if (claim_due())
 		{
 			op_push(op_new(OP_CLAIM, 0, 0, NULL, NULL));
 			claim_outstanding = true;
 			want_claim = false;
 		}
 		send_next();
-
-		/* wait */
-		wake = next_poll;
-		if (cstate == C_DOWN && reconnect_at < wake)
-			wake = reconnect_at;
-		if (cstate == C_CONNECTING && connect_started + CONNECT_TIMEOUT < wake)
-			wake = connect_started + CONNECT_TIMEOUT;
-		if (cstate == C_UP && inflight)
-		{
-			double		t = inflight_since + (lease > CALL_TIMEOUT_MIN ? lease : CALL_TIMEOUT_MIN);
-
-			if (t < wake)
-				wake = t;
-		}
-		if (stopping && stop_deadline > now && stop_deadline < wake)
-			wake = stop_deadline;
-		if (stopping && used_slots == 0)
-			wake = now + 0.5 < wake ? now + 0.5 : wake;
-		pfds[nfds].fd = sigpipe_fds[0];
-		pfds[nfds].events = POLLIN;
-		pkind[nfds++] = 0;
-		if (cstate != C_DOWN && PQsocket(conn) >= 0)
-		{
-			pfds[nfds].fd = PQsocket(conn);
-			if (cstate == C_CONNECTING)
-				pfds[nfds].events = connect_wait == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-			else
-				pfds[nfds].events = POLLIN | (want_flush ? POLLOUT : 0);
-			pkind[nfds++] = 1;
-		}
-		for (i = 0; i < concurrency; i++)
-		{
-			Slot	   *s = &slots[i];
-
-			if (!s->used)
-				continue;
-			if (s->pid > 0 && s->next_beat < wake)
-				wake = s->next_beat;
-			if (s->killed != KILL_NONE && s->pid > 0 && s->hard_kill_at < wake)
-				wake = s->hard_kill_at;
-			if (s->pid == 0 && s->exited_at + PIPE_LINGER + 0.01 < wake)
-				wake = s->exited_at + PIPE_LINGER + 0.01;
-			if (s->in_fd >= 0)
-			{
-				pfds[nfds].fd = s->in_fd;
-				pfds[nfds].events = POLLOUT;
-				pslot[nfds] = s;
-				pkind[nfds++] = 2;
-			}
-			if (s->out_fd >= 0)
-			{
-				pfds[nfds].fd = s->out_fd;
-				pfds[nfds].events = POLLIN;
-				pslot[nfds] = s;
-				pkind[nfds++] = 3;
-			}
-			if (s->err_fd >= 0)
-			{
-				pfds[nfds].fd = s->err_fd;
-				pfds[nfds].events = POLLIN;
-				pslot[nfds] = s;
-				pkind[nfds++] = 4;
-			}
-		}
-		timeout = wake <= now ? 0 : (int) ((wake - now) * 1000) + 1;
-		if (want_claim && listening && !stopping && used_slots < concurrency && !claim_outstanding)
-			timeout = 0;
-		if (poll(pfds, nfds, timeout) < 0 && errno != EINTR)
-		{
-			perror("ws-worker: poll");
-			exit(1);
-		}
-
-		/* act on what is ready */
-		for (i = 0; i < nfds; i++)
-		{
-			short		re = pfds[i].revents;
-
-			if (re == 0)
-				continue;
-			switch (pkind[i])
-			{
-				case 0:
-					{
-						char		buf[256];
-
-						while (read(sigpipe_fds[0], buf, sizeof(buf)) > 0)
-							;
-						break;
-					}
-				case 1:
-					if (cstate == C_CONNECTING)
-						continue_connect();
-					else if (cstate == C_UP)
-					{
-						if (re & POLLOUT)
-							want_flush = PQflush(conn) == 1;
-						if (cstate == C_UP)
-							read_connection();
-					}
-					break;
-				case 2:
-					if (pslot[i]->in_fd >= 0)
-						write_child(pslot[i]);
-					break;
-				case 3:
-					if (pslot[i]->out_fd >= 0)
-						read_child(pslot[i], &pslot[i]->out_fd, false);
-					break;
-				case 4:
-					if (pslot[i]->err_fd >= 0)
-						read_child(pslot[i], &pslot[i]->err_fd, true);
-					break;
-			}
-		}
+		wait_for_events(&ps, now, next_wake(now));
+		act_on_events(&ps);
 		reap();
 	}
 }

@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Definitions: workflows, nodes, transitions, actions, validation
+-- Definitions: workflows, nodes, transitions, actions
 --
 -- Every public function here is a C entry (ws_call, src/calls.c) into its twin of the
 -- same name in ws_internal, so that errors reach the user without ws's internal
@@ -143,11 +143,6 @@ EXCEPTION WHEN data_exception THEN      -- also a time zone name it does not kno
 END $$;
 COMMENT ON FUNCTION ws_internal.timestamp(jsonb) IS 'A JSON string as a timestamp, NULL when it is none';
 
-CREATE FUNCTION ws_internal.form_problems(form jsonb, params jsonb, action text, required boolean) RETURNS text
-    AS 'MODULE_PATHNAME', 'ws_form_problems' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ws_internal.form_problems(jsonb, jsonb, text, boolean) IS
-    'What is wrong with params for an action''s form (values of the wrong type; with required, missing required values); NULL when nothing';
-
 CREATE FUNCTION ws_internal.caller() RETURNS name
     AS 'MODULE_PATHNAME', 'ws_caller_name' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws_internal.caller() IS
@@ -204,7 +199,10 @@ DECLARE
     v integer;
     id bigint;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'workflow name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'workflow name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the workflow, as in ws.create_workflow(''conference'').';
     END IF;
@@ -238,7 +236,10 @@ DECLARE
     id bigint;
 BEGIN
     w := ws_internal.editable(workflow);
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'node name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'node name must not be empty'
             USING ERRCODE = '22023', HINT = 'Every node needs a name, unique in its workflow.';
     END IF;
@@ -254,8 +255,11 @@ BEGIN
         RAISE EXCEPTION 'role "%" of node "%" does not exist', role, name
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... NOLOGIN.';
     END IF;
-    IF retries IS NULL OR retries < 0 THEN
-        RAISE EXCEPTION 'retries of node "%" must be zero or more, not %', name, coalesce(retries::text, 'null')
+    IF retries IS NULL THEN
+        RAISE EXCEPTION 'retries of node "%" must not be null', name USING ERRCODE = '22004';
+    END IF;
+    IF retries < 0 THEN
+        RAISE EXCEPTION 'retries of node "%" must be zero or more, not %', name, retries
             USING ERRCODE = '22023', HINT = 'retries is how many more attempts a failed task gets: 0, 1, 2...';
     END IF;
     IF wait IS NOT NULL AND wait < interval '0' THEN
@@ -353,100 +357,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.keys(jsonb, text[], text) IS 'Refuses a document that is not an object, or has keys that are not allowed';
 
--- The whole document is checked value by value as it is stored, then validated as a
--- whole; any problem raises, and the raise undoes everything this call stored.
-CREATE FUNCTION ws_internal.define(doc jsonb) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-    wf bigint;
-    n jsonb;
-    t jsonb;
-    i integer := 0;
-    what text;
-    any_start boolean;
-    any_end boolean;
-    problems text;
-BEGIN
-    IF doc IS NULL THEN
-        RAISE EXCEPTION 'workflow document must not be null'
-            USING ERRCODE = '22004', HINT = 'Pass a document such as {"name": "example", "nodes": [{"name": "first"}]}.';
-    END IF;
-    PERFORM ws_internal.keys(doc, ARRAY['name', 'params', 'description', 'nodes', 'transitions'], 'the workflow document');
-    IF jsonb_typeof(doc->'name') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'the workflow document needs a "name" string'
-            USING ERRCODE = '22023', HINT = 'Add "name": "conference" to the document.';
-    END IF;
-    IF jsonb_typeof(doc->'nodes') IS DISTINCT FROM 'array' OR jsonb_array_length(doc->'nodes') = 0 THEN
-        RAISE EXCEPTION 'the workflow document needs a non-empty "nodes" array'
-            USING ERRCODE = '22023', HINT = 'Add "nodes": [{"name": "first"}, ...] to the document.';
-    END IF;
-    IF doc ? 'transitions' AND jsonb_typeof(doc->'transitions') <> 'array' THEN
-        RAISE EXCEPTION '"transitions" must be an array'
-            USING ERRCODE = '22023', HINT = 'Write "transitions": [{"from": "first", "to": "second"}, ...].';
-    END IF;
-    wf := ws_internal.create_workflow(doc->>'name', doc->'params',
-                                      ws_internal.text_value(doc->'description', 'the workflow''s description'));
-    FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
-        i := i + 1;
-        PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
-                                          'wait', 'wait_until', 'retries', 'due'], format('node %s', i));
-        IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
-            RAISE EXCEPTION 'node % needs a "name" string', i
-                USING ERRCODE = '22023', HINT = 'Name every node: {"name": "Collect papers", ...}.';
-        END IF;
-        what := format('node "%s"', n->>'name');
-        PERFORM ws_internal.add_node(wf, n->>'name',
-                    ws_internal.text_value(n->'action', 'action of ' || what),
-                    ws_internal.text_value(n->'role', 'role of ' || what)::name,
-                    ws_internal.boolean_value(n->'start', 'start of ' || what),
-                    ws_internal.boolean_value(n->'end', 'end of ' || what),
-                    ws_internal.gate(ws_internal.text_value(n->'join', 'join of ' || what), 'join of ' || what),
-                    ws_internal.gate(ws_internal.text_value(n->'split', 'split of ' || what), 'split of ' || what),
-                    n->'params',
-                    ws_internal.interval_value(ws_internal.text_value(n->'wait', 'wait of ' || what), 'wait of ' || what),
-                    ws_internal.text_value(n->'wait_until', 'wait_until of ' || what),
-                    ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
-                    ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what));
-    END LOOP;
-    i := 0;
-    FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
-        i := i + 1;
-        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority'], format('transition %s', i));
-        IF jsonb_typeof(t->'from') IS DISTINCT FROM 'string' OR jsonb_typeof(t->'to') IS DISTINCT FROM 'string' THEN
-            RAISE EXCEPTION 'transition % needs "from" and "to" node names', i
-                USING ERRCODE = '22023', HINT = 'Write {"from": "Collect papers", "to": "Publicize"}.';
-        END IF;
-        what := format('transition "%s" -> "%s"', t->>'from', t->>'to');
-        PERFORM ws_internal.add_transition(wf, t->>'from', t->>'to',
-                    ws_internal.jsonpath_value(ws_internal.text_value(t->'condition', 'condition of ' || what),
-                                               'condition of ' || what, true),
-                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL));
-    END LOOP;
-    -- no node marked start: those without incoming transitions; likewise for end
-    SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;
-    IF NOT any_start THEN
-        UPDATE ws.node n SET is_start = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.child = n.id);
-    END IF;
-    IF NOT any_end THEN
-        UPDATE ws.node n SET is_end = true
-         WHERE n.workflow = wf AND NOT EXISTS (SELECT FROM ws.transition x WHERE x.workflow = wf AND x.parent = n.id);
-    END IF;
-    SELECT string_agg(p, E'\n') INTO problems FROM ws_internal.validate(wf) p;
-    IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'workflow "%" is not valid', doc->>'name'
-            USING ERRCODE = '22023', DETAIL = problems,
-                  HINT = 'Nothing was stored. Fix the document and define it again.';
-    END IF;
-    RETURN wf;
-END $$;
-COMMENT ON FUNCTION ws_internal.define(jsonb) IS 'ws.define''s implementation';
-
-CREATE FUNCTION ws.define(doc jsonb) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.define(jsonb) IS
-    'Defines a whole workflow from one JSON document, all or nothing: an invalid one (see ws.validate) is refused. Returns the workflow id';
-
 CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -454,7 +364,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f record;
 BEGIN
-    IF name IS NULL OR btrim(name) = '' THEN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'action name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF btrim(name) = '' THEN
         RAISE EXCEPTION 'action name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the action as workers will claim it, such as ''conferencer.tasks.mailing''.';
     END IF;
@@ -482,103 +395,3 @@ CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', descrip
 RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.register_action(text, jsonb, text) IS
     'Registers (or replaces) an action and its parameter form';
-
-CREATE FUNCTION ws_internal.validate(workflow bigint) RETURNS SETOF text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-#variable_conflict use_variable
-DECLARE
-    w ws.workflow;
-BEGIN
-    SELECT * INTO w FROM ws.workflow WHERE id = workflow;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'workflow % does not exist', workflow
-            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM ws.node n WHERE n.workflow = w.id) THEN
-        RETURN NEXT 'the workflow has no nodes';
-        RETURN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM ws.node n WHERE n.workflow = w.id AND n.is_start) THEN
-        RETURN NEXT 'no node is a start node';
-    END IF;
-    IF NOT EXISTS (SELECT FROM ws.node n WHERE n.workflow = w.id AND n.is_end) THEN
-        RETURN NEXT 'no node is an end node';
-    END IF;
-    RETURN QUERY
-    WITH RECURSIVE fwd(id) AS (
-        SELECT n.id FROM ws.node n WHERE n.workflow = w.id AND n.is_start
-        UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id WHERE t.workflow = w.id)
-    SELECT format('node "%s" cannot be reached from any start node', n.name)
-      FROM ws.node n WHERE n.workflow = w.id AND n.id NOT IN (SELECT id FROM fwd) ORDER BY n.id;
-    RETURN QUERY
-    WITH RECURSIVE back(id) AS (
-        SELECT n.id FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-        UNION SELECT t.parent FROM ws.transition t JOIN back ON t.child = back.id WHERE t.workflow = w.id)
-    SELECT format('no end node can be reached from node "%s"', n.name)
-      FROM ws.node n WHERE n.workflow = w.id AND n.id NOT IN (SELECT id FROM back) ORDER BY n.id;
-    RETURN QUERY
-    SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
-      FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id) ORDER BY n.id;
-    -- An AND join (not a start node) waits for a token on each incoming transition. A
-    -- parent that runs only after the join has fired (every path from a start node to it
-    -- passes through the join, as a loop back into the join does) can never deliver the
-    -- first one: the join never fires. Reached without the join: walk from the start
-    -- nodes, never entering the join.
-    RETURN QUERY
-    WITH RECURSIVE joins(id) AS (
-        SELECT n.id FROM ws.node n
-         WHERE n.workflow = w.id AND n."join" = 'and' AND NOT n.is_start
-           AND (SELECT count(*) FROM ws.transition t WHERE t.child = n.id) >= 2),
-    around(j, id) AS (
-        SELECT j.id, s.id FROM joins j JOIN ws.node s ON s.workflow = w.id AND s.is_start AND s.id <> j.id
-        UNION
-        SELECT a.j, t.child FROM around a JOIN ws.transition t ON t.parent = a.id WHERE t.child <> a.j),
-    fwd(id) AS (
-        SELECT n.id FROM ws.node n WHERE n.workflow = w.id AND n.is_start
-        UNION SELECT t.child FROM ws.transition t JOIN fwd ON t.parent = fwd.id WHERE t.workflow = w.id)
-    SELECT format('AND join "%s" can never fire: its transition from "%s" can only be taken after the join itself has fired (every path from a start node to "%s" passes through "%s"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)',
-                  j.name, p.name, p.name, j.name)
-      FROM (SELECT DISTINCT ON (jj.id, t.parent) jj.id AS j, t.parent AS p, t.id AS t
-              FROM joins jj JOIN ws.transition t ON t.child = jj.id
-             ORDER BY jj.id, t.parent, t.id) x
-      JOIN ws.node j ON j.id = x.j
-      JOIN ws.node p ON p.id = x.p
-     WHERE p.id IN (SELECT id FROM fwd)
-       AND NOT EXISTS (SELECT FROM around a WHERE a.j = j.id AND a.id = p.id)
-     ORDER BY j.id, x.t;
-    -- conditions stored before ws checked them (or by hand) must still be predicates
-    RETURN QUERY
-    SELECT format('condition of transition "%s" -> "%s" is not a predicate: %s', a.name, b.name, t.condition)
-      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
-     WHERE t.workflow = w.id AND t.condition IS NOT NULL AND NOT ws_internal.is_predicate(t.condition)
-     ORDER BY t.id;
-    RETURN QUERY
-    SELECT format('node "%s" has a wait and a wait_until', n.name)
-      FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;
-    RETURN QUERY
-    SELECT format('node "%s" has role "%s", which does not exist', n.name, n.role)
-      FROM ws.node n WHERE n.workflow = w.id AND n.role IS NOT NULL
-       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = n.role) ORDER BY n.id;
-    -- the constant params of each node (workflow params, then its own) against its form
-    RETURN QUERY
-    SELECT format('node "%s": %s', n.name, ws_internal.form_problems(a.params, w.params || n.params, a.name, false))
-      FROM ws.node n JOIN ws.action a ON a.name = n.action
-     WHERE n.workflow = w.id AND ws_internal.form_problems(a.params, w.params || n.params, a.name, false) IS NOT NULL
-     ORDER BY n.id;
-END $$;
-COMMENT ON FUNCTION ws_internal.validate(bigint) IS 'ws.validate''s implementation';
-
-CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.validate(bigint) IS
-    'The problems of a workflow version, one readable row each; no row means valid (ws.start refuses an invalid one)';
-
-CREATE FUNCTION ws_internal.validate(workflow text) RETURNS SETOF text
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ws_internal.validate(ws_internal.workflow_id(workflow))
-$$;
-COMMENT ON FUNCTION ws_internal.validate(text) IS 'ws.validate''s implementation, by name';
-
-CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.validate(text) IS
-    'The problems of the newest version of the named workflow, one readable row each; no row means valid';

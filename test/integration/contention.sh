@@ -5,20 +5,17 @@
 # a new version off its page. Afterwards every process must have completed, every parent
 # and every join must have succeeded exactly once at attempt 1, every task must have
 # exactly one event a state, and the claim queue must be empty. No client may get an
-# error. (Found by the benchmark: a row lookup that could miss a row under concurrent
-# updates made steps fail with "task N does not exist".)
+# error (a row lookup that misses a row updated concurrently makes steps fail with
+# "task N does not exist").
 set -uo pipefail
-: "${WS_TMP:?run from test/run (needs the throwaway cluster)}"
-export PATH="$PGBIN:$PATH"
-db=ws_contention
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib/common.sh"
 N=${CONTENTION_PROCESSES:-100}
 PARENTS=200
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-fail() { echo "contention: $*"; echo "contention: 0 passed, 1 failed"; exit 1; }
+ws_scratch_db ws_contention
+ws_scratch_dir tmp
 
-dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"
 q -v parents="$PARENTS" -v n="$N" >/dev/null <<'SQL'
-CREATE EXTENSION ws;
 SELECT ws.define(jsonb_build_object('name', 'contention',
   'nodes', (SELECT jsonb_agg(jsonb_build_object('name', 'p' || i, 'action', 'k.p', 'start', true))
               FROM generate_series(1, :parents) i)
@@ -31,7 +28,7 @@ SELECT count(ws.start('contention')) FROM generate_series(1, :n);
 SQL
 [ $? -eq 0 ] || fail "setup failed"
 
-cat >"$WS_TMP/contention.sql" <<'SQL'
+cat >"$tmp/contention.sql" <<'SQL'
 SELECT count(ws.complete(task, '{}', attempt)) AS n FROM ws.claim(ARRAY['k.p', 'k.j'], 'w', 1) \gset
 \if :n = 0
 SELECT pg_sleep(0.01);
@@ -39,8 +36,8 @@ SELECT pg_sleep(0.01);
 SQL
 total=$((N * (PARENTS + 1)))
 per_client=$((total / 8 + 200))
-log=$WS_TMP/contention.log
-pgbench -n -M prepared -c 8 -j 2 -t "$per_client" -f "$WS_TMP/contention.sql" "$db" >"$log" 2>&1
+log=$tmp/contention.log
+pgbench -n -M prepared -c 8 -j 2 -t "$per_client" -f "$tmp/contention.sql" "$PGDATABASE" >"$log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || grep -qi "error\|aborted" "$log"; then
     grep -i "error\|aborted" "$log" | head -5
@@ -73,5 +70,5 @@ SQL
 [ -z "$bad" ] || fail "$bad"
 steps=$(q -c "SELECT count(*) FROM ws.task WHERE action IS NOT NULL")
 echo "contention: $N processes, $steps steps by 8 clients, all completed once"
-dropdb "$db" >/dev/null 2>&1
-echo "contention: 1 passed, 0 failed"
+tally 0
+finish contention

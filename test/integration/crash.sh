@@ -6,16 +6,13 @@
 # join fire exactly once per process, no task be lost or succeed twice, and the event
 # history agree with the task rows.
 set -uo pipefail
-: "${WS_TMP:?run from test/run (needs the throwaway cluster)}"
-export PATH="$PGBIN:$PATH"
-db=ws_crash
+: "${WS_TMP:?run from test/run or after ws_cluster_start: it kills the postmaster of that cluster}"
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib/common.sh"
 N=${CRASH_PROCESSES:-300}
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-fail() { echo "crash: $*"; echo "crash: 0 passed, 1 failed"; exit 1; }
+ws_scratch_db ws_crash
 
-dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"
 q >/dev/null <<'SQL'
-CREATE EXTENSION ws;
 SELECT ws.define('{"name": "crash", "nodes": [
   {"name": "s", "action": "c.s", "start": true, "split": "and"},
   {"name": "a1", "action": "c.a"}, {"name": "a2", "action": "c.a"}, {"name": "a3", "action": "c.a"},
@@ -112,5 +109,5 @@ check "the last event of every task is its state" \
 check "no tokens are left behind" "SELECT count(*) FROM ws.process WHERE tokens <> '{}'"
 retaken=$(q -c "SELECT count(*) FROM ws.event WHERE detail = 'lease expired'")
 echo "crash: $N processes completed once each; $retaken expired leases were taken again"
-dropdb "$db"
-echo "crash: 1 passed, 0 failed"
+tally 0
+finish crash

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # test/integration/deps.sh: every dependency probe of test/cluster.sh (ws_probes) looks at
 # a file of the package it would install. A probe that looks at a file of another package
-# (as pg_isolation_regress once stood for the server headers: it comes with the client)
-# passes on machines where that package happens to be there and fails on a fresh one; here
-# it fails on every machine. dpkg -S is asked for the path, its resolved form, and its
-# /usr-merged twin (Debian 12 records some files under /bin, /sbin, /lib).
+# (pg_isolation_regress, say, for the server headers: it comes with the client) passes on
+# machines where that package happens to be there and fails on a fresh one; here it fails
+# on every machine. dpkg -S is asked for the path, its resolved form, and its /usr-merged
+# twin (Debian 12 records some files under /bin, /sbin, /lib). Needs no cluster.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/cluster.sh
-passed=0 failed=0
-ok() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi; }
+. test/integration/lib/common.sh
 
 # the packages dpkg says own path, one a line
 owners() {
@@ -42,5 +41,4 @@ ok $? "the server headers are probed where pg_config --includedir-server says ($
 grep -qx "postgresql-client-15 $("$PGBIN/pg_config" --pgxs)" <<<"$probes"
 ok $? "the pgxs makefile is probed where pg_config --pgxs says"
 
-echo "deps: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish deps

@@ -4,6 +4,6 @@
 # in shared_preload_libraries (test/run provides one).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/lib/scratch_db.sh"
+. "$here/lib/common.sh"
 ws_scratch_db notifier
 /usr/bin/python3 "$here/notifier.py"

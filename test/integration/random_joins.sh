@@ -5,6 +5,6 @@
 # RANDOM_JOINS_WORKFLOWS the number of workflows; extra arguments go to random_joins.py.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/lib/scratch_db.sh"
+. "$here/lib/common.sh"
 ws_scratch_db random_joins
 /usr/bin/python3 "$here/random_joins.py" --quiet --workflows "${RANDOM_JOINS_WORKFLOWS:-400}" "$@"

@@ -6,20 +6,19 @@
 # says so without an error. Needs PGHOST/PGPORT/PGUSER (test/run).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib/common.sh"
 root="$here/../.."
-[ -d /usr/lib/postgresql/15/bin ] && export PATH="/usr/lib/postgresql/15/bin:$PATH"
 db=ws_readme
-T=$(mktemp -d /tmp/ws-readme.XXXXXX)
-cleanup() {
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+ws_scratch_dir T
+# the README's roles, dropped after the database that holds their objects
+drop_roles() {
+    local r
     for r in ane koldo clerks; do
         psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
     done
-    rm -rf "$T"
 }
-trap cleanup EXIT
-dropdb --if-exists "$db" >/dev/null 2>&1
-createdb "$db" || { echo "readme: 0 passed, 1 failed"; exit 1; }
+on_exit drop_roles
+ws_scratch_db --empty "$db"
 
 /usr/bin/python3 - "$root/README.md" "$T" "$db" <<'PY'
 import re, subprocess, sys

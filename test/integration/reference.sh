@@ -13,25 +13,21 @@
 # catalog). Needs PGHOST/PGPORT/PGUSER (test/run).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/lib/scratch_db.sh"
+. "$here/lib/common.sh"
 doc=${WS_REFERENCE:-$here/../../docs/reference.md}
-passed=0 failed=0
-ok() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -F $'\t' "$@"; }
-# cq FILE SQL: the rows of SQL into FILE; when the query fails, FILE says so (and the check
-# that reads it fails)
-cq() { local f=$1; shift; q -c "$1" >"$f" 2>"$f.err" || { echo "(the query failed: $(head -1 "$f.err"))" >>"$f"; return 1; }; }
+# cq FILE SQL: the rows of SQL, tab-separated, into FILE; when the query fails, FILE says so
+# (and the check that reads it fails)
+cq() { local f=$1; shift; q -F $'\t' -c "$1" >"$f" 2>"$f.err" || { echo "(the query failed: $(head -1 "$f.err"))" >>"$f"; return 1; }; }
 # the first lines of a list, indented, and how many more there are
 show() { sed -n '1,10s/^/    /p' "$1"; local n; n=$(wc -l <"$1"); [ "$n" -gt 10 ] && echo "    ... and $((n - 10)) more"; return 0; }
 
 if [ ! -r "$doc" ]; then
-    echo "not ok - the reference $doc is readable"; echo "reference: 0 passed, 1 failed"; exit 1
+    not_ok "the reference $doc is readable"; finish reference; exit 1
 fi
 ws_scratch_db ws_reference
-tmp=$(mktemp -d /tmp/ws-reference.XXXXXX)
-trap "dropdb --if-exists ws_reference >/dev/null 2>&1; rm -rf '$tmp'" EXIT
+ws_scratch_dir tmp
 if [ -n "${WS_REFERENCE_SQL:-}" ]; then
-    q -c "$WS_REFERENCE_SQL"; ok $? "WS_REFERENCE_SQL ran in the scratch database"
+    q -F $'\t' -c "$WS_REFERENCE_SQL"; ok $? "WS_REFERENCE_SQL ran in the scratch database"
 fi
 
 # ---- the reference, parsed (fenced code blocks are skipped) ----
@@ -238,5 +234,4 @@ done <"$tmp/g-settings" >"$tmp/g-missing"
 [ -s "$tmp/g-settings" ] && [ ! -s "$tmp/g-missing" ]
 ok $? "every ws.* setting ($(paste -sd' ' "$tmp/g-settings")) has its row in the reference"
 
-echo "reference: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish reference

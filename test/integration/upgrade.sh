@@ -4,10 +4,7 @@
 # engine works on the upgraded database. Needs PGHOST/PGPORT/PGUSER (test/run).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/lib/scratch_db.sh"
-passed=0 failed=0
-ok() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "ok - $2"; else failed=$((failed + 1)); echo "not ok - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+. "$here/lib/common.sh"
 
 # everything of schemas ws and ws_internal that a version defines, as text (names, types,
 # defaults, constraints, indexes, comments, function bodies, settings and attributes, view
@@ -81,6 +78,7 @@ SQL
 
 current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$here/../../ws.control")
 ws_scratch_db ws_fresh
+ws_scratch_dir tmp
 # the roles the old versions' data below grants to, with their grants, so that privileges
 # compare too (one name needs quoting)
 q -d ws_fresh >/dev/null <<'SQL'
@@ -91,8 +89,8 @@ SELECT ws.grant_user('ws_upgrade_role');
 SELECT ws.grant_user('Ws Upgrade-User');
 SELECT ws.grant_admin('ws_upgrade_admin');
 SQL
-schema ws_fresh >"$WS_TMP/schema-fresh.txt"
-ok $? "the schema of a fresh install of $current reads ($(wc -l <"$WS_TMP/schema-fresh.txt") lines)"
+schema ws_fresh >"$tmp/schema-fresh.txt"
+ok $? "the schema of a fresh install of $current reads ($(wc -l <"$tmp/schema-fresh.txt") lines)"
 # every version an upgrade script starts from (CREATE EXTENSION ws VERSION 'x' installs a
 # version whose full script is gone by its base version and the upgrade scripts after it)
 for from in $(ls "$here/../../sql" | sed -n 's/^ws--\([0-9.]*\)--[0-9.]*\.sql$/\1/p' | sort -uV); do
@@ -138,10 +136,10 @@ SQL
     [ "$before" = "$after" ]; ok $? "from $from: tasks/events/processes kept ($before -> $after)"
     v=$(q -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'ws'")
     [ "$v" = "$current" ]; ok $? "from $from: now version $v"
-    schema "$db" >"$WS_TMP/schema-$from.txt" || echo "schema of $db unreadable" >>"$WS_TMP/schema-$from.txt"
-    diff -u "$WS_TMP/schema-fresh.txt" "$WS_TMP/schema-$from.txt" >"$WS_TMP/schema-$from.diff"
+    schema "$db" >"$tmp/schema-$from.txt" || echo "schema of $db unreadable" >>"$tmp/schema-$from.txt"
+    diff -u "$tmp/schema-fresh.txt" "$tmp/schema-$from.txt" >"$tmp/schema-$from.diff"
     ok $? "from $from: the schema equals a fresh install of $current"
-    [ -s "$WS_TMP/schema-$from.diff" ] && head -40 "$WS_TMP/schema-$from.diff"
+    [ -s "$tmp/schema-$from.diff" ] && head -40 "$tmp/schema-$from.diff"
     r=$(q -d "$db" -c "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node
                         WHERE t.role IS DISTINCT FROM n.role")
     [ "$r" = 0 ]; ok $? "from $from: every task carries its node's role"
@@ -167,7 +165,7 @@ SQL
     # a dump of the upgraded database restores with the users' grants (the extension's
     # initial privileges do not include them, so pg_dump writes them)
     dropdb --if-exists "${db}_restored" >/dev/null 2>&1; createdb "${db}_restored"
-    pg_dump -d "$db" >"$WS_TMP/dump-$from.sql" && psql -X -q -v ON_ERROR_STOP=1 -d "${db}_restored" -f "$WS_TMP/dump-$from.sql" >/dev/null 2>&1
+    pg_dump -d "$db" >"$tmp/dump-$from.sql" && psql -X -q -v ON_ERROR_STOP=1 -d "${db}_restored" -f "$tmp/dump-$from.sql" >/dev/null 2>&1
     g=$(q -d "${db}_restored" -c "SELECT has_schema_privilege('Ws Upgrade-User', 'ws', 'USAGE')
                                    AND has_function_privilege('Ws Upgrade-User', 'ws.take(bigint)', 'EXECUTE')
                                    AND has_function_privilege('ws_upgrade_role', 'ws.claim(text[], text, integer, interval)', 'EXECUTE')
@@ -180,5 +178,4 @@ SQL
     [ -z "$left" ]; ok $? "from $from: DROP EXTENSION ws leaves no schema of ws (left: ${left:-none})"
     dropdb "$db"
 done
-echo "upgrade: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish upgrade

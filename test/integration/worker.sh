@@ -12,22 +12,19 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+. test/integration/lib/common.sh
+WS_OK_NUMBERED=1
 
 DB=ws_worker_test
-T=$(mktemp -d /tmp/ws-worker-test.XXXXXX)
-chmod 755 "$T"
-export WS_TEST_DIR=$T
 WORKER=$ROOT/worker/ws-worker
 [ -x "$WORKER" ] || WORKER=$(command -v ws-worker || true)
 if [ -z "$WORKER" ] || [ ! -x "$WORKER" ]; then
-    echo "ws-worker is not built (make)"
-    echo "worker: 0 passed, 1 failed"
-    exit 1
+    fail "ws-worker is not built (make)"
 fi
+ws_scratch_dir T
+chmod 755 "$T"
+export WS_TEST_DIR=$T
 
-passed=0
-failed=0
 declare -A WPID
 TICKPID=
 HBA=                            # pg_hba.conf while a test has changed it (saved in $T)
@@ -44,37 +41,31 @@ restore_hba() {
     fi
 }
 
-cleanup() {
+# the roles and the database without ws that the tests below create, dropped on exit
+drop_others() {
+    dropdb --if-exists --force "$NOWS" >/dev/null 2>&1
+    psql -X -q -d postgres -c "DROP ROLE IF EXISTS $NOGRANT, $PWROLE" >/dev/null 2>&1
+}
+# the workers and the ticker stopped, pg_hba.conf restored
+stop_all() {
     local p
     for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "$TICKPID" ] && kill "$TICKPID" 2>/dev/null
     wait 2>/dev/null
     restore_hba
-    dropdb --if-exists --force "$DB" >/dev/null 2>&1
-    dropdb --if-exists --force "$NOWS" >/dev/null 2>&1
-    psql -X -q -d postgres -c "DROP ROLE IF EXISTS $NOGRANT, $PWROLE" >/dev/null 2>&1
-    rm -rf "$T"
 }
-trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok $((passed + failed)) - $1"
-    [ -n "${2:-}" ] && echo "#   $2"
-}
-q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 # is TEST NAME SQL EXPECTED: the query's output must be exactly EXPECTED
 is() {
     local got
-    got=$(q "$2" 2>&1)
-    if [ "$got" = "$3" ]; then ok "$1"; else not_ok "$1" "got '$got', want '$3'"; fi
+    got=$(q -c "$2" 2>&1)
+    if [ "$got" = "$3" ]; then ok 0 "$1"; else not_ok "$1" "got '$got', want '$3'"; fi
 }
 # wait_for SECONDS SQL: until the query returns t; false on timeout
 wait_for() {
     local end=$((SECONDS + $1))
     while [ $SECONDS -lt "$end" ]; do
-        [ "$(q "$2" 2>/dev/null)" = t ] && return 0
+        [ "$(q -c "$2" 2>/dev/null)" = t ] && return 0
         sleep 0.1
     done
     return 1
@@ -147,12 +138,11 @@ esac
 EOF
 chmod 755 "$T/cmd.sh"
 
-dropdb --if-exists --force "$DB" >/dev/null 2>&1
-dropdb --if-exists --force "$NOWS" >/dev/null 2>&1
-psql -X -q -d postgres -c "DROP ROLE IF EXISTS $NOGRANT, $PWROLE" >/dev/null 2>&1
-createdb "$DB" || { echo "worker: 0 passed, 1 failed"; exit 1; }
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL || { echo "worker: 0 passed, 1 failed"; exit 1; }
-CREATE EXTENSION ws;
+drop_others
+on_exit drop_others
+ws_scratch_db "$DB"
+on_exit stop_all
+q >/dev/null <<SQL || fail "setup failed"
 ALTER DATABASE $DB SET ws.retry_base = '100ms';
 SELECT ws.define('{"name": "shell", "nodes": [
     {"name": "a", "action": "t.echo"}, {"name": "b1", "action": "t.echo"},
@@ -175,17 +165,17 @@ SELECT ws.define('{"name": "noop", "nodes": [{"name": "n", "action": "t.noop"}],
 SELECT ws.define('{"name": "heal", "nodes": [{"name": "n", "action": "t.heal"}], "transitions": []}');
 SQL
 
-# no timer loop exists yet: tick in the background (lease ends, retry back-off)
+# a ticker in the background (lease ends, retry back-off)
 (while :; do psql -X -Atq -d "$DB" -c 'SELECT ws.tick()' >/dev/null 2>&1; sleep 0.2; done) &
 TICKPID=$!
 
 # ---- command line
 out=$("$WORKER" --help 2>&1)
-if [ $? -eq 0 ] && [[ $out == *"--action NAME"* && $out == *WS_ATTEMPT* ]]; then ok "--help"; else not_ok "--help" "$out"; fi
+if [ $? -eq 0 ] && [[ $out == *"--action NAME"* && $out == *WS_ATTEMPT* ]]; then ok 0 "--help"; else not_ok "--help" "$out"; fi
 "$WORKER" --action x >/dev/null 2>&1
-if [ $? -eq 2 ]; then ok "no command: usage error"; else not_ok "no command: usage error"; fi
+if [ $? -eq 2 ]; then ok 0 "no command: usage error"; else not_ok "no command: usage error"; fi
 "$WORKER" --concurrency 0 --action x -- true >/dev/null 2>&1
-if [ $? -eq 2 ]; then ok "bad --concurrency: usage error"; else not_ok "bad --concurrency: usage error"; fi
+if [ $? -eq 2 ]; then ok 0 "bad --concurrency: usage error"; else not_ok "bad --concurrency: usage error"; fi
 
 # make install installs ws-worker in pg_config --bindir, which a user's PATH lacks, and links it
 # from /usr/local/bin: look for it on this PATH without that directory (test/run installs first)
@@ -194,7 +184,7 @@ userpath=$(tr ':' '\n' <<<"$PATH" | grep -vxF -e "$bindir" -e "$bindir/" -e /usr
 found=$(PATH=$userpath command -v ws-worker)
 if [ -n "$found" ] && [ "$(readlink -f "$found")" = "$(readlink -f "$bindir/ws-worker")" ] &&
    "$found" --help >/dev/null 2>&1; then
-    ok "make install puts ws-worker on the PATH ($found)"
+    ok 0 "make install puts ws-worker on the PATH ($found)"
 else
     not_ok "make install puts ws-worker on the PATH" "command -v ws-worker found '${found:-nothing}' on $userpath; want a link to $bindir/ws-worker"
 fi
@@ -208,7 +198,7 @@ fatal() {
     timeout -s KILL 5 "$WORKER" --name fatal "$@" --action t.echo -- true >"$T/fatal.out" 2>&1
     rc=$?
     if [ $rc -eq 2 ] && grep -Eq "$pattern" "$T/fatal.out"; then
-        ok "$name"
+        ok 0 "$name"
     else
         not_ok "$name" "exit $rc (137: still retrying after 5 s): $(tail -n 2 "$T/fatal.out")"
     fi
@@ -218,7 +208,7 @@ fatal "unknown database: exit 2, the message names it" \
     --dsn "dbname=ws_no_such_db"
 fatal "invalid connection string: exit 2" 'invalid sslmode value: "bogus"; not retrying' \
     --dsn "dbname=$DB sslmode=bogus"
-q "CREATE ROLE $NOGRANT LOGIN"
+q -c "CREATE ROLE $NOGRANT LOGIN"
 fatal "a role without ws.grant_user: exit 2, 42501 and what an admin must run" \
     "permission denied for schema ws \(SQLSTATE 42501\); not retrying\. An administrator must run SELECT ws\.grant_user\('$NOGRANT'\)" \
     --dsn "dbname=$DB user=$NOGRANT"
@@ -234,18 +224,18 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$NOWS" -c "CREATE EXTENSION ws" \
 timeout -s KILL 3 "$WORKER" --name upgrading --dsn "dbname=$NOWS" --poll 1 --action t.echo -- true >"$T/upgrading.out" 2>&1
 rc=$?
 if [ $rc -eq 137 ] && grep -q "SQLSTATE 55000" "$T/upgrading.out"; then
-    ok "ws of another version in the database (an upgrade under way): the worker keeps retrying"
+    ok 0 "ws of another version in the database (an upgrade under way): the worker keeps retrying"
 else
     not_ok "ws of another version in the database (an upgrade under way): the worker keeps retrying" \
         "exit $rc: $(tail -n 2 "$T/upgrading.out")"
 fi
 # a wrong password: the role must give one (scram), for this role only
-q "CREATE ROLE $PWROLE LOGIN PASSWORD 'right'"
-HBA=$(q "SHOW hba_file")
+q -c "CREATE ROLE $PWROLE LOGIN PASSWORD 'right'"
+HBA=$(q -c "SHOW hba_file")
 cp "$HBA" "$T/pg_hba.conf"
 { echo "local all $PWROLE scram-sha-256"; cat "$T/pg_hba.conf"; } >"$HBA"
 chown postgres: "$HBA"
-q "SELECT pg_reload_conf()" >/dev/null
+q -c "SELECT pg_reload_conf()" >/dev/null
 end=$((SECONDS + 5))      # until the server reads it: a connection without a password fails
 while psql -X -w -Atq -d "$DB" -U "$PWROLE" -c '' >/dev/null 2>&1 && [ $SECONDS -lt $end ]; do sleep 0.1; done
 fatal "a wrong password: exit 2, says authentication failed" \
@@ -259,14 +249,14 @@ start_worker heal --action t.heal --poll 0.5 -- true
 sleep 1.5
 if kill -0 "${WPID[heal]}" 2>/dev/null &&
    grep -q 'not currently accepting connections; trying again' "$T/heal.log"; then
-    ok "a database not accepting connections (55000): the worker keeps retrying"
+    ok 0 "a database not accepting connections (55000): the worker keeps retrying"
 else
     not_ok "a database not accepting connections (55000): the worker keeps retrying" "$(tail -n 2 "$T/heal.log")"
 fi
 psql -X -q -d postgres -c "ALTER DATABASE $DB ALLOW_CONNECTIONS true"
-p_heal=$(q "SELECT ws.start('heal')")
+p_heal=$(q -c "SELECT ws.start('heal')")
 if wait_for 10 "SELECT state = 'completed' FROM ws.process WHERE id = $p_heal"; then
-    ok "once it accepts them again, the worker connects and completes a task"
+    ok 0 "once it accepts them again, the worker connects and completes a task"
 else
     not_ok "once it accepts them again, the worker connects and completes a task" "$(tail -n 2 "$T/heal.log")"
 fi
@@ -277,12 +267,12 @@ ACTIONS=(--action t.echo --action t.double --action t.mark --action t.flaky --ac
          --action t.array --action t.step)
 start_worker w1 "${ACTIONS[@]}" --concurrency 2 --lease 5 --poll 1 -- "$T/cmd.sh"
 start_worker w2 "${ACTIONS[@]}" --concurrency 2 --lease 5 --poll 1 -- "$T/cmd.sh"
-q "SELECT ws.start('shell', jsonb_build_object('customer', i)) FROM generate_series(1, 8) i" >/dev/null
+q -c "SELECT ws.start('shell', jsonb_build_object('customer', i)) FROM generate_series(1, 8) i" >/dev/null
 if wait_for 40 "SELECT count(*) = 8 FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
                  WHERE w.name = 'shell' AND p.state <> 'running'"; then
-    ok "8 processes of shell commands end"
+    ok 0 "8 processes of shell commands end"
 else
-    not_ok "8 processes of shell commands end" "$(q "SELECT state, count(*) FROM ws.process GROUP BY 1")"
+    not_ok "8 processes of shell commands end" "$(q -c "SELECT state, count(*) FROM ws.process GROUP BY 1")"
 fi
 is "all 8 completed" "SELECT count(*) FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
                        WHERE w.name = 'shell' AND p.state = 'completed'" 8
@@ -292,7 +282,7 @@ is "32 tasks succeeded at their first attempt" \
      WHERE w.name = 'shell'" "32/32"
 ran=$(wc -l <"$T/ran" 2>/dev/null || echo 0)
 dups=$(cut -d' ' -f2 "$T/ran" 2>/dev/null | sort | uniq -d | wc -l)
-if [ "$ran" -eq 32 ] && [ "$dups" -eq 0 ]; then ok "each command ran exactly once"; else not_ok "each command ran exactly once" "ran $ran, duplicated $dups"; fi
+if [ "$ran" -eq 32 ] && [ "$dups" -eq 0 ]; then ok 0 "each command ran exactly once"; else not_ok "each command ran exactly once" "ran $ran, duplicated $dups"; fi
 is "both workers took tasks" "SELECT string_agg(DISTINCT worker, ',' ORDER BY worker) FROM ws.task t
                                JOIN ws.node n ON n.id = t.node WHERE n.action = 't.echo'" "w1,w2"
 is "WS_TASK, WS_PROCESS, WS_ATTEMPT, the worker and stdin params reach the command and its output the variables" \
@@ -305,15 +295,15 @@ is "WS_TASK, WS_PROCESS, WS_ATTEMPT, the worker and stdin params reach the comma
       JOIN ws.workflow w ON w.id = p.workflow WHERE w.name = 'shell'" t
 
 # ---- JSON output steers an XOR split
-p_small=$(q "SELECT ws.start('xor', '{\"amount\": 3}')")
-p_big=$(q "SELECT ws.start('xor', '{\"amount\": 8}')")
+p_small=$(q -c "SELECT ws.start('xor', '{\"amount\": 3}')")
+p_big=$(q -c "SELECT ws.start('xor', '{\"amount\": 8}')")
 wait_for 20 "SELECT bool_and(state <> 'running') FROM ws.process WHERE id IN ($p_small, $p_big)" || true
 is "output 6 takes the default branch" "SELECT state || ' ' || (params->>'amount') || ' ' || (params->>'went') FROM ws.process WHERE id = $p_small" "completed 6 small"
 is "output 16 takes the branch whose condition holds" "SELECT state || ' ' || (params->>'amount') || ' ' || (params->>'went') FROM ws.process WHERE id = $p_big" "completed 16 big"
 is "the other branch never ran" "SELECT string_agg(n.name, ',' ORDER BY n.name) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process IN ($p_small, $p_big) AND n.name IN ('big', 'small')" "big,small"
 
 # ---- a failing command is retried, then fails the process with its stderr
-p_flaky=$(q "SELECT ws.start('flaky')")
+p_flaky=$(q -c "SELECT ws.start('flaky')")
 wait_for 20 "SELECT state <> 'running' FROM ws.process WHERE id = $p_flaky" || true
 is "failing command: process failed after 3 attempts" \
    "SELECT p.state || ' ' || t.state || ' ' || t.attempts FROM ws.process p JOIN ws.task t ON t.process = p.id WHERE p.id = $p_flaky" "failed failed 3"
@@ -323,8 +313,8 @@ is "each attempt ran the command (2 retries)" \
    "SELECT count(*) FROM ws.event WHERE process = $p_flaky AND task IS NOT NULL AND state = 'running'" 3
 
 # ---- bad output is a clear task failure
-p_bad=$(q "SELECT ws.start('badjson')")
-p_arr=$(q "SELECT ws.start('array')")
+p_bad=$(q -c "SELECT ws.start('badjson')")
+p_arr=$(q -c "SELECT ws.start('array')")
 wait_for 20 "SELECT bool_and(state <> 'running') FROM ws.process WHERE id IN ($p_bad, $p_arr)" || true
 is "invalid JSON output fails the task with a clear error" \
    "SELECT state || ': ' || (error LIKE '%: command output is not valid JSON%this is not json%') FROM ws.process WHERE id = $p_bad" "failed: true"
@@ -334,22 +324,22 @@ is "a JSON array fails the task with a clear error" \
 # ---- kill -9 of a worker in the middle of a long task
 : >"$T/slow_done"
 start_worker k1 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
-p_slow=$(q "SELECT ws.start('slow', '{\"secs\": 4}')")
+p_slow=$(q -c "SELECT ws.start('slow', '{\"secs\": 4}')")
 if wait_for 10 "SELECT state = 'running' AND worker = 'k1' FROM ws.task WHERE process = $p_slow"; then
-    ok "k1 claimed the long task"
+    ok 0 "k1 claimed the long task"
 else
     not_ok "k1 claimed the long task"
 fi
 if wait_for 5 "SELECT progress = 30 FROM ws.task WHERE process = $p_slow"; then
-    ok "a progress line on stderr reaches ws.task.progress"
+    ok 0 "a progress line on stderr reaches ws.task.progress"
 else
-    not_ok "a progress line on stderr reaches ws.task.progress" "$(q "SELECT progress FROM ws.task WHERE process = $p_slow")"
+    not_ok "a progress line on stderr reaches ws.task.progress" "$(q -c "SELECT progress FROM ws.task WHERE process = $p_slow")"
 fi
 start_worker k2 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
 sleep 2.5      # longer than the lease: k1's heartbeats keep the task
 is "heartbeats keep the lease of the running task" "SELECT state || ' ' || worker || ' ' || attempts FROM ws.task WHERE process = $p_slow" "running k1 1"
 stop_worker k1
-if wait_for 25 "SELECT state <> 'running' FROM ws.process WHERE id = $p_slow"; then ok "the process ends after kill -9"; else not_ok "the process ends after kill -9"; fi
+if wait_for 25 "SELECT state <> 'running' FROM ws.process WHERE id = $p_slow"; then ok 0 "the process ends after kill -9"; else not_ok "the process ends after kill -9"; fi
 is "the other worker finished it at attempt 2" \
    "SELECT p.state || ' ' || t.state || ' ' || t.worker || ' ' || t.attempts FROM ws.process p JOIN ws.task t ON t.process = p.id WHERE p.id = $p_slow" "completed succeeded k2 2"
 is "the lease ended" "SELECT count(*) FROM ws.event WHERE process = $p_slow AND detail = 'lease expired'" 1
@@ -357,27 +347,27 @@ is "the process completed once" "SELECT count(*) FROM ws.event WHERE process = $
 sleep 0.5
 done_lines=$(cat "$T/slow_done")
 if [ "$(wc -l <"$T/slow_done")" -eq 1 ] && [[ $done_lines == *" 2 k2" ]]; then
-    ok "the killed worker's command died with it; only attempt 2 finished"
+    ok 0 "the killed worker's command died with it; only attempt 2 finished"
 else
     not_ok "the killed worker's command died with it; only attempt 2 finished" "$done_lines"
 fi
 
 # ---- a refused call: the process is cancelled under a running command
-p_cancel=$(q "SELECT ws.start('slow', '{\"secs\": 20}')")
+p_cancel=$(q -c "SELECT ws.start('slow', '{\"secs\": 20}')")
 wait_for 10 "SELECT state = 'running' AND worker = 'k2' FROM ws.task WHERE process = $p_cancel" || true
-q "SELECT ws.cancel($p_cancel, 'test')" >/dev/null
-t_cancel=$(q "SELECT id FROM ws.task WHERE process = $p_cancel")
+q -c "SELECT ws.cancel($p_cancel, 'test')" >/dev/null
+t_cancel=$(q -c "SELECT id FROM ws.task WHERE process = $p_cancel")
 end=$((SECONDS + 10))
 until grep -q "task $t_cancel .*no longer ours" "$T/k2.log" || [ $SECONDS -ge $end ]; do sleep 0.1; done
 if grep -q "ws.heartbeat of task $t_cancel attempt 1 refused: cannot heartbeat task $t_cancel: it is cancelled" "$T/k2.log" &&
    grep -q "task $t_cancel .*no longer ours" "$T/k2.log"; then
-    ok "a refused heartbeat is logged and the command stopped, its outcome dropped"
+    ok 0 "a refused heartbeat is logged and the command stopped, its outcome dropped"
 else
     not_ok "a refused heartbeat is logged and the command stopped, its outcome dropped" "$(tail -n 3 "$T/k2.log")"
 fi
-p_next=$(q "SELECT ws.start('slow', '{\"secs\": 0}')")
+p_next=$(q -c "SELECT ws.start('slow', '{\"secs\": 0}')")
 if wait_for 10 "SELECT state = 'completed' FROM ws.process WHERE id = $p_next"; then
-    ok "the worker goes on with the next task"
+    ok 0 "the worker goes on with the next task"
 else
     not_ok "the worker goes on with the next task"
 fi
@@ -385,46 +375,46 @@ is "the cancelled task was not reported again" "SELECT count(*) FROM ws.event WH
 stop_worker k2
 
 # ---- a PostgreSQL restart while the workers run
-q "SELECT ws.start('steps', jsonb_build_object('i', i)) FROM generate_series(1, 6) i" >/dev/null
+q -c "SELECT ws.start('steps', jsonb_build_object('i', i)) FROM generate_series(1, 6) i" >/dev/null
 wait_for 10 "SELECT count(*) >= 2 FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' AND t.state = 'succeeded'" || true
-datadir=$(q "SHOW data_directory")
-before=$(q "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' AND t.state = 'succeeded'")
+datadir=$(q -c "SHOW data_directory")
+before=$(q -c "SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' AND t.state = 'succeeded'")
 if (cd / && runuser -u postgres -- pg_ctl -D "$datadir" -l "$(dirname "$datadir")/server.log" restart -m fast -w -t 60 >/dev/null); then
-    ok "PostgreSQL restarted ($before of 18 tasks done before)"
+    ok 0 "PostgreSQL restarted ($before of 18 tasks done before)"
 else
     not_ok "PostgreSQL restarted"
 fi
 if wait_for 45 "SELECT count(*) = 6 FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
                  WHERE w.name = 'steps' AND p.state = 'completed'"; then
-    ok "after the restart the workers reconnect and finish the work"
+    ok 0 "after the restart the workers reconnect and finish the work"
 else
-    not_ok "after the restart the workers reconnect and finish the work" "$(q "SELECT t.state, count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' GROUP BY 1")"
+    not_ok "after the restart the workers reconnect and finish the work" "$(q -c "SELECT t.state, count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.action = 't.step' GROUP BY 1")"
 fi
 is "each steps process ran its 3 nodes once" \
    "SELECT bool_and(n = 3) FROM (SELECT count(*) n FROM ws.task t JOIN ws.process p ON p.id = t.process
       JOIN ws.workflow w ON w.id = p.workflow WHERE w.name = 'steps' AND t.state = 'succeeded' GROUP BY p.id) s" t
 alive=0
 for w in w1 w2; do kill -0 "${WPID[$w]}" 2>/dev/null && grep -q "connection lost" "$T/$w.log" && alive=$((alive + 1)); done
-if [ $alive -eq 2 ]; then ok "both workers saw the connection drop and stayed up"; else not_ok "both workers saw the connection drop and stayed up"; fi
+if [ $alive -eq 2 ]; then ok 0 "both workers saw the connection drop and stayed up"; else not_ok "both workers saw the connection drop and stayed up"; fi
 
 # ---- SIGTERM: stop claiming, wait for running commands, fail what is left
 start_worker g --action t.slow --concurrency 2 --lease 5 --grace 2 -- "$T/cmd.sh"
-p_short=$(q "SELECT ws.start('slow', '{\"secs\": 1}')")
-p_long=$(q "SELECT ws.start('slow', '{\"secs\": 30}')")
+p_short=$(q -c "SELECT ws.start('slow', '{\"secs\": 1}')")
+p_long=$(q -c "SELECT ws.start('slow', '{\"secs\": 30}')")
 wait_for 10 "SELECT count(*) = 2 FROM ws.task WHERE process IN ($p_short, $p_long) AND state = 'running' AND worker = 'g'" || true
 kill -TERM "${WPID[g]}"
-p_after=$(q "SELECT ws.start('slow', '{\"secs\": 1}')")
+p_after=$(q -c "SELECT ws.start('slow', '{\"secs\": 1}')")
 t0=$SECONDS
 wait "${WPID[g]}"
 rc=$?
 unset "WPID[g]"
-if [ $rc -eq 0 ] && [ $((SECONDS - t0)) -le 10 ]; then ok "SIGTERM: the worker exits after the grace period"; else not_ok "SIGTERM: the worker exits after the grace period" "exit $rc after $((SECONDS - t0)) s"; fi
+if [ $rc -eq 0 ] && [ $((SECONDS - t0)) -le 10 ]; then ok 0 "SIGTERM: the worker exits after the grace period"; else not_ok "SIGTERM: the worker exits after the grace period" "exit $rc after $((SECONDS - t0)) s"; fi
 is "SIGTERM: a command that ends within the grace period completes" "SELECT state FROM ws.process WHERE id = $p_short" completed
 is "SIGTERM: a command still running after it is stopped and failed" \
    "SELECT state || ' ' || (error LIKE '%: worker shutting down: the command did not finish within the grace period of 2 s') FROM ws.process WHERE id = $p_long" "failed true"
 is "SIGTERM: nothing is left running under the stopped worker, nothing new was claimed" \
    "SELECT count(*) FILTER (WHERE state = 'running') || ' ' || (SELECT state FROM ws.task WHERE process = $p_after) FROM ws.task WHERE worker = 'g'" "0 ready"
-q "SELECT ws.cancel($p_after)" >/dev/null
+q -c "SELECT ws.cancel($p_after)" >/dev/null
 
 stop_worker w1
 stop_worker w2
@@ -432,25 +422,24 @@ stop_worker w2
 # ---- throughput of one worker with a no-op command (printed, not asserted: the machine may be busy)
 bench() {
     local conc=$1 n=$2 start end done_n first
-    first=$(q "SELECT coalesce(max(id), 0) FROM ws.task")
-    q "SELECT count(ws.start('noop')) FROM generate_series(1, $n)" >/dev/null
+    first=$(q -c "SELECT coalesce(max(id), 0) FROM ws.task")
+    q -c "SELECT count(ws.start('noop')) FROM generate_series(1, $n)" >/dev/null
     start=$(date +%s.%N)
     start_worker "bench$conc" --action t.noop --concurrency "$conc" --quiet -- true
     wait_for 30 "SELECT count(*) = 0 FROM ws.task WHERE action = 't.noop' AND state IN ('ready', 'running')"
     end=$(date +%s.%N)
     stop_worker "bench$conc"
-    done_n=$(q "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'succeeded' AND id > $first")
+    done_n=$(q -c "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'succeeded' AND id > $first")
     awk -v c="$conc" -v n="$done_n" -v s="$start" -v e="$end" 'BEGIN {
         printf "# one ws-worker, --concurrency %s, command true: %d tasks in %.2f s = %.0f tasks/s\n", c, n, e - s, n / (e - s) }'
     is "benchmark (--concurrency $conc): no no-op task failed" \
        "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'failed'" 0
     # what a busy machine left undone is cancelled, so that the next run starts clean
-    q "SELECT ws.cancel(id, 'benchmark over') FROM ws.process WHERE state = 'running'
+    q -c "SELECT ws.cancel(id, 'benchmark over') FROM ws.process WHERE state = 'running'
           AND workflow = (SELECT id FROM ws.workflow WHERE name = 'noop')" >/dev/null
 }
 bench 1 1000
 bench 8 2000
 
 if [ $failed -ne 0 ]; then show_logs; fi
-echo "worker: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish worker

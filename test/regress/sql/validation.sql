@@ -5,6 +5,7 @@
 -- workflow-name forms of ws.validate, ws.lint, ws.to_dot and ws.export.
 \set VERBOSITY default
 TRUNCATE ws.workflow, ws.node, ws.transition, ws.action, ws.process, ws.task, ws.event RESTART IDENTITY;
+
 ------------------------------------------------------------------------------
 -- The AND-join rule
 ------------------------------------------------------------------------------
@@ -13,22 +14,11 @@ TRUNCATE ws.workflow, ws.node, ws.transition, ws.action, ws.process, ws.task, ws
 SELECT ws.define('{"name": "loop", "nodes": [{"name": "a"}, {"name": "j"}, {"name": "b"}, {"name": "end"}],
   "transitions": [{"from": "a", "to": "j"}, {"from": "j", "to": "b"}, {"from": "b", "to": "j", "condition": "$.again == true"},
                   {"from": "b", "to": "end"}]}');
-ERROR:  workflow "loop" is not valid
-DETAIL:  AND join "j" can never fire: its transition from "b" can only be taken after the join itself has fired (every path from a start node to "b" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-HINT:  Nothing was stored. Fix the document and define it again.
 -- a self loop on an AND join
 SELECT ws.define('{"name": "self", "nodes": [{"name": "a"}, {"name": "j"}, {"name": "end"}],
   "transitions": [{"from": "a", "to": "j"}, {"from": "j", "to": "j", "condition": "$.again == true"},
                   {"from": "j", "to": "end"}]}');
-ERROR:  workflow "self" is not valid
-DETAIL:  AND join "j" can never fire: its transition from "j" can only be taken after the join itself has fired (every path from a start node to "j" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-HINT:  Nothing was stored. Fix the document and define it again.
 SELECT count(*) AS workflows FROM ws.workflow;
- workflows 
------------
-         0
-(1 row)
-
 -- the same graphs with an OR join (synchronizing merge) or an XOR join (plain merge) load
 SELECT ws.define('{"name": "loop", "nodes": [{"name": "a"}, {"name": "j", "join": "or"}, {"name": "b"}, {"name": "end"}],
   "transitions": [{"from": "a", "to": "j"}, {"from": "j", "to": "b"}, {"from": "b", "to": "j", "condition": "$.again == true"},
@@ -36,76 +26,30 @@ SELECT ws.define('{"name": "loop", "nodes": [{"name": "a"}, {"name": "j", "join"
 SELECT ws.define('{"name": "self", "nodes": [{"name": "a"}, {"name": "j", "join": "xor"}, {"name": "end"}],
   "transitions": [{"from": "a", "to": "j"}, {"from": "j", "to": "j", "condition": "$.again == true"},
                   {"from": "j", "to": "end"}]}') IS NOT NULL AS self_xor;
- self_xor 
-----------
- t
-(1 row)
-
 SELECT ws.start(:loop_or, '{"again": false}') AS p \gset
 SELECT state FROM ws.process WHERE id = :p;
-   state   
------------
- completed
-(1 row)
-
 -- not refused: an AND join whose parents all run before it (two branches of an AND split),
 -- and a start node that is an AND join (the rule is for joins that are not start nodes)
 SELECT ws.define('{"name": "diamond", "nodes": [{"name": "s"}, {"name": "l"}, {"name": "r"}, {"name": "j"}],
   "transitions": [{"from": "s", "to": "l"}, {"from": "s", "to": "r"}, {"from": "l", "to": "j"}, {"from": "r", "to": "j"}]}') IS NOT NULL AS diamond;
- diamond 
----------
- t
-(1 row)
-
 -- a loop-back parent that is also reached around the join (through a second branch) can
 -- deliver before the join fires: accepted
 SELECT ws.define('{"name": "around", "nodes": [{"name": "s"}, {"name": "p"}, {"name": "j"}, {"name": "end"}],
   "transitions": [{"from": "s", "to": "p"}, {"from": "s", "to": "j"}, {"from": "p", "to": "j"},
                   {"from": "j", "to": "p", "condition": "$.again == true"}, {"from": "j", "to": "end"}]}') IS NOT NULL AS around;
- around 
---------
- t
-(1 row)
-
 -- two parallel loop-back transitions from the same parent: one problem, not two
 SELECT ws.define('{"name": "twice", "nodes": [{"name": "a"}, {"name": "j"}, {"name": "b"}, {"name": "end"}],
   "transitions": [{"from": "a", "to": "j"}, {"from": "j", "to": "b"}, {"from": "b", "to": "j", "condition": "$.x == 1"},
                   {"from": "b", "to": "j", "condition": "$.x == 2"}, {"from": "b", "to": "end"}]}');
-ERROR:  workflow "twice" is not valid
-DETAIL:  AND join "j" can never fire: its transition from "b" can only be taken after the join itself has fired (every path from a start node to "b" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-HINT:  Nothing was stored. Fix the document and define it again.
 SELECT ws.define('{"name": "startjoin", "nodes": [{"name": "s", "start": true}, {"name": "x", "start": true}, {"name": "b"}, {"name": "end", "end": true}],
   "transitions": [{"from": "s", "to": "b"}, {"from": "b", "to": "s", "condition": "$.again == true"},
                   {"from": "x", "to": "s"}, {"from": "b", "to": "end"}]}') IS NOT NULL AS start_and_join;
- start_and_join 
-----------------
- t
-(1 row)
-
 -- the incremental API stays lenient; ws.validate lists the problem and ws.start refuses
 SELECT ws.create_workflow('built') AS wb \gset
 SELECT ws.add_node(:wb, 'a', is_start => true) > 0, ws.add_node(:wb, 'j') > 0, ws.add_node(:wb, 'end', is_end => true) > 0;
- ?column? | ?column? | ?column? 
-----------+----------+----------
- t        | t        | t
-(1 row)
-
 SELECT ws.add_transition(:wb, 'a', 'j') > 0, ws.add_transition(:wb, 'j', 'j') > 0, ws.add_transition(:wb, 'j', 'end') > 0;
- ?column? | ?column? | ?column? 
-----------+----------+----------
- t        | t        | t
-(1 row)
-
 SELECT * FROM ws.validate(:wb);
-                                                                                                                           validate                                                                                                                            
----------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------
- AND join "j" can never fire: its transition from "j" can only be taken after the join itself has fired (every path from a start node to "j" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-(1 row)
-
 SELECT ws.start(:wb);
-ERROR:  workflow "built" version 1 is not valid
-DETAIL:  AND join "j" can never fire: its transition from "j" can only be taken after the join itself has fired (every path from a start node to "j" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-HINT:  An administrator sees the problems with SELECT * FROM ws.validate(9) and defines a corrected version.
 -- a condition that is not a predicate, stored behind ws's back (or by a version before
 -- 0.4.0), is listed too; so is one with a trailing method, which yields a string
 INSERT INTO ws.transition (workflow, parent, child, condition)
@@ -113,32 +57,14 @@ SELECT :wb, a.id, e.id, '$.x' FROM ws.node a, ws.node e WHERE a.workflow = :wb A
 INSERT INTO ws.transition (workflow, parent, child, condition)
 SELECT :wb, a.id, e.id, '($.x == 1).type()' FROM ws.node a, ws.node e WHERE a.workflow = :wb AND a.name = 'a' AND e.workflow = :wb AND e.name = 'end';
 SELECT * FROM ws.validate(:wb);
-                                                                                                                           validate                                                                                                                            
----------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------
- AND join "j" can never fire: its transition from "j" can only be taken after the join itself has fired (every path from a start node to "j" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
- condition of transition "a" -> "end" is not a predicate: $."x"
- condition of transition "a" -> "end" is not a predicate: ($."x" == 1).type()
-(3 rows)
 
 -- the stuck error names the joins that still hold tokens
 SELECT ws.define('{"name": "stuck", "nodes": [{"name": "s", "split": "xor"}, {"name": "l"}, {"name": "r"},
   {"name": "j"}, {"name": "end", "end": true}],
   "transitions": [{"from": "s", "to": "l"}, {"from": "s", "to": "r"}, {"from": "l", "to": "j"}, {"from": "r", "to": "j"},
                   {"from": "j", "to": "end"}]}') IS NOT NULL AS defined;
- defined 
----------
- t
-(1 row)
-
 SELECT ws.start('stuck') AS p \gset
-WARNING:  process 2 of workflow "stuck" failed as it started
-DETAIL:  process is stuck: no task is active and no end node was reached; AND join "j" holds 1 of 2 tokens
-HINT:  SELECT ws.process_dot(2) shows where it stopped.
 SELECT state, error FROM ws.process WHERE id = :p;
- state  |                                               error                                               
---------+---------------------------------------------------------------------------------------------------
- failed | process is stuck: no task is active and no end node was reached; AND join "j" holds 1 of 2 tokens
-(1 row)
 
 ------------------------------------------------------------------------------
 -- Definition errors: 22023, naming the node or transition, with what is allowed
@@ -163,108 +89,51 @@ END $$;
 \pset format unaligned
 \pset tuples_only on
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "join": "xro"}]}')$$);
-22023: join of node "a" must be and, xor or or, not "xro"
-HINT: and: every transition (join: waits for all); xor: exactly one (join: fires on each); or: those that hold (join: a synchronizing merge). Any case is accepted.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "split": "maybe"}]}')$$);
-22023: split of node "a" must be and, xor or or, not "maybe"
-HINT: and: every transition (join: waits for all); xor: exactly one (join: fires on each); or: those that hold (join: a synchronizing merge). Any case is accepted.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "wait": "two days"}]}')$$);
-22023: wait of node "a" must be an interval, not "two days"
-HINT: Write an interval such as '2 days', '1 hour 30 minutes' or 'PT90M'.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "due": "soonish"}]}')$$);
-22023: due of node "a" must be an interval, not "soonish"
-HINT: Write an interval such as '2 days', '1 hour 30 minutes' or 'PT90M'.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "due": "-1 day"}]}')$$);
-22023: due of node "a" must be positive
-HINT: Write an interval such as '2 days'.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "wait_until": "$.at +"}]}')$$);
-22023: wait_until of node "a" is not a valid jsonpath: "$.at +"
-DETAIL: syntax error at end of jsonpath input.
-HINT: Write a jsonpath such as $.deadline.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a"}, {"name": "b"}], "transitions": [{"from": "a", "to": "b", "condition": "$.x"}]}')$$);
-22023: condition of transition "a" -> "b" is not a predicate: "$.x"
-DETAIL: A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.
-HINT: Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a"}, {"name": "b"}], "transitions": [{"from": "a", "to": "b", "condition": "$.x =="}]}')$$);
-22023: condition of transition "a" -> "b" is not a valid jsonpath: "$.x =="
-DETAIL: syntax error at end of jsonpath input.
-HINT: A condition is a jsonpath predicate such as $.papers >= 10, $.approved == true or exists($.reviewer).
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a"}, {"name": "b"}], "transitions": [{"from": "a", "to": "b", "priority": "high"}]}')$$);
-22023: priority of transition "a" -> "b" must be an integer, not "high"
-HINT: Write a whole number without quotes, such as 3.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "retries": 1.5}]}')$$);
-22023: retries of node "a" must be an integer of 0 or more, not 1.5
-HINT: Write a whole number without quotes, such as 3.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "start": "yes"}]}')$$);
-22023: start of node "a" must be true or false, not "yes"
-HINT: Write true or false, without quotes.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a", "action": 5}]}')$$);
-22023: action of node "a" must be a string, not 5
-HINT: Write it in double quotes.
 SELECT err(format($$SELECT ws.add_transition(%s, 'a', 'end', '$.x')$$, :wb));
-22023: condition of transition "a" -> "end" is not a predicate: $."x"
-DETAIL: A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.
-HINT: Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).
 SELECT err(format($$SELECT ws.add_node(%s, 'late', wait_until => '$.at +')$$, :wb));
-22023: wait_until of node "late" is not a valid jsonpath: "$.at +"
-DETAIL: syntax error at end of jsonpath input.
-HINT: Write a jsonpath such as $.deadline.
 SELECT err($$SELECT ws.define('{"name": "e", "nodes": [{"name": "a"}, {"name": "b"}], "transitions": [{"from": "a", "to": "b", "condition": "$.x like_regex \"(\""}]}')$$);
-22023: condition of transition "a" -> "b" is not a valid jsonpath: "$.x like_regex "(""
-DETAIL: invalid regular expression: parentheses () not balanced.
-HINT: A condition is a jsonpath predicate such as $.papers >= 10, $.approved == true or exists($.reviewer).
 -- No CONTEXT from ws's insides: neither a nested ws function, nor a failed cast, nor the
 -- DOT import, nor a C engine call shows its PL/pgSQL lines or its SQL
 SELECT err($$SELECT ws.define('{"name": "ctx", "nodes": [{"name": "a", "role": "no_such_role"}]}')$$);
-42704: role "no_such_role" of node "a" does not exist
-HINT: Create it first: CREATE ROLE ... NOLOGIN.
 SELECT err($$SELECT ws.define('{"name": "ctx", "nodes": [{"name": "a"}, {"name": "a"}]}')$$);
-42710: node "a" already exists in workflow "ctx" version 1
-HINT: Node names are unique within a workflow.
 SELECT err($$SELECT ws.define('{"name": "ctx", "nodes": [{"name": "a"}], "transitions": [{"from": "a", "to": "z"}]}')$$);
-42704: node "z" does not exist in workflow "ctx" version 1
-HINT: Add it first with ws.add_node(); names are case sensitive.
 SELECT err($$SELECT ws.define('{"name": "ctx", "nodes": [{"name": "a", "params": "x"}]}')$$);
-22023: params of node "a" must be a JSON object, not string
-HINT: Pass an object such as {"key": 1}, or {}.
 SELECT err($$SELECT ws.define_dot('digraph ctx { a -> b [condition="$.x"] }')$$);
-22023: condition of transition "a" -> "b" is not a predicate: "$.x"
-DETAIL: A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.
-HINT: Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).
 SELECT err($$SELECT ws.define_dot('digraph ctx { a -> j -> b -> j }')$$);
-22023: workflow "ctx" is not valid
-DETAIL: no node is an end node
-no end node can be reached from node "a"
-no end node can be reached from node "j"
-no end node can be reached from node "b"
-AND join "j" can never fire: its transition from "b" can only be taken after the join itself has fired (every path from a start node to "b" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge)
-HINT: Nothing was stored. Fix the document and define it again.
 SELECT err($$SELECT ws.define_dot('digraph ctx { a [wait="soon"] }')$$);
-22023: invalid wait "soon" of node "a"
-DETAIL: invalid input syntax for type interval: "soon".
-HINT: Write an interval such as 2 days.
 SELECT err($$SELECT ws.register_action('ctx', '{"a": {"type": "integer", "required": "yes"}}')$$);
-22023: "required" of form field "a" of action "ctx" must be true or false
-HINT: Write "required": true or leave it out.
 SELECT err($$SELECT ws.validate('no such workflow')$$);
-42704: workflow "no such workflow" does not exist
-HINT: See SELECT name, version FROM ws.workflow_overview; names are case sensitive.
 SELECT err($$SELECT ws.grant_user('no_such_role')$$);
-42704: role "no_such_role" does not exist
-HINT: Create it first: CREATE ROLE ... LOGIN or NOLOGIN.
 SELECT err($$SELECT ws.start('no such workflow')$$);
-42704: workflow "no such workflow" does not exist
-HINT: Names are case sensitive; an administrator lists the workflows in ws.workflow_overview.
 SELECT err(format($$SELECT ws.start(%s)$$, :wb));
-55000: workflow "built" version 1 is not valid
-DETAIL: AND join "j" can never fire: its transition from "j" can only be taken after the join itself has fired (every path from a start node to "j" passes through "j"); make it an OR join (join or, a synchronizing merge) or an XOR join (join xor, a plain merge); condition of transition "a" -> "end" is not a predicate: $."x"; condition of transition "a" -> "end" is not a predicate: ($."x" == 1).type()
-HINT: An administrator sees the problems with SELECT * FROM ws.validate(9) and defines a corrected version.
+-- a NULL where a value is needed is 22004, whichever call it reaches
+SELECT err($$SELECT ws.create_workflow(NULL)$$);
+SELECT err(format($$SELECT ws.add_node(%s, NULL)$$, :wb));
+SELECT err(format($$SELECT ws.add_node(%s, 'x', retries => NULL)$$, :wb));
+SELECT err($$SELECT ws.register_action(NULL)$$);
+SELECT err($$SELECT ws.grant_user(NULL)$$);
+SELECT err($$SELECT ws.define(NULL)$$);
+SELECT err($$SELECT ws.start(NULL::text)$$);
+SELECT err($$SELECT ws.start(NULL::bigint)$$);
+SELECT err($$SELECT ws.complete(NULL)$$);
+SELECT err($$SELECT ws.fill(1, NULL)$$);
+SELECT err($$SELECT ws.fail(1, NULL)$$);
+SELECT err($$SELECT ws.heartbeat(1, NULL)$$);
+SELECT err($$SELECT ws.complete_batch(NULL)$$);
+SELECT err($$SELECT ws.cancel(NULL)$$);
 -- a caller's own PL/pgSQL keeps its context: only ws's part is left out
 SELECT err($q$DO $do$ BEGIN PERFORM ws.define('{"name": "ctx", "nodes": [{"name": "a", "join": "xro"}]}'); END $do$$q$);
-22023: join of node "a" must be and, xor or or, not "xro"
-HINT: and: every transition (join: waits for all); xor: exactly one (join: fires on each); or: those that hold (join: a synchronizing merge). Any case is accepted.
-CONTEXT: SQL statement "SELECT ws.define('{"name": "ctx", "nodes": [{"name": "a", "join": "xro"}]}')"
-PL/pgSQL function inline_code_block line 1 at PERFORM
 \pset format aligned
 \pset tuples_only off
 \set VERBOSITY default
@@ -273,18 +142,7 @@ SELECT ws.define('{"name": "case", "nodes": [{"name": "a", "split": "XOR"}, {"na
   "transitions": [{"from": "a", "to": "b", "condition": "true"}, {"from": "a", "to": "c", "condition": "$.x == 1 && exists($.y)"},
                   {"from": "b", "to": "c"}]}') AS wc \gset
 SELECT name, "join", split FROM ws.node WHERE workflow = :wc ORDER BY id;
- name | join | split 
-------+------+-------
- a    | and  | xor
- b    | or   | and
- c    | and  | and
-(3 rows)
-
 SELECT count(*) AS workflows_named_e FROM ws.workflow WHERE name = 'e';
- workflows_named_e 
--------------------
-                 0
-(1 row)
 
 ------------------------------------------------------------------------------
 -- A workflow name (its newest version) where an id is taken
@@ -292,32 +150,8 @@ SELECT count(*) AS workflows_named_e FROM ws.workflow WHERE name = 'e';
 SELECT ws.define('{"name": "named", "nodes": [{"name": "a"}, {"name": "b"}], "transitions": [{"from": "a", "to": "b"}]}') AS n1 \gset
 SELECT ws.define('{"name": "named", "nodes": [{"name": "a"}, {"name": "c"}], "transitions": [{"from": "a", "to": "c"}]}') AS n2 \gset
 SELECT ws.export('named') = ws.export(:n2) AS export_newest, ws.export('named') <> ws.export(:n1) AS not_the_first;
- export_newest | not_the_first 
----------------+---------------
- t             | t
-(1 row)
-
 SELECT ws.to_dot('named') = ws.to_dot(:n2) AS to_dot_newest;
- to_dot_newest 
----------------
- t
-(1 row)
-
 SELECT count(*) AS problems FROM ws.validate('named');
- problems 
-----------
-        0
-(1 row)
-
 SELECT count(*) AS warnings FROM ws.lint('named');
- warnings 
-----------
-        0
-(1 row)
-
 SELECT ws.export('Named');
-ERROR:  workflow "Named" does not exist
-HINT:  See SELECT name, version FROM ws.workflow_overview; names are case sensitive.
 SELECT ws.lint('nobody');
-ERROR:  workflow "nobody" does not exist
-HINT:  See SELECT name, version FROM ws.workflow_overview; names are case sensitive.

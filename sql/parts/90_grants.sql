@@ -12,6 +12,9 @@ CREATE FUNCTION ws_internal.grant_user(role name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
         RAISE EXCEPTION 'role "%" does not exist', role
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... LOGIN or NOLOGIN.';

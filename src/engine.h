@@ -1,0 +1,18 @@
+/*
+ * engine.h: the evaluator (engine.c): activation, success and splits, joins, and the end
+ * of a step.
+ */
+#ifndef WS_ENGINE_H
+#define WS_ENGINE_H
+
+#include "postgres.h"
+
+#include "step.h"
+
+extern void WsActivate(WsStep *st, int ni);
+extern void WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from);
+extern void WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result);
+extern void WsStepFinish(WsStep *st);
+extern void WsStepEnd(WsStep *st);
+
+#endif

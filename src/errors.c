@@ -1,0 +1,92 @@
+/*
+ * errors.c: the errors raised in more than one place (see errors.h for the rules), so
+ * that the same situation gets the same SQLSTATE, message and hint wherever it arises.
+ */
+#include "postgres.h"
+
+#include "errors.h"
+
+/* A NULL where a value is needed (22004) */
+void
+WsErrNull(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be null", what)));
+}
+
+/* An unknown task (42704) */
+void
+WsErrNoTask(int64 task)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("task " INT64_FORMAT " does not exist", task)));
+}
+
+/* An unknown process (42704) */
+void
+WsErrNoProcess(int64 process)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("process " INT64_FORMAT " does not exist", process)));
+}
+
+/* An unknown workflow version (42704) */
+void
+WsErrNoWorkflow(int64 workflow)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("workflow " INT64_FORMAT " does not exist", workflow),
+			 errhint("An administrator lists the workflows in ws.workflow_overview.")));
+}
+
+/* A call that the task's state does not allow (55000); verb names the call */
+void
+WsErrTaskState(const char *verb, int64 task, const char *state, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot %s task " INT64_FORMAT ": it is %s", verb, task, state),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* A call on a process that is not running (55000) */
+void
+WsErrNotRunning(int64 process, const char *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("process " INT64_FORMAT " is %s", process, state),
+			 strcmp(state, "failed") == 0
+			 ? errhint("Fix the cause, then call ws.retry() on its failed task, or ws.cancel() the process.")
+			 : errhint("Only a running process moves.")));
+}
+
+/* A worker's call for an attempt that is no longer the task's (55000: fencing) */
+void
+WsErrStaleAttempt(int64 task, int attempt, int current, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("attempt %d of task " INT64_FORMAT " is no longer current", attempt, task),
+			 errdetail("The task is at attempt %d: its lease ended and it was claimed again.",
+					   current),
+			 errhint("%s", hint)));
+}
+
+/*
+ * A task changed (or was deleted: state NULL) by another transaction between the call's
+ * read and its write under the row lock (40001): retrying the call sees it as it is.
+ */
+void
+WsErrChanged(int64 task, const char *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("task " INT64_FORMAT " changed state meanwhile", task),
+			 state ? errdetail("It is %s now.", state) : errdetail("It was deleted."),
+			 errhint("Retry the call: it will see the task as it is now.")));
+}

@@ -1,0 +1,311 @@
+/*
+ * flush.c: the write of a step. Everything a step (or a batch of steps) changed waits in
+ * memory until its end, or until something must read ws.task in the middle of it: then
+ * WsFlushSteps writes it through the store (store.c), row by row with no planned
+ * statement: the task rows (inserts, and updates under the row lock that check the old
+ * state), the claim queue ws.ready that follows each task's state, the events in the
+ * order they happened, and each process row whose state, variables or tokens changed.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "batch.h"
+#include "errors.h"
+#include "flush.h"
+#include "ws.h"
+
+/* An event of a step, in a flush of several steps */
+typedef struct WsEventRef
+{
+	WsEventRow *e;
+	int64		process;
+} WsEventRef;
+
+/* Order events as they happened */
+static int
+WsEventRefCmp(const void *a, const void *b)
+{
+	return ((const WsEventRef *) a)->e->seq - ((const WsEventRef *) b)->e->seq;
+}
+
+/*
+ * The claim queue follows the task's new state: a task made ready joins ws.ready (unless
+ * its row is there already: a step never re-readies a ready task, but the queue must not
+ * fail on it); a task moved to any other state leaves it, whatever it was before, so a
+ * row that should not be there cannot outlive the task's next change. The task row is
+ * locked by now: every writer of ws.ready locks the task first.
+ */
+static void
+WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted)
+{
+	Datum		keys[2] = {action, Int64GetDatum(task)};
+	/*
+	 * A task inserted by this write has no row yet: nothing to look for. Otherwise the
+	 * task is locked (WsWriteTask), and every writer of ws.ready locks the task first:
+	 * its queue row, if any, is read and changed with no lock of its own.
+	 */
+	bool		there = !inserted && WsStoreFind(store, WS_READY, keys, WS_LOCK_NONE);
+
+	if (ready && !there)
+	{
+		WsStoreNew(store, WS_READY);
+		WsStoreSet(store, WS_READY, "action", TEXTOID, action, false);
+		WsStoreSet(store, WS_READY, "task", INT8OID, Int64GetDatum(task), false);
+		WsStoreInsert(store, WS_READY);
+	}
+	else if (!ready && there)
+		WsStoreDelete(store, WS_READY);
+}
+
+/* Write one task row of st: insert a new task, or update one under its row lock. */
+static void
+WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
+{
+	WsNode	   *node = w->node >= 0 ? &st->g->nodes[w->node] : NULL;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		id = Int64GetDatum(w->task);
+	Datum		action;
+	bool		noaction;
+	bool		ended = WsTaskEnded(w->state);
+
+	if (w->insert)
+	{
+		WsStoreNew(store, WS_TASK);
+		WsStoreSet(store, WS_TASK, "id", INT8OID, id, false);
+		WsStoreSet(store, WS_TASK, "process", INT8OID, Int64GetDatum(st->process), false);
+		WsStoreSet(store, WS_TASK, "node", INT8OID, Int64GetDatum(node ? node->id : 0), false);
+		noaction = !(node && node->action);
+		action = noaction ? (Datum) 0 : CStringGetTextDatum(node->action);
+		WsStoreSet(store, WS_TASK, "action", TEXTOID, action, noaction);
+		WsStoreSet(store, WS_TASK, "role", NAMEOID,
+				   node && node->role ? WsNameDatum(node->role) : (Datum) 0,
+				   !(node && node->role));
+		WsStoreSet(store, WS_TASK, "params", JSONBOID, JsonbPGetDatum(WsEmptyJsonb()), false);
+		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
+				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
+		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(0), false);
+		WsStoreSet(store, WS_TASK, "created_at", TIMESTAMPTZOID, now, false);
+		if (w->started)
+			WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+	}
+	else
+	{
+		bool		isnull;
+		WsTaskState old;
+
+		if (!WsStoreFind(store, WS_TASK, &id, WS_LOCK_NO_KEY_UPDATE))
+			WsErrChanged(w->task, NULL);
+		old = WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)));
+		/*
+		 * The old state re-checked under the row lock (the process lock makes this moot):
+		 * active, or failed for a retry, which makes it ready or pending.
+		 */
+		if (!(WsTaskActive(old) ||
+			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING))))
+			WsErrChanged(w->task, WsTaskStateName(old));
+		action = WsStoreGet(store, WS_TASK, "action", &noaction);
+		if (!noaction)
+			action = PointerGetDatum(PG_DETOAST_DATUM_COPY(action));
+		WsStoreChange(store, WS_TASK);
+		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, (Datum) 0, true);
+		if (w->started)
+		{
+			WsStoreGet(store, WS_TASK, "started_at", &isnull);
+			if (isnull)
+				WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+		}
+	}
+	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(WsTaskStateName(w->state)),
+			   false);
+	if (w->result || w->insert)
+		WsStoreSet(store, WS_TASK, "result", JSONBOID, JsonbPGetDatum(w->result), w->result == NULL);
+	if (w->error_set || w->insert)
+		WsStoreSet(store, WS_TASK, "error", TEXTOID,
+				   w->error ? CStringGetTextDatum(w->error) : (Datum) 0, w->error == NULL);
+	if (w->assignee_set)
+		WsStoreSet(store, WS_TASK, "assignee", NAMEOID,
+				   w->assignee ? WsNameDatum(w->assignee) : (Datum) 0, w->assignee == NULL);
+	if (w->due_set)
+		WsStoreSet(store, WS_TASK, "due_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->due), w->due == 0);
+	WsStoreSet(store, WS_TASK, "ended_at", TIMESTAMPTZOID, now, !ended);
+	if (w->insert)
+		WsStoreInsert(store, WS_TASK);
+	else
+		WsStoreUpdate(store, WS_TASK);
+	/* routing nodes never queue; a new task that is not ready has nothing to do there */
+	if (!noaction && (!w->insert || w->state == WS_TASK_READY))
+		WsWriteQueue(store, w->task, action, w->state == WS_TASK_READY, w->insert);
+}
+
+/*
+ * The tokens array as process.tokens jsonb, only transitions that hold some: built as
+ * jsonb values (keys sorted as jsonb keeps them), not printed and parsed again.
+ */
+static Jsonb *
+WsTokensJsonb(WsStep *st)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
+	int			i;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < st->g->ntrans; i++)
+	{
+		JsonbValue	k,
+					v;
+
+		if (st->tokens[i] == 0)
+			continue;
+		k.type = jbvString;
+		k.val.string.val = psprintf(INT64_FORMAT, st->g->trans[i].id);
+		k.val.string.len = strlen(k.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &k);
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(st->tokens[i]);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* Write st's process row: its state, variables, tokens, error and end. */
+static void
+WsWriteProcess(WsStore *store, WsStep *st)
+{
+	Datum		id = Int64GetDatum(st->process);
+	bool		running = st->state == WS_PROC_RUNNING;
+	bool		isnull;
+
+	if (!WsStoreFind(store, WS_PROCESS, &id, WS_LOCK_NO_KEY_UPDATE))
+		elog(ERROR, "ws: process " INT64_FORMAT " vanished under its lock", st->process);
+	WsStoreChange(store, WS_PROCESS);
+	WsStoreSet(store, WS_PROCESS, "state", TEXTOID, CStringGetTextDatum(WsProcStateName(st->state)),
+			   false);
+	WsStoreSet(store, WS_PROCESS, "params", JSONBOID, JsonbPGetDatum(st->vars), false);
+	WsStoreSet(store, WS_PROCESS, "tokens", JSONBOID, JsonbPGetDatum(WsTokensJsonb(st)), false);
+	if (running)
+	{
+		WsStoreSet(store, WS_PROCESS, "error", TEXTOID, (Datum) 0, true);
+		WsStoreSet(store, WS_PROCESS, "ended_at", TIMESTAMPTZOID, (Datum) 0, true);
+	}
+	else
+	{
+		if (st->error)
+			WsStoreSet(store, WS_PROCESS, "error", TEXTOID, CStringGetTextDatum(st->error), false);
+		WsStoreGet(store, WS_PROCESS, "ended_at", &isnull);
+		if (isnull)
+			WsStoreSet(store, WS_PROCESS, "ended_at", TIMESTAMPTZOID,
+					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	}
+	WsStoreUpdate(store, WS_PROCESS);
+}
+
+/* Append one ws.event row (task 0: the process's own) */
+void
+WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state, const char *actor,
+			 const char *detail)
+{
+	WsStoreNew(store, WS_EVENT);
+	WsStoreSet(store, WS_EVENT, "id", INT8OID, Int64GetDatum(WsStoreNextId(WS_EVENT)), false);
+	WsStoreSet(store, WS_EVENT, "at", TIMESTAMPTZOID,
+			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	WsStoreSet(store, WS_EVENT, "process", INT8OID, Int64GetDatum(process), false);
+	WsStoreSet(store, WS_EVENT, "task", INT8OID, Int64GetDatum(task), task == 0);
+	WsStoreSet(store, WS_EVENT, "state", TEXTOID, CStringGetTextDatum(state), false);
+	WsStoreSet(store, WS_EVENT, "actor", NAMEOID, WsNameDatum(actor), false);
+	WsStoreSet(store, WS_EVENT, "detail", TEXTOID, detail ? CStringGetTextDatum(detail) : (Datum) 0,
+			   detail == NULL);
+	WsStoreInsert(store, WS_EVENT);
+}
+
+/*
+ * Write what the steps have changed (one step, or the steps of a batch, one per process):
+ * their task rows, with the claim queue, in the order the steps made them; their events
+ * in the order they happened; and (at the end, when it changed) each process row. Steps
+ * read task rows only at their start (under the process lock), so the writes can wait;
+ * whatever reads ws.task during a step flushes first (WsRereadTask, WsAssign). A task
+ * update re-checks the old state under the row lock; a task that moved anyway refuses
+ * the step.
+ */
+void
+WsFlushSteps(WsStep **steps, int nsteps, bool end)
+{
+	int			m = 0,
+				i,
+				s;
+	bool	   *write_process = palloc0(sizeof(bool) * nsteps);
+	bool		any = false;
+	WsEventRef *ev;
+	WsStore    *store;
+
+	Assert(nsteps > 0);
+	for (s = 0; s < nsteps; s++)
+	{
+		WsStep	   *st = steps[s];
+
+		if (end)
+			write_process[s] = !(st->state == st->stored_state &&
+								 WsJsonbSame(st->vars, st->stored_vars) &&
+								 memcmp(st->tokens, st->stored_tokens, sizeof(int) * st->g->ntrans) == 0);
+		m += st->nevents;
+		any |= st->nwrites > 0 || st->nevents > 0 || write_process[s];
+	}
+	if (!any)
+		return;
+
+	store = WsStoreBegin();
+	for (s = 0; s < nsteps; s++)
+		for (i = 0; i < steps[s]->nwrites; i++)
+			WsWriteTask(store, steps[s], &steps[s]->writes[i]);
+
+	/* the events in the order they happened (a batch's steps take turns) */
+	ev = palloc(sizeof(WsEventRef) * Max(m, 1));
+	m = 0;
+	for (s = 0; s < nsteps; s++)
+		for (i = 0; i < steps[s]->nevents; i++, m++)
+		{
+			ev[m].e = &steps[s]->events[i];
+			ev[m].process = steps[s]->process;
+		}
+	if (nsteps > 1)
+		qsort(ev, m, sizeof(WsEventRef), WsEventRefCmp);
+	for (i = 0; i < m; i++)
+		WsWriteEvent(store, ev[i].process, ev[i].e->task, ev[i].e->state,
+					 steps[0]->who->actor, ev[i].e->detail);
+
+	for (s = 0; s < nsteps; s++)
+		if (write_process[s])
+			WsWriteProcess(store, steps[s]);
+	WsStoreEnd(store);
+
+	for (s = 0; s < nsteps; s++)
+	{
+		WsStep	   *st = steps[s];
+
+		st->nwrites = 0;
+		st->nevents = 0;
+		if (end)
+		{
+			/* what the row now holds */
+			st->stored_state = st->state;
+			st->stored_vars = st->vars;
+			memcpy(st->stored_tokens, st->tokens, sizeof(int) * st->g->ntrans);
+		}
+	}
+}
+
+/* Write what st has changed (see WsFlushSteps); in a batch, what every step has. */
+void
+WsFlush(WsStep *st, bool end)
+{
+	if (st->batch)
+		WsFlushSteps(st->batch->steps, st->batch->nsteps, end);
+	else
+		WsFlushSteps(&st, 1, end);
+}

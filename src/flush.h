@@ -1,0 +1,17 @@
+/*
+ * flush.h: the write of a step's changes through the store (flush.c).
+ */
+#ifndef WS_FLUSH_H
+#define WS_FLUSH_H
+
+#include "postgres.h"
+
+#include "step.h"
+#include "store.h"
+
+extern void WsFlush(WsStep *st, bool end);
+extern void WsFlushSteps(WsStep **steps, int nsteps, bool end);
+extern void WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state,
+						 const char *actor, const char *detail);
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * notifier.h: ws_ready and ws_process, sent after commit (notifier.c).
+ */
+#ifndef WS_NOTIFIER_H
+#define WS_NOTIFIER_H
+
+#include "postgres.h"
+
+extern void WsNotifyReady(const char *action);
+extern void WsNotifyProcess(int64 process, const char *state);
+extern bool ws_notifier;
+extern void WsNotifierInit(void);
+extern void WsNotifySend(int channel, const char *payload);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * queries.c: every SQL statement ws's C runs through SPI, one named function each, with
+ * a comment naming the index it needs. The engine's row work (a step's load and write,
+ * claims) goes through the store (store.c) without any plan; these statements are the
+ * rest, all off the path of a plain step.
+ *
+ * Plans are prepared once per backend and kept (SPI_keepplan), always as generic plans:
+ * each is a point lookup or an index range scan whose best plan does not depend on the
+ * values. They run with the engine's planner settings, set for the statement alone (a
+ * GUC nest level around it, so a replan after an invalidation gets them too, and nothing
+ * else the call runs, such as a user's trigger, does): enable_seqscan off, so that a plan
+ * made while a table was small does not scan it whole for ever after; enable_bitmapscan
+ * off, since a bitmap scan never marks dead index entries dead and a long process would
+ * visit its earlier steps' row versions again at every step; jit off, since a generic
+ * plan's estimated cost can pass jit_above_cost and compiling takes far longer than the
+ * statement.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "queries.h"
+#include "states.h"
+
+static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
+			plan_least_loaded, plan_assignee, plan_task, plan_set_params, plan_due_tasks,
+			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress;
+
+/* sql prepared once per backend: the kept plan */
+static SPIPlanPtr
+WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "ws: SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "ws: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+/*
+ * Run sql's cached plan with the engine's planner settings; returns SPI_processed. Never
+ * read-only: in READ COMMITTED each statement then takes a fresh snapshot, so what a step
+ * reads after waiting for its process lock includes what the transaction it waited for
+ * committed.
+ */
+static int
+WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+	  Datum *values, const char *nulls, long count)
+{
+	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
+	int			nest = NewGUCNestLevel();
+	int			rc;
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	AtEOXact_GUC(true, nest);
+	if (rc < 0)
+		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",
+			 SPI_result_code_string(rc), sql);
+	return (int) SPI_processed;
+}
+
+/* Column col (1-based) of result row as int64 */
+int64
+WsGetInt64(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	if (n)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT2OID:
+			return DatumGetInt16(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+/* Column col of row as a palloc'd C string in the current context, NULL for NULL */
+char *
+WsGetText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* Column col of row as a detoasted jsonb copied into the current context */
+Jsonb *
+WsGetJsonb(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (n)
+		return NULL;
+	return DatumGetJsonbPCopy(d);
+}
+
+/* Column col of row as a boolean, false for NULL */
+bool
+WsGetBool(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	return !n && DatumGetBool(d);
+}
+
+/* Column col of row as an interval copied into the current context, NULL for NULL */
+Interval *
+WsGetInterval(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+	Interval   *i;
+
+	if (n)
+		return NULL;
+	i = palloc(sizeof(Interval));
+	memcpy(i, DatumGetIntervalP(d), sizeof(Interval));
+	return i;
+}
+
+/* Column col of row as a jsonpath copied into the current context, NULL for NULL */
+JsonPath *
+WsGetJsonPath(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	return n ? NULL : DatumGetJsonPathPCopy(d);
+}
+
+/* Column col of row as a timestamp, 0 for NULL */
+static TimestampTz
+WsGetTimestamp(int row, int col)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	return n ? 0 : DatumGetTimestampTz(d);
+}
+
+/* ---------- definitions ---------- */
+
+/* The workflow version's name, version and params (primary key of ws.workflow) */
+int
+WsQueryWorkflow(int64 workflow)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(workflow)};
+
+	return WsRun(&plan_workflow, "SELECT name, version, params FROM ws.workflow WHERE id = $1",
+				 1, types, values, NULL, 1);
+}
+
+/*
+ * Its nodes by id, each with its action's form (node (workflow, name) unique index; the
+ * action by its primary key)
+ */
+int
+WsQueryNodes(int64 workflow)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(workflow)};
+
+	return WsRun(&plan_nodes,
+				 "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
+				 "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
+				 "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
+				 "       n.due "
+				 "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
+				 1, types, values, NULL, 0);
+}
+
+/* Its transitions by id (transition (workflow, parent) index) */
+int
+WsQueryTransitions(int64 workflow)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(workflow)};
+
+	return WsRun(&plan_transitions,
+				 "SELECT id, parent, child, condition, priority FROM ws.transition "
+				 " WHERE workflow = $1 ORDER BY id",
+				 1, types, values, NULL, 0);
+}
+
+/* What ws.validate finds wrong with the version, joined by "; ", NULL when nothing */
+char *
+WsQueryProblems(int64 workflow)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(workflow)};
+
+	WsRun(&plan_problems, "SELECT pg_catalog.string_agg(p, '; ') FROM ws_internal.validate($1) p",
+		  1, types, values, NULL, 1);
+	return WsGetText(0, 1);
+}
+
+/* ---------- tasks ---------- */
+
+/*
+ * The member of role who can log in with the fewest open assigned tasks, ties by name,
+ * never skip (NULL: nobody to skip); NULL when there is none (the partial index
+ * task_assigned on ws.task (assignee) for the counts)
+ */
+char *
+WsQueryLeastLoaded(const char *role, const char *skip)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(role), CStringGetTextDatum(skip ? skip : "")};
+
+	if (WsRun(&plan_least_loaded,
+			  "WITH RECURSIVE m(oid) AS ("
+			  "   SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1"
+			  "   UNION SELECT a.member FROM pg_catalog.pg_auth_members a JOIN m ON a.roleid = m.oid) "
+			  "SELECT r.rolname::text FROM m JOIN pg_catalog.pg_roles r ON r.oid = m.oid "
+			  " WHERE r.rolcanlogin AND r.rolname::text <> $2 "
+			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "
+			  "              AND t.state IN ('waiting', 'pending', 'ready', 'running')), r.rolname LIMIT 1",
+			  2, types, values, NULL, 1) == 0)
+		return NULL;
+	return WsGetText(0, 1);
+}
+
+/* The assignee of task, NULL: nobody (primary key of ws.task) */
+char *
+WsQueryAssignee(int64 task)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	if (WsRun(&plan_assignee, "SELECT assignee::text FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return NULL;
+	return WsGetText(0, 1);
+}
+
+/* task's node, state, attempts, params and times (primary key of ws.task); false: none */
+bool
+WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params,
+			TimestampTz *due_at, TimestampTz *lease_until)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	if (WsRun(&plan_task,
+			  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return false;
+	*node = WsGetInt64(0, 1, NULL);
+	*state = WsGetText(0, 2);
+	*attempts = (int) WsGetInt64(0, 3, NULL);
+	*params = WsGetJsonb(0, 4);
+	*due_at = WsGetTimestamp(0, 5);
+	*lease_until = WsGetTimestamp(0, 6);
+	return true;
+}
+
+/* task's own params become params (primary key of ws.task) */
+void
+WsQuerySetTaskParams(int64 task, Jsonb *params)
+{
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2] = {Int64GetDatum(task), JsonbPGetDatum(params)};
+
+	WsRun(&plan_set_params, "UPDATE ws.task SET params = $2 WHERE id = $1", 2, types, values, NULL, 0);
+}
+
+/*
+ * The waiting tasks now due and the running tasks whose lease has ended, by process
+ * then id, at most 10000 (the partial indexes task_due and task_lease); in *tasks and
+ * *processes, allocated here
+ */
+int
+WsQueryDueTasks(int64 **tasks, int64 **processes)
+{
+	int			n,
+				i;
+
+	n = WsRun(&plan_due_tasks,
+			  "SELECT id, process FROM ws.task "
+			  " WHERE (state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()) "
+			  "    OR (state = 'running' AND lease_until < pg_catalog.clock_timestamp()) "
+			  " ORDER BY process, id LIMIT 10000",
+			  0, NULL, NULL, NULL, 0);
+	*tasks = palloc(sizeof(int64) * Max(n, 1));
+	*processes = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		(*tasks)[i] = WsGetInt64(i, 1, NULL);
+		(*processes)[i] = WsGetInt64(i, 2, NULL);
+	}
+	return n;
+}
+
+/* The time the jsonpath path finds in params (first item, an ISO string); false: none */
+bool
+WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at)
+{
+	Oid			types[2] = {JSONBOID, TEXTOID};
+	Datum		values[2] = {JsonbPGetDatum(params), CStringGetTextDatum(path)};
+
+	WsRun(&plan_timestamp_at,
+		  "SELECT ws_internal.timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
+		  2, types, values, NULL, 1);
+	*at = WsGetTimestamp(0, 1);
+	return *at != 0;
+}
+
+/* ---------- the worker protocol ---------- */
+
+/* task's state, attempts and node's role (primary keys); false: no such task */
+bool
+WsQueryRunningTask(int64 task, char **state, int *attempts, char **role)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	if (WsRun(&plan_running_task,
+			  "SELECT t.state, t.attempts, n.role::text FROM ws.task t "
+			  "  JOIN ws.node n ON n.id = t.node WHERE t.id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return false;
+	*state = WsGetText(0, 1);
+	*attempts = (int) WsGetInt64(0, 2, NULL);
+	*role = WsGetText(0, 3);
+	return true;
+}
+
+/*
+ * A running task's lease ends lease from now, if it is still running at that attempt
+ * (has_attempt) under its row lock; returns the rows changed (primary key of ws.task)
+ */
+int
+WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt)
+{
+	Oid			types[3] = {INT8OID, INTERVALOID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(task), lease, Int32GetDatum(attempt)};
+	char		nulls[3] = {' ', ' ', has_attempt ? ' ' : 'n'};
+
+	return WsRun(&plan_heartbeat,
+				 "UPDATE ws.task SET lease_until = now() + $2 "
+				 " WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)",
+				 3, types, values, nulls, 0);
+}
+
+/* A running task's progress (primary key of ws.task); returns the rows changed */
+int
+WsQueryProgress(int64 task, Datum percent)
+{
+	Oid			types[2] = {INT8OID, NUMERICOID};
+	Datum		values[2] = {Int64GetDatum(task), percent};
+
+	return WsRun(&plan_progress,
+				 "UPDATE ws.task SET progress = $2 WHERE id = $1 AND state = 'running'",
+				 2, types, values, NULL, 0);
+}

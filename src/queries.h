@@ -1,0 +1,44 @@
+/*
+ * queries.h: every SQL statement ws's C runs through SPI, each a named function with its
+ * own cached plan (queries.c). The engine's row work on its tables goes through the store
+ * (store.h); these are the rest: reads of definitions, the choice of an assignee, the
+ * tick's scan of due tasks, and a few cold updates. SPI must be connected (WsCallBegin).
+ */
+#ifndef WS_QUERIES_H
+#define WS_QUERIES_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+
+/* definitions (graph.c): the rows are left in SPI_tuptable, read with WsGet* */
+extern int	WsQueryWorkflow(int64 workflow);
+extern int	WsQueryNodes(int64 workflow);
+extern int	WsQueryTransitions(int64 workflow);
+extern char *WsQueryProblems(int64 workflow);
+
+/* tasks */
+extern char *WsQueryLeastLoaded(const char *role, const char *skip);
+extern char *WsQueryAssignee(int64 task);
+extern bool WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params,
+						TimestampTz *due_at, TimestampTz *lease_until);
+extern void WsQuerySetTaskParams(int64 task, Jsonb *params);
+extern int	WsQueryDueTasks(int64 **tasks, int64 **processes);
+extern bool WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at);
+
+/* the worker protocol (claim.c) */
+extern bool WsQueryRunningTask(int64 task, char **state, int *attempts, char **role);
+extern int	WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt);
+extern int	WsQueryProgress(int64 task, Datum percent);
+
+/* the columns of the last statement's result rows */
+extern int64 WsGetInt64(int row, int col, bool *isnull);
+extern char *WsGetText(int row, int col);
+extern Jsonb *WsGetJsonb(int row, int col);
+extern bool WsGetBool(int row, int col);
+extern Interval *WsGetInterval(int row, int col);
+extern JsonPath *WsGetJsonPath(int row, int col);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * states.c: the names of task and process states, which states are active (waiting,
+ * pending, ready, running) and which ended (succeeded, failed, cancelled), and which
+ * state changes ws.event keeps (the ws.history setting).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "states.h"
+#include "ws.h"
+
+static const char *const ws_task_states[WS_NTASKSTATES] = {
+	[WS_TASK_WAITING] = "waiting",
+	[WS_TASK_PENDING] = "pending",
+	[WS_TASK_READY] = "ready",
+	[WS_TASK_RUNNING] = "running",
+	[WS_TASK_SUCCEEDED] = "succeeded",
+	[WS_TASK_FAILED] = "failed",
+	[WS_TASK_CANCELLED] = "cancelled",
+};
+
+static const char *const ws_proc_states[] = {
+	[WS_PROC_RUNNING] = "running",
+	[WS_PROC_COMPLETED] = "completed",
+	[WS_PROC_FAILED] = "failed",
+	[WS_PROC_CANCELLED] = "cancelled",
+};
+
+/* The name of task state s, as ws.task.state holds it */
+const char *
+WsTaskStateName(WsTaskState s)
+{
+	return ws_task_states[s];
+}
+
+/* The task state named name (what ws.task.state holds; ws writes nothing else) */
+WsTaskState
+WsTaskStateOf(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < WS_NTASKSTATES; i++)
+		if (strcmp(name, ws_task_states[i]) == 0)
+			return (WsTaskState) i;
+	elog(ERROR, "ws: unknown task state \"%s\"", name);
+	return WS_TASK_FAILED;			/* keep the compiler quiet */
+}
+
+/* Is s one of the active states: waiting, pending, ready, running? */
+bool
+WsTaskActive(WsTaskState s)
+{
+	return s <= WS_TASK_RUNNING;
+}
+
+/* Is s a state a task ends in: succeeded, failed, cancelled? */
+bool
+WsTaskEnded(WsTaskState s)
+{
+	return s >= WS_TASK_SUCCEEDED;
+}
+
+/* The active states' names as a text[], for index scans on (process, state); kept */
+Datum
+WsActiveStatesArray(void)
+{
+	static ArrayType *a = NULL;
+
+	if (a == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		d[WS_TASK_RUNNING + 1];
+		int			i;
+
+		for (i = 0; i <= WS_TASK_RUNNING; i++)
+			d[i] = CStringGetTextDatum(ws_task_states[i]);
+		a = construct_array(d, WS_TASK_RUNNING + 1, TEXTOID, -1, false, TYPALIGN_INT);
+		MemoryContextSwitchTo(old);
+	}
+	return PointerGetDatum(a);
+}
+
+/* The name of process state s, as ws.process.state holds it */
+const char *
+WsProcStateName(WsProcState s)
+{
+	return ws_proc_states[s];
+}
+
+/* The process state named name */
+WsProcState
+WsProcStateOf(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(ws_proc_states); i++)
+		if (strcmp(name, ws_proc_states[i]) == 0)
+			return (WsProcState) i;
+	elog(ERROR, "ws: unknown process state \"%s\"", name);
+	return WS_PROC_FAILED;		/* keep the compiler quiet */
+}
+
+/* Does the history level (ws.history) keep an event of a task moving to s? */
+bool
+WsKeepTaskEvent(WsTaskState s)
+{
+	return ws_history == WS_HISTORY_FULL ||
+		(ws_history == WS_HISTORY_ACTIVITY && WsTaskEnded(s));
+}
+
+/* Does it keep an event of the process's own (its state changed)? */
+bool
+WsKeepProcEvent(void)
+{
+	return ws_history != WS_HISTORY_NONE;
+}

@@ -1,0 +1,474 @@
+/*
+ * step.c: a step's life, apart from the rules it follows (engine.c) and its write
+ * (flush.c). A step starts by locking its process row and reading the process (state,
+ * variables, tokens) and its active tasks through the store (WsStepLoad); it keeps the
+ * set of active tasks as it changes them; WsSetTask records each task change as a row to
+ * write and an event; WsEndProcess ends the process. What reads ws.task in the middle of
+ * a step flushes the step's writes first (WsRereadTask), so that it sees them.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/datetime.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "batch.h"
+#include "errors.h"
+#include "flush.h"
+#include "notifier.h"
+#include "queries.h"
+#include "step.h"
+#include "ws.h"
+
+const char	ws_no_error[] = "";
+
+/* Add an event to the step's writes (task 0: the process's own), state's name */
+static void
+WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
+{
+	WsEventRow *e;
+
+	if (st->nevents == st->maxevents)
+	{
+		st->maxevents = Max(8, st->maxevents * 2);
+		st->events = st->events ? repalloc(st->events, sizeof(WsEventRow) * st->maxevents)
+			: palloc(sizeof(WsEventRow) * st->maxevents);
+	}
+	e = &st->events[st->nevents];
+	e->seq = st->batch ? st->batch->nevents++ : st->nevents;
+	st->nevents++;
+	e->task = task;
+	e->state = state;
+	e->detail = detail ? pstrdup(detail) : NULL;
+}
+
+/* The event of task moving to state, if ws.history keeps it */
+void
+WsStepTaskEvent(WsStep *st, int64 task, WsTaskState state, const char *detail)
+{
+	if (WsKeepTaskEvent(state))
+		WsStepEvent(st, task, WsTaskStateName(state), detail);
+}
+
+/* The event of the process moving to state, if ws.history keeps it */
+void
+WsStepProcEvent(WsStep *st, WsProcState state, const char *detail)
+{
+	if (WsKeepProcEvent())
+		WsStepEvent(st, 0, WsProcStateName(state), detail);
+}
+
+/* Order loaded tasks by process, then id */
+int
+WsLoadedTaskCmp(const void *a, const void *b)
+{
+	const WsLoadedTask *x = a,
+			   *y = b;
+
+	if (x->process != y->process)
+		return x->process < y->process ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
+ * one scan of the index on (process, state): process = ANY (pids) AND state = ANY (the
+ * active states). rows ends sorted by (process, id).
+ */
+WsLoadedTask *
+WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int *n, int *room)
+{
+	Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
+	Datum		keys[2];
+	WsStoreScan *sc;
+	int			i,
+				c_process,
+				c_id,
+				c_node,
+				c_state,
+				c_attempts;
+
+	for (i = 0; i < np; i++)
+		pd[i] = Int64GetDatum(pids[i]);
+	keys[0] = np == 1 ? pd[0] :
+		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										TYPALIGN_DOUBLE));
+	keys[1] = WsActiveStatesArray();
+	sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2, np == 1 ? 2 : 3);
+	c_process = WsStoreScanCol(sc, "process");
+	c_id = WsStoreScanCol(sc, "id");
+	c_node = WsStoreScanCol(sc, "node");
+	c_state = WsStoreScanCol(sc, "state");
+	c_attempts = WsStoreScanCol(sc, "attempts");
+	while (WsStoreScanNext(sc))
+	{
+		WsLoadedTask *r;
+		bool		isnull;
+
+		if (*n == *room)
+		{
+			*room = Max(16, *room * 2);
+			rows = rows ? repalloc(rows, sizeof(WsLoadedTask) * *room)
+				: palloc(sizeof(WsLoadedTask) * *room);
+		}
+		r = &rows[(*n)++];
+		r->process = DatumGetInt64(WsStoreScanGetAt(sc, c_process, &isnull));
+		r->id = DatumGetInt64(WsStoreScanGetAt(sc, c_id, &isnull));
+		r->node = DatumGetInt64(WsStoreScanGetAt(sc, c_node, &isnull));
+		r->active = true;
+		r->state = WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c_state, &isnull)));
+		r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c_attempts, &isnull));
+	}
+	WsStoreScanEnd(sc);
+	if (*n > 1)
+		qsort(rows, *n, sizeof(WsLoadedTask), WsLoadedTaskCmp);
+	return rows;
+}
+
+/* Parse process.tokens into an array indexed like g->trans. */
+static int *
+WsParseTokens(WsGraph *g, Jsonb *tokens)
+{
+	int		   *out = palloc0(sizeof(int) * Max(g->ntrans, 1));
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	int			idx = -1;
+
+	if (tokens == NULL || JB_ROOT_COUNT(tokens) == 0)
+		return out;
+	it = JsonbIteratorInit(&tokens->root);
+	while ((r = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			idx = WsTransIndex(g, pg_strtoint64(key));
+		}
+		else if (r == WJB_VALUE && idx >= 0 && v.type == jbvNumeric)
+			out[idx] = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														 NumericGetDatum(v.val.numeric)));
+	}
+	return out;
+}
+
+/* task (of node index ni) is active */
+void
+WsAddActive(WsStep *st, int64 task, int ni)
+{
+	if (st->nactive == st->maxactive)
+	{
+		st->maxactive = Max(16, st->maxactive * 2);
+		st->active = st->active ? repalloc(st->active, sizeof(WsActive) * st->maxactive)
+			: palloc(sizeof(WsActive) * st->maxactive);
+	}
+	st->active[st->nactive].task = task;
+	st->active[st->nactive].node = ni;
+	st->nactive++;
+}
+
+/* task is no longer active */
+void
+WsRemoveActive(WsStep *st, int64 task)
+{
+	int			i;
+
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task)
+		{
+			memmove(&st->active[i], &st->active[i + 1], sizeof(WsActive) * (st->nactive - i - 1));
+			st->nactive--;
+			return;
+		}
+}
+
+/* {"now": "<transaction start>"}, bound as $now in conditions */
+static Jsonb *
+WsNowVars(void)
+{
+	char		buf[MAXDATELEN + 1];
+	char	   *s;
+
+	JsonEncodeDateTime(buf, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+					   TIMESTAMPTZOID, NULL);
+	s = psprintf("{\"now\": \"%s\"}", buf);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+}
+
+/*
+ * Start st on process (of workflow, in state, with variables vars and tokens as stored),
+ * with no active task yet. Reads the graph, which may run queries.
+ */
+void
+WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 workflow, WsProcState state,
+		   Jsonb *vars, Jsonb *tokens)
+{
+	memset(st, 0, sizeof(*st));
+	st->who = who;
+	st->process = process;
+	st->state = state;
+	st->vars = vars;
+	st->g = WsGetGraph(workflow);
+	st->tokens = WsParseTokens(st->g, tokens);
+	st->stored_tokens = palloc(sizeof(int) * Max(st->g->ntrans, 1));
+	memcpy(st->stored_tokens, st->tokens, sizeof(int) * st->g->ntrans);
+	st->stored_state = st->state;
+	st->stored_vars = st->vars;
+	st->now_vars = WsNowVars();
+}
+
+/* Read the store's current task row (of process) into target */
+static void
+WsReadTarget(WsStore *store, int64 task, WsTarget *target, int64 *node)
+{
+	bool		isnull;
+	Datum		d;
+
+	target->id = task;
+	*node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+	target->state = WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)));
+	target->attempts = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull));
+	target->params = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
+	d = WsStoreGet(store, WS_TASK, "due_at", &isnull);
+	target->due_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = WsStoreGet(store, WS_TASK, "lease_until", &isnull);
+	target->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
+ * Lock process (mode: waiting for it, or skipping it when another step holds it) and load
+ * it into st: its variables, its tokens and its active tasks. With task (not 0), also
+ * read that task into target; with process 0, the process locked is task's. False when
+ * there is no such process (or task), or when it was skipped.
+ */
+bool
+WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, WsTarget *target)
+{
+	WsStore    *store = WsStoreBegin();
+	Datum		tid = Int64GetDatum(task);
+	Datum		pid;
+	bool		isnull;
+	int64		wf,
+				node = 0;
+	WsProcState state;
+	Jsonb	   *vars,
+			   *tokens;
+	WsLoadedTask *tasks = NULL;
+	int			n = 0,
+				room = 0,
+				i;
+
+	if (process == 0)
+	{
+		/* a task never moves to another process, so any snapshot finds its process */
+		if (!WsStoreFind(store, WS_TASK, &tid, WS_LOCK_NONE))
+		{
+			WsStoreEnd(store);
+			return false;
+		}
+		process = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+	}
+	pid = Int64GetDatum(process);
+	if (!WsStoreFind(store, WS_PROCESS, &pid, mode))
+	{
+		WsStoreEnd(store);
+		return false;
+	}
+	wf = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
+	state = WsProcStateOf(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)));
+	vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
+	tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
+
+	/* its active tasks */
+	tasks = WsLoadActive(store, &process, 1, tasks, &n, &room);
+
+	/* the task, active or not: it must be of this process */
+	if (task != 0)
+	{
+		if (!WsStoreFind(store, WS_TASK, &tid, WS_LOCK_NONE) ||
+			DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull)) != process)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("task " INT64_FORMAT " does not exist", task),
+					 errdetail("It was deleted while its process was being locked.")));
+		WsReadTarget(store, task, target, &node);
+	}
+	WsStoreEnd(store);
+
+	/* the graph may run queries: read it once the rows are read */
+	WsStepInit(st, who, process, wf, state, vars, tokens);
+	if (task != 0)
+		target->node = WsNodeIndex(st->g, node);
+	for (i = 0; i < n; i++)
+		WsAddActive(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node));
+	return true;
+}
+
+/*
+ * Lock process and load it into st. Raises 42704 for an unknown process. The caller
+ * checks the state (st->state). With skip_locked (ws.tick), a process locked by another
+ * step is not waited for: returns false.
+ */
+bool
+WsStepLock(WsStep *st, WsCaller *who, int64 process, bool skip_locked)
+{
+	if (WsStepLoad(st, who, process, skip_locked ? WS_LOCK_UPDATE_SKIP : WS_LOCK_UPDATE, 0, NULL))
+		return true;
+	if (!skip_locked)
+		WsErrNoProcess(process);
+	return false;
+}
+
+/*
+ * Find task's process, lock it into st, read the task into target, and refuse (42501) a
+ * caller who is not a member of its node's role; verb names the call in that error.
+ */
+void
+WsTargetStep(WsStep *st, WsCaller *who, int64 task, WsTarget *target, const char *verb)
+{
+	if (!WsStepLoad(st, who, 0, WS_LOCK_UPDATE, task, target))
+		WsErrNoTask(task);
+	WsCheckMember(who, st->g->nodes[target->node].role, task, verb);
+}
+
+/*
+ * Read task (of the step's locked process) again into target, after the step's writes;
+ * false when it is gone.
+ */
+bool
+WsRereadTask(WsStep *st, int64 task, WsTarget *target)
+{
+	int64		node;
+	char	   *state;
+
+	WsFlush(st, false);
+	if (!WsQueryTask(task, &node, &state, &target->attempts, &target->params,
+					 &target->due_at, &target->lease_until))
+		return false;
+	target->id = task;
+	target->node = WsNodeIndex(st->g, node);
+	target->state = WsTaskStateOf(state);
+	return true;
+}
+
+/* Refuse unless the process is running (an earlier step of a batch may have ended it). */
+void
+WsRequireRunning(WsStep *st)
+{
+	if (st->state != WS_PROC_RUNNING)
+		WsErrNotRunning(st->process, WsProcStateName(st->state));
+}
+
+/*
+ * Create a task of node ni (task == 0) or move task to a new state, with its event.
+ * error: the task's new error (ws_no_error clears it, NULL keeps it); assignee: for
+ * pending, who it is assigned to (NULL: nobody); due: for waiting, when it is due (NULL:
+ * none), for pending, when the person should be done (0: none; NULL: keep due_at).
+ * Returns the task id. Nothing is written yet: see WsFlush.
+ */
+int64
+WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
+		  const char *error, const char *assignee, TimestampTz *due, const char *detail)
+{
+	WsWrite    *w = NULL;
+	int			i;
+
+	Assert(task != 0 || (ni >= 0 && ni < st->g->nnodes));	/* a new task has a node */
+	if (task != 0)
+		for (i = 0; i < st->nwrites; i++)
+			if (st->writes[i].task == task)
+				w = &st->writes[i];
+	if (w == NULL)
+	{
+		if (st->nwrites == st->maxwrites)
+		{
+			st->maxwrites = Max(8, st->maxwrites * 2);
+			st->writes = st->writes ? repalloc(st->writes, sizeof(WsWrite) * st->maxwrites)
+				: palloc(sizeof(WsWrite) * st->maxwrites);
+		}
+		w = &st->writes[st->nwrites++];
+		memset(w, 0, sizeof(WsWrite));
+		w->insert = (task == 0);
+		w->task = task ? task : WsStoreNextId(WS_TASK);
+		w->node = ni;
+		w->first_state = state;
+		for (i = 0; i < st->nactive && task != 0 && ni < 0; i++)
+			if (st->active[i].task == task)
+				w->node = st->active[i].node;
+	}
+	w->state = state;
+	if (result)
+		w->result = result;
+	if (error)
+	{
+		w->error_set = true;
+		w->error = error == ws_no_error ? NULL : pstrdup(error);
+	}
+	if (state == WS_TASK_PENDING)
+	{
+		w->assignee_set = true;
+		w->assignee = assignee ? pstrdup(assignee) : NULL;
+	}
+	if (state == WS_TASK_WAITING || (state == WS_TASK_PENDING && due))
+	{
+		w->due_set = true;
+		w->due = due ? *due : 0;
+	}
+	if (state == WS_TASK_SUCCEEDED)
+		w->started = true;
+	WsStepTaskEvent(st, w->task, state, detail);
+	if (st->batch)
+		WsBatchTouch(st, w->task, w->node, state);
+	return w->task;
+}
+
+/* Cancel the given active tasks (ids), recording detail. */
+void
+WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		/* an existing task: the node index only matters for a new one */
+		WsSetTask(st, -1, ids[i], WS_TASK_CANCELLED, NULL, NULL, NULL, NULL, detail);
+		WsRemoveActive(st, ids[i]);
+	}
+}
+
+/* Cancel every active task of the step's process. */
+static void
+WsCancelAll(WsStep *st, const char *detail)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+	int			i,
+				n = st->nactive;
+
+	for (i = 0; i < n; i++)
+		ids[i] = st->active[i].task;
+	WsCancelTasks(st, ids, n, detail);
+}
+
+/*
+ * End the process in state (completed, failed, cancelled). Completing or cancelling
+ * cancels its active tasks; failing leaves them as they are.
+ */
+void
+WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detail)
+{
+	if (st->ended)
+		return;
+	if (state != WS_PROC_FAILED)
+		WsCancelAll(st, state == WS_PROC_COMPLETED ? "the process completed" :
+					(detail ? detail : "the process was cancelled"));
+	st->ended = true;
+	st->state = state;
+	st->error = error ? pstrdup(error) : NULL;
+	WsStepProcEvent(st, state, error ? error : detail);
+	WsNotifyProcess(st->process, WsProcStateName(state));
+}

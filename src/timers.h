@@ -1,0 +1,16 @@
+/*
+ * timers.h: when a waiting task is due (timers.c).
+ */
+#ifndef WS_TIMERS_H
+#define WS_TIMERS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "step.h"
+
+extern bool WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why);
+extern TimestampTz WsRetryDue(int attempt, double *seconds);
+
+#endif

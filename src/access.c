@@ -49,6 +49,13 @@ WsForgetVersion(Datum arg, Oid relid)
 	ws_version_ok = false;
 }
 
+/* Look the owner of schema ws up again after a change to pg_namespace (ALTER SCHEMA). */
+static void
+WsForgetOwner(Datum arg, int cacheid, uint32 hashvalue)
+{
+	ws_owner = InvalidOid;
+}
+
 /*
  * Refuse to run on a schema of another version than this library's: after installing a
  * new build, ALTER EXTENSION ws UPDATE must come first. Checked once per backend, and
@@ -93,10 +100,17 @@ WsCheckVersion(void)
 	ws_version_ok = true;
 }
 
-/* The owner of schema ws, looked up once per backend. */
+/* The owner of schema ws, looked up once per backend and again after WsForgetOwner. */
 static Oid
 WsOwner(void)
 {
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, WsForgetOwner, (Datum) 0);
+		registered = true;
+	}
 	if (!OidIsValid(ws_owner))
 	{
 		Oid			nsp = get_namespace_oid("ws", false);
@@ -130,7 +144,7 @@ WsLeave(WsCaller *who)
 }
 
 /* May the caller act for role? A NULL role is open to every ws user. */
-bool
+static bool
 WsIsMember(WsCaller *who, const char *role)
 {
 	Oid			roleid;

@@ -4,8 +4,6 @@
 #ifndef WS_ACCESS_H
 #define WS_ACCESS_H
 
-#include "postgres.h"
-
 typedef struct WsCaller
 {
 	Oid			caller;			/* current_user when ws was called */
@@ -16,7 +14,6 @@ typedef struct WsCaller
 
 extern void WsEnter(WsCaller *who);
 extern void WsLeave(WsCaller *who);
-extern bool WsIsMember(WsCaller *who, const char *role);
 extern bool WsIsAdmin(WsCaller *who);
 extern bool WsRoleCanLogin(Oid role);
 extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);

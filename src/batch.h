@@ -4,8 +4,6 @@
 #ifndef WS_BATCH_H
 #define WS_BATCH_H
 
-#include "postgres.h"
-
 #include "step.h"
 
 /* The state a step of the batch gave a task, so a later completion sees it */

@@ -422,8 +422,6 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 
 /* ---------- ws's SQL and PL/pgSQL functions ---------- */
 
-#include "utils/syscache.h"
-
 /*
  * The oid of ws_internal.<name of fn>(<its argument types>), looked up in the catalog
  * directly: the caller has no USAGE on ws_internal, which a lookup by name would check.

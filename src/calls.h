@@ -6,8 +6,6 @@
 #ifndef WS_CALLS_H
 #define WS_CALLS_H
 
-#include "postgres.h"
-
 #include "access.h"
 #include "step.h"
 

@@ -216,6 +216,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 	{
 		Datum		task;
 
+		CHECK_FOR_INTERRUPTS();
 		/* the oldest candidate of all the actions (a walk moves on only when needed) */
 		if (taken >= 0)
 			WsClaimAdvance(scans, head, taken);
@@ -333,7 +334,7 @@ static void
 WsCheckUpdated(int n, int64 task)
 {
 	if (n != 1)
-		WsErrChanged(task, NULL);
+		WsErrChanged(task, "It is no longer running at this attempt, or it was deleted.");
 }
 
 PG_FUNCTION_INFO_V1(ws_heartbeat);

@@ -5,8 +5,6 @@
 #ifndef WS_ENGINE_H
 #define WS_ENGINE_H
 
-#include "postgres.h"
-
 #include "step.h"
 
 extern void WsActivate(WsStep *st, int ni);

@@ -78,15 +78,15 @@ WsErrStaleAttempt(int64 task, int attempt, int current, const char *hint)
 }
 
 /*
- * A task changed (or was deleted: state NULL) by another transaction between the call's
- * read and its write under the row lock (40001): retrying the call sees it as it is.
+ * A task changed by another transaction between the call's read and its write under the
+ * row lock (40001), detail saying how: retrying the call sees it as it is.
  */
 void
-WsErrChanged(int64 task, const char *state)
+WsErrChanged(int64 task, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("task " INT64_FORMAT " changed state meanwhile", task),
-			 state ? errdetail("It is %s now.", state) : errdetail("It was deleted."),
+			 errdetail("%s", detail),
 			 errhint("Retry the call: it will see the task as it is now.")));
 }

@@ -100,7 +100,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsTaskState old;
 
 		if (!WsStoreFind(store, WS_TASK, &id, WS_LOCK_NO_KEY_UPDATE))
-			WsErrChanged(w->task, NULL);
+			WsErrChanged(w->task, "It was deleted.");
 		old = WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)));
 		/*
 		 * The old state re-checked under the row lock (the process lock makes this moot):
@@ -108,7 +108,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		 */
 		if (!(WsTaskActive(old) ||
 			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING))))
-			WsErrChanged(w->task, WsTaskStateName(old));
+			WsErrChanged(w->task, psprintf("It is %s now.", WsTaskStateName(old)));
 		action = WsStoreGet(store, WS_TASK, "action", &noaction);
 		if (!noaction)
 			action = PointerGetDatum(PG_DETOAST_DATUM_COPY(action));
@@ -132,7 +132,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsStoreSet(store, WS_TASK, "assignee", NAMEOID,
 				   w->assignee ? WsNameDatum(w->assignee) : (Datum) 0, w->assignee == NULL);
 	if (w->due_set)
-		WsStoreSet(store, WS_TASK, "due_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->due), w->due == 0);
+		WsStoreSet(store, WS_TASK, "due_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->due), w->due == WS_NO_TIME);
 	WsStoreSet(store, WS_TASK, "ended_at", TIMESTAMPTZOID, now, !ended);
 	if (w->insert)
 		WsStoreInsert(store, WS_TASK);

@@ -4,8 +4,6 @@
 #ifndef WS_FLUSH_H
 #define WS_FLUSH_H
 
-#include "postgres.h"
-
 #include "step.h"
 #include "store.h"
 

@@ -4,8 +4,6 @@
 #ifndef WS_FORMS_H
 #define WS_FORMS_H
 
-#include "postgres.h"
-
 #include "utils/jsonb.h"
 
 typedef enum WsFieldType

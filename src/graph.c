@@ -203,7 +203,11 @@ WsLoadTransitions(WsGraph *g)
 	MemoryContextSwitchTo(old);
 }
 
-/* Read workflow wf from the tables into a new graph, in a context of its own; NULL if none */
+/*
+ * Read workflow wf from the tables into a new graph, in a context of its own; NULL if
+ * none. The context hangs under the caller's until the load succeeds (an error while
+ * loading frees it with the call's memory), then under CacheMemoryContext.
+ */
 static WsGraph *
 WsLoadGraph(int64 wf)
 {
@@ -213,7 +217,7 @@ WsLoadGraph(int64 wf)
 
 	if (WsQueryWorkflow(wf) == 0)
 		return NULL;
-	cxt = AllocSetContextCreate(CacheMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ws graph", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	g = palloc0(sizeof(WsGraph));
 	g->cxt = cxt;
@@ -224,6 +228,7 @@ WsLoadGraph(int64 wf)
 	MemoryContextSwitchTo(old);
 	WsLoadNodes(g);
 	WsLoadTransitions(g);
+	MemoryContextSetParent(cxt, CacheMemoryContext);
 	return g;
 }
 

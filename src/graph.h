@@ -4,8 +4,6 @@
 #ifndef WS_GRAPH_H
 #define WS_GRAPH_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "nodes/bitmapset.h"
 #include "utils/jsonb.h"

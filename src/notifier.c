@@ -85,7 +85,7 @@ typedef struct WsNotifyShared
 
 static const char *const ws_channels[] = {"ws_ready", "ws_process"};
 
-bool		ws_notifier = true;
+static bool ws_notifier = true;
 int			ws_notifier_idle_ms = 2000;
 
 static WsNotifyShared *ws_shared = NULL;
@@ -376,7 +376,7 @@ WsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
  * Notify channel (0: ws_ready, 1: ws_process) with payload, through the notifier when
  * possible (see the top of this file), else with NOTIFY in the transaction.
  */
-void
+static void
 WsNotifySend(int channel, const char *payload)
 {
 	int			level = GetCurrentTransactionNestLevel();

@@ -4,12 +4,8 @@
 #ifndef WS_NOTIFIER_H
 #define WS_NOTIFIER_H
 
-#include "postgres.h"
-
 extern void WsNotifyReady(const char *action);
 extern void WsNotifyProcess(int64 process, const char *state);
-extern bool ws_notifier;
 extern void WsNotifierInit(void);
-extern void WsNotifySend(int channel, const char *payload);
 
 #endif

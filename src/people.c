@@ -24,7 +24,7 @@
 #include "ws.h"
 
 /* The current assignee of task (a pending task of st's process), NULL: nobody. */
-char *
+static char *
 WsTaskAssignee(WsStep *st, int64 task)
 {
 	WsFlush(st, false);			/* the step may have changed it */
@@ -43,7 +43,7 @@ WsMakePending(WsStep *st, int ni, int64 task, const char *problems, bool was_pen
 	WsNode	   *n = &st->g->nodes[ni];
 	char	   *assignee;
 	char	   *detail;
-	TimestampTz due = 0;
+	TimestampTz due = WS_NO_TIME;
 
 	if (problems)
 		detail = pstrdup(problems);

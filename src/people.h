@@ -4,13 +4,10 @@
 #ifndef WS_PEOPLE_H
 #define WS_PEOPLE_H
 
-#include "postgres.h"
-
 #include "step.h"
 
 extern int64 WsMakePending(WsStep *st, int ni, int64 task, const char *problems,
 						   bool was_pending);
-extern char *WsTaskAssignee(WsStep *st, int64 task);
 extern void WsCheckAssignee(WsStep *st, WsTarget *target, const char *verb);
 
 #endif

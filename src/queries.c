@@ -25,6 +25,7 @@
 
 #include "queries.h"
 #include "states.h"
+#include "ws.h"
 
 static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
 			plan_least_loaded, plan_assignee, plan_task, plan_set_params, plan_due_tasks,
@@ -52,7 +53,9 @@ WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
  * Run sql's cached plan with the engine's planner settings; returns SPI_processed. Never
  * read-only: in READ COMMITTED each statement then takes a fresh snapshot, so what a step
  * reads after waiting for its process lock includes what the transaction it waited for
- * committed.
+ * committed. Every statement gets the settings, also those that a primary key plans the
+ * same either way: a kept plan is remade at whichever execution follows an invalidation,
+ * and one rule costs three GUC saves per statement, too little to show in bench/.
  */
 static int
 WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
@@ -152,14 +155,14 @@ WsGetJsonPath(int row, int col)
 	return n ? NULL : DatumGetJsonPathPCopy(d);
 }
 
-/* Column col of row as a timestamp, 0 for NULL */
+/* Column col of row as a timestamp, WS_NO_TIME for NULL */
 static TimestampTz
 WsGetTimestamp(int row, int col)
 {
 	bool		n;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
 
-	return n ? 0 : DatumGetTimestampTz(d);
+	return n ? WS_NO_TIME : DatumGetTimestampTz(d);
 }
 
 /* ---------- definitions ---------- */
@@ -322,12 +325,18 @@ WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at)
 {
 	Oid			types[2] = {JSONBOID, TEXTOID};
 	Datum		values[2] = {JsonbPGetDatum(params), CStringGetTextDatum(path)};
+	bool		isnull;
 
 	WsRun(&plan_timestamp_at,
 		  "SELECT ws_internal.timestamp(pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath))",
 		  2, types, values, NULL, 1);
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return false;
 	*at = WsGetTimestamp(0, 1);
-	return *at != 0;
+	if (*at == WS_NO_TIME)
+		*at = MIN_TIMESTAMP;	/* -infinity, which stands for NULL here: long past, due at once */
+	return true;
 }
 
 /* ---------- the worker protocol ---------- */

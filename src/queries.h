@@ -7,8 +7,6 @@
 #ifndef WS_QUERIES_H
 #define WS_QUERIES_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"

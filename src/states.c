@@ -30,6 +30,19 @@ static const char *const ws_proc_states[] = {
 	[WS_PROC_CANCELLED] = "cancelled",
 };
 
+/* The index of name among the n names, what names a kind of state (raises if none) */
+static int
+WsStateIndex(const char *const *names, int n, const char *name, const char *what)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	elog(ERROR, "ws: unknown %s state \"%s\"", what, name);
+	return 0;					/* keep the compiler quiet */
+}
+
 /* The name of task state s, as ws.task.state holds it */
 const char *
 WsTaskStateName(WsTaskState s)
@@ -41,13 +54,7 @@ WsTaskStateName(WsTaskState s)
 WsTaskState
 WsTaskStateOf(const char *name)
 {
-	int			i;
-
-	for (i = 0; i < WS_NTASKSTATES; i++)
-		if (strcmp(name, ws_task_states[i]) == 0)
-			return (WsTaskState) i;
-	elog(ERROR, "ws: unknown task state \"%s\"", name);
-	return WS_TASK_FAILED;			/* keep the compiler quiet */
+	return (WsTaskState) WsStateIndex(ws_task_states, WS_NTASKSTATES, name, "task");
 }
 
 /* Is s one of the active states: waiting, pending, ready, running? */
@@ -95,13 +102,7 @@ WsProcStateName(WsProcState s)
 WsProcState
 WsProcStateOf(const char *name)
 {
-	int			i;
-
-	for (i = 0; i < lengthof(ws_proc_states); i++)
-		if (strcmp(name, ws_proc_states[i]) == 0)
-			return (WsProcState) i;
-	elog(ERROR, "ws: unknown process state \"%s\"", name);
-	return WS_PROC_FAILED;		/* keep the compiler quiet */
+	return (WsProcState) WsStateIndex(ws_proc_states, lengthof(ws_proc_states), name, "process");
 }
 
 /* Does the history level (ws.history) keep an event of a task moving to s? */

@@ -6,8 +6,6 @@
 #ifndef WS_STATES_H
 #define WS_STATES_H
 
-#include "postgres.h"
-
 typedef enum WsTaskState
 {
 	WS_TASK_WAITING,					/* a timer, or a retry's back-off */

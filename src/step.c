@@ -47,7 +47,7 @@ WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
 }
 
 /* The event of task moving to state, if ws.history keeps it */
-void
+static void
 WsStepTaskEvent(WsStep *st, int64 task, WsTaskState state, const char *detail)
 {
 	if (WsKeepTaskEvent(state))
@@ -235,9 +235,9 @@ WsReadTarget(WsStore *store, int64 task, WsTarget *target, int64 *node)
 	target->attempts = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull));
 	target->params = DatumGetJsonbPCopy(WsStoreGet(store, WS_TASK, "params", &isnull));
 	d = WsStoreGet(store, WS_TASK, "due_at", &isnull);
-	target->due_at = isnull ? 0 : DatumGetTimestampTz(d);
+	target->due_at = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
 	d = WsStoreGet(store, WS_TASK, "lease_until", &isnull);
-	target->lease_until = isnull ? 0 : DatumGetTimestampTz(d);
+	target->lease_until = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
 }
 
 /*
@@ -368,7 +368,8 @@ WsRequireRunning(WsStep *st)
  * Create a task of node ni (task == 0) or move task to a new state, with its event.
  * error: the task's new error (ws_no_error clears it, NULL keeps it); assignee: for
  * pending, who it is assigned to (NULL: nobody); due: for waiting, when it is due (NULL:
- * none), for pending, when the person should be done (0: none; NULL: keep due_at).
+ * none), for pending, when the person should be done (WS_NO_TIME: none; NULL: keep
+ * due_at).
  * Returns the task id. Nothing is written yet: see WsFlush.
  */
 int64
@@ -417,7 +418,7 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 	if (state == WS_TASK_WAITING || (state == WS_TASK_PENDING && due))
 	{
 		w->due_set = true;
-		w->due = due ? *due : 0;
+		w->due = due ? *due : WS_NO_TIME;
 	}
 	if (state == WS_TASK_SUCCEEDED)
 		w->started = true;

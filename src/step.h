@@ -7,8 +7,6 @@
 #ifndef WS_STEP_H
 #define WS_STEP_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
@@ -43,7 +41,7 @@ typedef struct WsWrite
 	char	   *error;
 	bool		assignee_set;	/* made pending: assignee is (maybe NULL) its assignee */
 	char	   *assignee;
-	bool		due_set;		/* made waiting (or pending): due_at is due (0: NULL) */
+	bool		due_set;		/* made waiting (or pending): due_at is due (WS_NO_TIME: NULL) */
 	TimestampTz due;
 	bool		started;		/* made succeeded: started_at is set if it was not */
 } WsWrite;
@@ -132,7 +130,6 @@ extern void WsRemoveActive(WsStep *st, int64 task);
 extern int64 WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 					   const char *error, const char *assignee, TimestampTz *due,
 					   const char *detail);
-extern void WsStepTaskEvent(WsStep *st, int64 task, WsTaskState state, const char *detail);
 extern void WsStepProcEvent(WsStep *st, WsProcState state, const char *detail);
 extern void WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail);
 extern void WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detail);

@@ -307,7 +307,7 @@ WsColumn(TupleDesc desc, WsTable t, const char *name)
 }
 
 /* The 0-based position of column name in table t. */
-int
+static int
 WsStoreCol(WsStore *s, WsTable t, const char *name)
 {
 	return WsColumn(RelationGetDescr(WsStoreOpen(s, t)->rel), t, name) - 1;

@@ -4,8 +4,6 @@
 #ifndef WS_STORE_H
 #define WS_STORE_H
 
-#include "postgres.h"
-
 typedef enum WsTable
 {
 	WS_TASK,
@@ -31,7 +29,6 @@ typedef enum WsLock
 
 extern WsStore *WsStoreBegin(void);
 extern void WsStoreEnd(WsStore *s);
-extern int	WsStoreCol(WsStore *s, WsTable t, const char *name);
 extern void WsStoreNew(WsStore *s, WsTable t);
 extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsLock mode);
 extern bool WsStoreLock(WsStore *s, WsTable t, WsLock mode);

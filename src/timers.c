@@ -61,12 +61,12 @@ WsRetryDue(int attempt, double *seconds)
 static bool
 WsTickTask(WsStep *st, WsTarget *target, TimestampTz now)
 {
-	if (target->state == WS_TASK_WAITING && target->due_at != 0 && target->due_at <= now)
+	if (target->state == WS_TASK_WAITING && target->due_at != WS_NO_TIME && target->due_at <= now)
 	{
 		WsProceed(st, target->node, target->id, target->params, target->state);
 		return true;
 	}
-	if (target->state == WS_TASK_RUNNING && target->lease_until != 0 && target->lease_until < now)
+	if (target->state == WS_TASK_RUNNING && target->lease_until != WS_NO_TIME && target->lease_until < now)
 	{
 		WsSetTask(st, target->node, target->id, WS_TASK_READY, NULL, NULL, NULL, NULL, "lease expired");
 		WsNotifyReady(st->g->nodes[target->node].action);

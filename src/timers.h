@@ -4,8 +4,6 @@
 #ifndef WS_TIMERS_H
 #define WS_TIMERS_H
 
-#include "postgres.h"
-
 #include "datatype/timestamp.h"
 
 #include "step.h"

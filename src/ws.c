@@ -111,22 +111,6 @@ WsJsonbConcat(Jsonb *a, Jsonb *b)
 	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a), JsonbPGetDatum(b)));
 }
 
-/* Does object j have key with a non-null value? */
-bool
-WsJsonbHasKey(Jsonb *j, const char *key)
-{
-	JsonbValue	k;
-	JsonbValue *v;
-
-	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
-		return false;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
-	return v != NULL && v->type != jbvNull;
-}
-
 /* Refuse anything but a JSON object for what. */
 void
 WsCheckObject(Jsonb *j, const char *what)

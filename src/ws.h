@@ -21,9 +21,8 @@
 #ifndef WS_H
 #define WS_H
 
-#include "postgres.h"
-
 #include "fmgr.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* ws.c: settings */
@@ -31,6 +30,9 @@ extern int	ws_retry_base_ms;
 extern int	ws_retry_cap_ms;
 extern bool ws_notify;
 extern int	ws_history;
+
+/* The TimestampTz that stands for a NULL time (-infinity: never a due time or lease) */
+#define WS_NO_TIME DT_NOBEGIN
 
 #define WS_HISTORY_FULL 0
 #define WS_HISTORY_ACTIVITY 1
@@ -40,7 +42,6 @@ extern int	ws_history;
 extern Jsonb *WsEmptyJsonb(void);
 extern Jsonb *WsJsonbConcat(Jsonb *a, Jsonb *b);
 extern bool WsJsonbSame(Jsonb *a, Jsonb *b);
-extern bool WsJsonbHasKey(Jsonb *j, const char *key);
 extern void WsCheckObject(Jsonb *j, const char *what);
 extern int64 WsArgId(FunctionCallInfo fcinfo, int n, const char *what);
 extern Datum WsNameDatum(const char *s);

@@ -146,6 +146,16 @@ SELECT ws.tick() AS moved;
 SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
 SELECT ws.start(:w, '{"when": "not a time"}') AS p \gset
 SELECT state, error FROM ws.process WHERE id = :p;
+-- PostgreSQL's own epoch and -infinity are times like any other: due at once
+SELECT ws.start(:w, '{"when": "2000-01-01T00:00:00Z"}') AS p \gset
+SELECT n.name, t.state, t.due_at = '2000-01-01T00:00:00Z' AS at_epoch
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p AND n.name = 'at';
+SELECT ws.start(:w, '{"when": "-infinity"}') AS p2 \gset
+SELECT t.due_at < '0001-01-01' AS long_past
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p2 AND n.name = 'at';
+SELECT ws.tick() >= 2 AS moved;
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node
+ WHERE t.process IN (:p, :p2) AND n.name = 'at' ORDER BY t.id;
 
 -- NULL ids are refused (22004), not taken for id 0
 SELECT fingerprint() AS before \gset

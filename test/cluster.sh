@@ -4,7 +4,21 @@
 # temp dir, pg_cron preloaded) and exports PGHOST/PGPORT/PGUSER for it; it is stopped and
 # removed when the calling script exits.
 
-PGBIN=/usr/lib/postgresql/15/bin
+# WS_PGBIN: another PostgreSQL 15 bin directory, such as a copy that ws_pg_copy made, so
+# that two checkouts build, install and test at once without installing over each other.
+# test/integration/deps.sh checks Debian's paths and fails under it.
+PGBIN=${WS_PGBIN:-/usr/lib/postgresql/15/bin}
+
+# ws_pg_copy ROOT: a private copy of Debian's PostgreSQL 15 (with what is installed in it:
+# pg_cron, pgTAP) under ROOT, headers linked; it finds its files relative to its binaries.
+# Prints the WS_PGBIN to use.
+ws_pg_copy() {
+    mkdir -p "$1/usr/lib/postgresql" "$1/usr/share/postgresql" "$1/usr/include"
+    cp -a /usr/lib/postgresql/15 "$1/usr/lib/postgresql/"
+    cp -a /usr/share/postgresql/15 "$1/usr/share/postgresql/"
+    ln -sfn /usr/include/postgresql "$1/usr/include/postgresql"
+    echo "$1/usr/lib/postgresql/15/bin"
+}
 
 # ws_probes: one line a dependency, "package file": the Debian package and one file of it
 # that the build, the demo, the tests or the bench use. ws_deps installs every package whose

@@ -17,8 +17,8 @@
 # NAME is WS_TEST_NAME, by default the script's name without .sh. WS_OK_NUMBERED=1 numbers
 # the lines ("ok 3 - MESSAGE").
 
-if [ -d /usr/lib/postgresql/15/bin ]; then
-    export PATH="/usr/lib/postgresql/15/bin:$PATH"
+if [ -d "${WS_PGBIN:-/usr/lib/postgresql/15/bin}" ]; then
+    export PATH="${WS_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 fi
 WS_TEST_NAME=${WS_TEST_NAME:-$(basename "$0" .sh)}
 WS_OK_NUMBERED=${WS_OK_NUMBERED:-0}

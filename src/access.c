@@ -128,8 +128,11 @@ WsOwner(void)
 void
 WsEnter(WsCaller *who)
 {
+	static int	calls = 0;
+
 	if (!ws_version_ok)
 		WsCheckVersion();
+	who->call = ++calls;
 	who->caller = GetUserId();
 	who->actor = GetUserNameFromId(who->caller, false);
 	GetUserIdAndSecContext(&who->saved_userid, &who->saved_sec_context);

@@ -6,6 +6,7 @@
 
 typedef struct WsCaller
 {
+	int			call;			/* this call's number in the backend (nested calls too) */
 	Oid			caller;			/* current_user when ws was called */
 	char	   *actor;			/* its name, recorded in ws.event */
 	Oid			saved_userid;

@@ -358,7 +358,7 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 	}
 	WsCallBegin(&who);
 	memset(&b, 0, sizeof(b));
-	store = WsStoreBegin();
+	store = WsStoreBegin(&who);
 	tproc = palloc0(sizeof(int64) * a.nt);
 	np = WsBatchLock(store, &a, tproc, &procs);
 	n = WsBatchRead(store, &a, tproc, procs, np, &rows);

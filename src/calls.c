@@ -61,6 +61,7 @@ WsCallBegin(WsCaller *who)
 void
 WsCallEnd(WsCaller *who)
 {
+	WsCallStepsClosed(who);
 	SPI_finish();
 	WsLeave(who);
 }
@@ -356,7 +357,7 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
 static int64
 WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 {
-	WsStore    *store = WsStoreBegin();
+	WsStore    *store = WsStoreBegin(who);
 	WsStep		st;
 	int64		process;
 	int			i;

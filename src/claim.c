@@ -122,9 +122,12 @@ WsTaskIs(WsStore *store, WsTaskState s)
 
 /*
  * Can who take candidate task? It is read as of now (the walk may have gone on for a
- * while) and must be ready, of a running process, of a role the caller is a member of;
- * then it is locked, unless another transaction holds or writes it, and checked again.
- * Afterwards the store holds the task row (locked) and its process row.
+ * while) and must be ready, of a role the caller is a member of; then it is locked,
+ * unless another transaction holds or writes it, and checked again; then its process,
+ * read after the lock, must be running. A step failing the process holds the task until
+ * it commits (flush.c WsHoldActive), and a failure committed before the lock is seen:
+ * no claim takes a task of a failed process. Afterwards the store holds the task row
+ * (locked) and its process row.
  */
 static bool
 WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
@@ -141,12 +144,12 @@ WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
 	role = WsStoreGet(store, WS_TASK, "role", &norole);
 	if (!WsMayTake(who, norole, role))
 		return false;
-	if (!WsStoreFind(store, WS_PROCESS, &process, WS_LOCK_NONE) ||
-		strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
-			   WsProcStateName(WS_PROC_RUNNING)) != 0)
-		return false;
 	/* the task as read: no second lookup (the read snapshot is still the same) */
-	return WsStoreLock(store, WS_TASK, WS_LOCK_UPDATE_SKIP) && WsTaskIs(store, WS_TASK_READY);
+	if (!WsStoreLock(store, WS_TASK, WS_LOCK_UPDATE_SKIP) || !WsTaskIs(store, WS_TASK_READY))
+		return false;
+	return WsStoreFind(store, WS_PROCESS, &process, WS_LOCK_NONE) &&
+		strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
+			   WsProcStateName(WS_PROC_RUNNING)) == 0;
 }
 
 /*
@@ -199,7 +202,7 @@ static int
 WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const char *worker,
 			 int max, Interval *lease, WsClaimed **out)
 {
-	WsStore    *store = WsStoreBegin();
+	WsStore    *store = WsStoreBegin(who);
 	WsStoreScan **scans = palloc0(sizeof(WsStoreScan *) * Max(nactions, 1));
 	int64	   *head = palloc0(sizeof(int64) * Max(nactions, 1));
 	int			taken = -1;		/* the walk whose head was last taken: advance it */

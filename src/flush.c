@@ -225,6 +225,31 @@ WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state, const
 }
 
 /*
+ * A process the step fails leaves its active tasks as they are, but no claim may take one
+ * once the failure is decided: the tasks are held (FOR KEY SHARE, which a claim's FOR
+ * UPDATE SKIP LOCKED skips) until the failure commits, after which a claim sees the
+ * process failed (claim.c reads it after its own lock). Tasks this flush wrote are held
+ * by their write already.
+ */
+static void
+WsHoldActive(WsStore *store, WsStep *st)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < st->nactive; i++)
+	{
+		Datum		id = Int64GetDatum(st->active[i].task);
+
+		for (j = 0; j < st->nwrites; j++)
+			if (st->writes[j].task == st->active[i].task)
+				break;
+		if (j == st->nwrites)
+			(void) WsStoreFind(store, WS_TASK, &id, WS_LOCK_KEY_SHARE);
+	}
+}
+
+/*
  * Write what the steps have changed (one step, or the steps of a batch, one per process):
  * their task rows, with the claim queue, in the order the steps made them; their events
  * in the order they happened; and (at the end, when it changed) each process row. Steps
@@ -257,9 +282,13 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		any |= st->nwrites > 0 || st->nevents > 0 || write_process[s];
 	}
 	if (!any)
+	{
+		if (end)
+			WsStepsClosed(steps, nsteps);
 		return;
+	}
 
-	store = WsStoreBegin();
+	store = WsStoreBegin(steps[0]->who);
 	for (s = 0; s < nsteps; s++)
 		for (i = 0; i < steps[s]->nwrites; i++)
 			WsWriteTask(store, steps[s], &steps[s]->writes[i]);
@@ -281,7 +310,13 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 
 	for (s = 0; s < nsteps; s++)
 		if (write_process[s])
+		{
+			if (steps[s]->state == WS_PROC_FAILED && steps[s]->stored_state != WS_PROC_FAILED)
+				WsHoldActive(store, steps[s]);
 			WsWriteProcess(store, steps[s]);
+		}
+	if (end)
+		WsStepsClosed(steps, nsteps);	/* before the write's AFTER triggers fire */
 	WsStoreEnd(store);
 
 	for (s = 0; s < nsteps; s++)

@@ -14,6 +14,7 @@
 #include "utils/datetime.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "batch.h"
@@ -201,13 +202,124 @@ WsNowVars(void)
 }
 
 /*
+ * The processes with a step open in this backend, each with the call that opened it and
+ * the transaction nesting level it was opened at. A call that a user's trigger makes from
+ * inside a step may not open a second step on the same process: it would read the
+ * process as the first step last wrote it and write over what the first step writes
+ * next (or the other way round), losing one of the two. A step is closed by its last
+ * write (WsStepsClosed, before that write fires its AFTER triggers, which may then act
+ * on the process), at the end of its call, or by the error that ends the (sub)transaction.
+ */
+typedef struct WsOpenStep
+{
+	int64		process;
+	int			call;
+	int			level;
+} WsOpenStep;
+
+static WsOpenStep *ws_open = NULL;
+static int	ws_nopen = 0;
+static int	ws_maxopen = 0;
+
+/* Forget the open steps of call (0: of every call) and those opened at level or deeper. */
+static void
+WsForgetOpen(int call, int level)
+{
+	int			i,
+				kept = 0;
+
+	for (i = 0; i < ws_nopen; i++)
+		if (!((call == 0 || ws_open[i].call == call) && ws_open[i].level >= level))
+			ws_open[kept++] = ws_open[i];
+	ws_nopen = kept;
+}
+
+static void
+WsOpenXactCallback(XactEvent event, void *arg)
+{
+	ws_nopen = 0;
+}
+
+static void
+WsOpenSubXactCallback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+					  void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		WsForgetOpen(0, GetCurrentTransactionNestLevel());
+}
+
+/* Open a step of who's call on process; refuse (27000) when one is open already. */
+static void
+WsStepOpen(WsCaller *who, int64 process)
+{
+	static bool registered = false;
+	int			i;
+
+	for (i = 0; i < ws_nopen; i++)
+		if (ws_open[i].process == process)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 errmsg("ws was called on process " INT64_FORMAT " from inside a step of that process",
+							process),
+					 errdetail("A trigger fired by ws's writes of the process called ws on it again "
+							   "before those writes were done."),
+					 errhint("Act on the process after the call returns: from a deferred constraint "
+							 "trigger, a listener of ws_ready or ws_process, or a job. A trigger may "
+							 "start or act on other processes.")));
+	if (!registered)
+	{
+		RegisterXactCallback(WsOpenXactCallback, NULL);
+		RegisterSubXactCallback(WsOpenSubXactCallback, NULL);
+		registered = true;
+	}
+	if (ws_nopen == ws_maxopen)
+	{
+		ws_maxopen = Max(8, ws_maxopen * 2);
+		ws_open = ws_open ? repalloc(ws_open, sizeof(WsOpenStep) * ws_maxopen)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(WsOpenStep) * ws_maxopen);
+	}
+	ws_open[ws_nopen].process = process;
+	ws_open[ws_nopen].call = who->call;
+	ws_open[ws_nopen].level = GetCurrentTransactionNestLevel();
+	ws_nopen++;
+}
+
+/* The steps are done writing their processes: close them. */
+void
+WsStepsClosed(WsStep **steps, int nsteps)
+{
+	int			i,
+				j,
+				kept = 0;
+
+	for (i = 0; i < ws_nopen; i++)
+	{
+		for (j = 0; j < nsteps; j++)
+			if (ws_open[i].process == steps[j]->process)
+				break;
+		if (j == nsteps)
+			ws_open[kept++] = ws_open[i];
+	}
+	ws_nopen = kept;
+}
+
+/* The call is over: close the steps it left open (those that made no last write). */
+void
+WsCallStepsClosed(WsCaller *who)
+{
+	WsForgetOpen(who->call, 0);
+}
+
+/*
  * Start st on process (of workflow, in state, with variables vars and tokens as stored),
- * with no active task yet. Reads the graph, which may run queries.
+ * with no active task yet; refuses a process that has a step open (WsStepOpen). Reads
+ * the graph, which may run queries.
  */
 void
 WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 workflow, WsProcState state,
 		   Jsonb *vars, Jsonb *tokens)
 {
+	WsStepOpen(who, process);
 	memset(st, 0, sizeof(*st));
 	st->who = who;
 	st->process = process;
@@ -249,7 +361,7 @@ WsReadTarget(WsStore *store, int64 task, WsTarget *target, int64 *node)
 bool
 WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, WsTarget *target)
 {
-	WsStore    *store = WsStoreBegin();
+	WsStore    *store = WsStoreBegin(who);
 	Datum		tid = Int64GetDatum(task);
 	Datum		pid;
 	bool		isnull;

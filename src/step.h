@@ -95,8 +95,8 @@ typedef struct WsTarget
 	WsTaskState state;
 	int			attempts;
 	Jsonb	   *params;
-	TimestampTz due_at;			/* 0 when NULL */
-	TimestampTz lease_until;	/* 0 when NULL */
+	TimestampTz due_at;			/* WS_NO_TIME when NULL */
+	TimestampTz lease_until;	/* WS_NO_TIME when NULL */
 } WsTarget;
 
 /* A task row as a load reads it: an active task of a process, or a batch's own */
@@ -113,6 +113,8 @@ typedef struct WsLoadedTask
 /* the error of WsSetTask that clears a task's error */
 extern const char ws_no_error[];
 
+extern void WsStepsClosed(WsStep **steps, int nsteps);
+extern void WsCallStepsClosed(WsCaller *who);
 extern void WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 workflow,
 					   WsProcState state, Jsonb *vars, Jsonb *tokens);
 extern bool WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task,

@@ -1,16 +1,15 @@
 /*
- * store.c: row reads and writes of the engine's tables without planned statements.
+ * store.c: row reads and locks of the engine's tables without planned statements; their
+ * writes are in store_write.c.
  *
  * A step's load and write (step.c WsStepLoad, flush.c WsFlushSteps), a claim (claim.c)
- * and a process start (calls.c WsStartProcess) lock, read, insert, update and delete a handful of
- * rows of ws.task, ws.ready, ws.event, ws.process and ws.workflow. Written as one SQL
- * statement, starting its plan (opening every index of four tables, setting up eight
- * data-modifying parts and their projections) cost more than the rows themselves
+ * and a process start (calls.c WsStartProcess) lock, read, insert, update and delete a
+ * handful of rows of ws.task, ws.ready, ws.event, ws.process and ws.workflow. Written as
+ * one SQL statement, starting its plan (opening every index of four tables, setting up
+ * eight data-modifying parts and their projections) cost more than the rows themselves
  * (ExecutorStart of the write alone was a large share of a step). Here each row goes
- * through the executor's single-row routines, the ones logical replication applies rows
- * with: NOT NULL checks, index entries (partial index predicates included), row triggers
- * (the foreign key checks among them, fired at WsStoreEnd) and WAL, exactly as an INSERT,
- * UPDATE or DELETE of that row would do. Statement triggers do not fire.
+ * through the executor's single-row routines, as logical replication applies rows: see
+ * store_write.c for what a write does and does not do.
  *
  * A row to change is found by primary key and locked first (WsStoreFind), as SELECT ...
  * FOR UPDATE does it: looked up with an MVCC snapshot, then locked in its latest version
@@ -20,11 +19,14 @@
  * update. (A lookup with a dirty snapshot is not enough: a btree scan that reads a page
  * before a concurrent non-HOT update inserts the new version's entry there, and the heap
  * after that update commits, finds no version at all.) Reads share one snapshot until
- * the next lock (WsStoreReadSnapshot).
+ * the next lock (WsStoreReadSnapshot). Like a statement, a store sees what the
+ * transaction wrote before it began, not what it writes itself or what user triggers
+ * write during it (the snapshot's command id is the store's).
  *
  * Usage: WsStoreBegin; per row WsStoreNew or WsStoreFind (+ WsStoreChange), set columns
  * with WsStoreSet, then WsStoreInsert, WsStoreUpdate or WsStoreDelete; WsStoreEnd, which
- * makes the writes visible to the transaction's next command.
+ * fires the AFTER row triggers and makes the writes visible to the transaction's next
+ * command.
  */
 #include "postgres.h"
 
@@ -34,60 +36,62 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/sysattr.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_trigger.h"
-#include "catalog/dependency.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "catalog/pg_type.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
-#include "store.h"
+#include "access.h"
+#include "store_int.h"
 #include "ws.h"
 
-static const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process", "workflow"};
-static Oid	ws_table_oids[WS_NTABLES];	/* InvalidOid: look it up again */
-static Oid	ws_seq_oids[WS_NTABLES];	/* their id sequences, the same way */
+const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process", "workflow"};
 
-/* each table's primary key: its index and key columns' equality procedures */
-typedef struct WsPkCache
+/* each table's primary key columns, for the hint when it is missing */
+static const char *const ws_table_keys[WS_NTABLES] = {"id", "action, task", "process, id", "id", "id"};
+
+/*
+ * What the store keeps of each table between calls, looked up again after an
+ * invalidation of the table (WsForgetTables)
+ */
+typedef struct WsTableCache
 {
-	Oid			index;			/* InvalidOid: look it up again */
+	Oid			oid;			/* InvalidOid: look it all up again */
+	char		relkind;
+	Oid			seq;			/* its id sequence, InvalidOid until needed */
+	Oid			pk;				/* its primary key index, InvalidOid until needed */
 	int			nkeys;
 	RegProcedure keyproc[INDEX_MAX_KEYS];
-} WsPkCache;
-static WsPkCache ws_pks[WS_NTABLES];
+	bool		defaults_known;
+	Bitmapset  *defaulted;		/* columns with a default (CacheMemoryContext) */
+} WsTableCache;
+static WsTableCache ws_tables[WS_NTABLES];
 
-typedef struct WsStoreRel
-{
-	RangeTblEntry *rte;			/* its updatedCols: the columns updates set */
-	Relation	rel;			/* NULL until first used */
-	ResultRelInfo *rri;			/* its indexes opened at the first write */
-	bool		indexed;		/* they are */
-	Relation	pk;				/* its primary key index, for lookups */
-	int			nkeys;
-	RegProcedure keyproc[INDEX_MAX_KEYS];	/* equality of each key column */
-	Relation	idx;			/* the last other index scanned, or NULL */
-	TupleTableSlot *found;		/* the row WsStoreFind locked */
-	TupleTableSlot *row;		/* the row being built (virtual) */
-	bool		changing;		/* row is a new version of found (WsStoreChange) */
-} WsStoreRel;
+/*
+ * The foreign keys the install script makes between the tables the store writes: the
+ * engine keeps them by construction (see WsEngineKeysOnly). A foreign key of any other
+ * name is a DBA's, and is checked.
+ */
+static const char *const ws_engine_keys[] = {"task_process_fkey", "process_workflow_fkey"};
 
-struct WsStore
-{
-	EState	   *estate;
-	EPQState	epq;
-	Snapshot	snap;			/* the read snapshot, NULL until a read needs it */
-	WsStoreRel	t[WS_NTABLES];
+/* The indexes the store scans by name, and how the install script makes them */
+static const char *const ws_named_indexes[][2] = {
+	{"task_process", "CREATE INDEX task_process ON ws.task (process, state)"},
+	{"workflow_name_version_key", "ALTER TABLE ws.workflow ADD UNIQUE (name, version)"},
 };
 
 static void
@@ -97,57 +101,84 @@ WsForgetTables(Datum arg, Oid relid)
 
 	for (i = 0; i < WS_NTABLES; i++)
 	{
-		bool		table = relid == InvalidOid || relid == ws_table_oids[i];
+		WsTableCache *c = &ws_tables[i];
 
-		if (table)
-			ws_table_oids[i] = InvalidOid;
-		if (relid == InvalidOid || relid == ws_seq_oids[i])
-			ws_seq_oids[i] = InvalidOid;
-		if (table || relid == ws_pks[i].index)
-			ws_pks[i].index = InvalidOid;
+		if (relid == InvalidOid || relid == c->oid || relid == c->seq || relid == c->pk)
+		{
+			c->oid = InvalidOid;
+			c->seq = InvalidOid;
+			c->pk = InvalidOid;
+			c->defaults_known = false;
+			bms_free(c->defaulted);
+			c->defaulted = NULL;
+		}
 	}
 }
 
-static Oid
-WsTableOid(WsTable t)
+/* What a hint says of a table of ws that is missing or damaged. */
+static int
+WsRestoreHint(WsTable t)
+{
+	return errhint("Put back what the install script (ws--%s.sql in PostgreSQL's share/extension "
+				   "directory) makes for ws.%s; its rows are kept.", WS_VERSION, ws_table_names[t]);
+}
+
+static WsTableCache *
+WsTableInfo(WsTable t)
 {
 	static bool registered = false;
+	WsTableCache *c = &ws_tables[t];
 
-	if (!OidIsValid(ws_table_oids[t]))
+	if (!OidIsValid(c->oid))
 	{
 		Oid			nsp = get_namespace_oid("ws", false);
+		Oid			oid;
 
 		if (!registered)
 		{
 			CacheRegisterRelcacheCallback(WsForgetTables, (Datum) 0);
 			registered = true;
 		}
-		ws_table_oids[t] = get_relname_relid(ws_table_names[t], nsp);
-		if (!OidIsValid(ws_table_oids[t]))
+		oid = get_relname_relid(ws_table_names[t], nsp);
+		if (!OidIsValid(oid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("table ws.%s does not exist", ws_table_names[t]),
-					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+					 errdetail("ws keeps its workflows, processes and history in it."),
+					 WsRestoreHint(t)));
+		c->relkind = get_rel_relkind(oid);
+		c->oid = oid;
 	}
-	return ws_table_oids[t];
+	return c;
+}
+
+static Oid
+WsTableOid(WsTable t)
+{
+	return WsTableInfo(t)->oid;
 }
 
 /* A new id for a row of t, from its identity sequence. */
 int64
 WsStoreNextId(WsTable t)
 {
-	if (!OidIsValid(ws_seq_oids[t]))
+	WsTableCache *c = WsTableInfo(t);
+
+	if (!OidIsValid(c->seq))
 	{
-		List	   *seqs = getOwnedSequences(WsTableOid(t));
+		List	   *seqs = getOwnedSequences(c->oid);
 
 		if (list_length(seqs) != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table ws.%s has no identity sequence", ws_table_names[t]),
-					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
-		ws_seq_oids[t] = linitial_oid(seqs);
+					 errdetail("ws takes the ids of new rows from it."),
+					 errhint("Put it back with ALTER TABLE ws.%s ALTER COLUMN id ADD GENERATED BY DEFAULT "
+							 "AS IDENTITY, then move it past the highest id with setval.",
+							 ws_table_names[t])));
+		c->seq = linitial_oid(seqs);
 	}
-	return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(ws_seq_oids[t])));
+	return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(c->seq)));
 }
 
 /* The lock a store takes on table t: ws.workflow is only read (ws.start locks its row). */
@@ -157,9 +188,12 @@ WsTableLockMode(WsTable t)
 	return t == WS_WORKFLOW ? RowShareLock : RowExclusiveLock;
 }
 
-/* Start a write: its executor state, AFTER triggers queued from here to WsStoreEnd. */
+/*
+ * Start a store: its executor state, AFTER triggers queued from here to WsStoreEnd. User
+ * code that its writes run (triggers, defaults, constraints) runs as who's caller.
+ */
 WsStore *
-WsStoreBegin(void)
+WsStoreBegin(WsCaller *who)
 {
 	EState	   *estate;
 	WsStore    *s;
@@ -173,13 +207,16 @@ WsStoreBegin(void)
 	old = MemoryContextSwitchTo(estate->es_query_cxt);
 	s = palloc0(sizeof(WsStore));
 	s->estate = estate;
+	s->caller = who->saved_userid;
+	s->caller_context = who->saved_sec_context;
 	for (i = 0; i < WS_NTABLES; i++)
 	{
 		RangeTblEntry *rte = makeNode(RangeTblEntry);
+		WsTableCache *c = WsTableInfo(i);
 
 		rte->rtekind = RTE_RELATION;
-		rte->relid = WsTableOid(i);
-		rte->relkind = RELKIND_RELATION;
+		rte->relid = c->oid;
+		rte->relkind = c->relkind;
 		rte->rellockmode = WsTableLockMode(i);
 		rtable = lappend(rtable, rte);
 		s->t[i].rte = rte;
@@ -193,54 +230,106 @@ WsStoreBegin(void)
 	return s;
 }
 
-/* Are a table's only row triggers those of its foreign keys? */
+/* Is constraint (a foreign key) one of ws_engine_keys? */
 static bool
-WsOnlyKeyTriggers(TriggerDesc *td)
+WsEngineKey(Oid constraint)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
+	bool		ours = false;
+	int			i;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	for (i = 0; i < lengthof(ws_engine_keys); i++)
+		if (strcmp(NameStr(((Form_pg_constraint) GETSTRUCT(tup))->conname), ws_engine_keys[i]) == 0)
+			ours = true;
+	ReleaseSysCache(tup);
+	return ours;
+}
+
+/*
+ * Are a table's only row triggers the checks of the engine's own foreign keys? Then they
+ * are left out: the engine inserts a task only into a process its step holds (locked FOR
+ * UPDATE, or inserted by the same transaction), and changes neither ws.task.process nor
+ * ws.process.workflow nor a key, so the checks cannot fail (each was a query taking FOR
+ * KEY SHARE of a row the step already holds). Deleting a process still cascades to its
+ * tasks (that trigger is ws.process's own, fired by the DELETE). Any other row trigger,
+ * a DBA's foreign key among them, makes every trigger of the table fire, ours too.
+ */
+static bool
+WsEngineKeysOnly(TriggerDesc *td)
 {
 	int			i;
 
 	for (i = 0; i < td->numtriggers; i++)
 		if (TRIGGER_FOR_ROW(td->triggers[i].tgtype) &&
-			RI_FKey_trigger_type(td->triggers[i].tgfoid) == RI_TRIGGER_NONE)
+			(RI_FKey_trigger_type(td->triggers[i].tgfoid) == RI_TRIGGER_NONE ||
+			 !WsEngineKey(td->triggers[i].tgconstraint)))
 			return false;
 	return true;
 }
 
-/* The table t, opened for writing on first use. */
-static WsStoreRel *
+/*
+ * Refuse a table the store cannot use as it is: ws.event may be partitioned (the store
+ * only inserts into it: store_write.c routes the rows); the others must be plain tables.
+ */
+static void
+WsCheckRelkind(WsTable t, char relkind)
+{
+	if (relkind == RELKIND_RELATION || (t == WS_EVENT && relkind == RELKIND_PARTITIONED_TABLE))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ws cannot use ws.%s: it is not a plain table", ws_table_names[t]),
+			 errdetail("%s",
+					   relkind == RELKIND_PARTITIONED_TABLE
+					   ? "It is partitioned; of ws's tables, only ws.event may be."
+					   : "ws reads and writes it row by row, as a table."),
+			 errhint("Put ws.%s back as the install script (ws--%s.sql) makes it; its rows are kept.",
+					 ws_table_names[t], WS_VERSION)));
+}
+
+/* The table t, opened on first use. */
+WsStoreRel *
 WsStoreOpen(WsStore *s, WsTable t)
 {
 	WsStoreRel *r = &s->t[t];
 	MemoryContext old;
-	int			i;
 
 	if (r->rel != NULL)
 		return r;
 	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
 	r->rel = table_open(WsTableOid(t), WsTableLockMode(t));
+	WsCheckRelkind(t, r->rel->rd_rel->relkind);
 	r->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(r->rri, r->rel, t + 1, NULL, 0);
-
-	/*
-	 * Foreign key checks are left out when they are a table's only row triggers (as they
-	 * are unless a user adds some). The engine inserts a task only into a process its step
-	 * holds (locked FOR UPDATE, or inserted by the same transaction), and changes neither
-	 * ws.task.process nor ws.process.workflow nor a key, so the checks cannot fail: each
-	 * was a query taking FOR KEY SHARE of a row the step already holds. Deleting a process still cascades to its tasks (that trigger is ws.process's
-	 * own, fired by the DELETE).
-	 */
-	if (r->rri->ri_TrigDesc != NULL && WsOnlyKeyTriggers(r->rri->ri_TrigDesc))
+	if (r->rri->ri_TrigDesc != NULL && WsEngineKeysOnly(r->rri->ri_TrigDesc))
 		r->rri->ri_TrigDesc = NULL;
 	/* where the firing of its AFTER triggers looks for it */
 	s->estate->es_opened_result_relations =
 		lappend(s->estate->es_opened_result_relations, r->rri);
+	r->found = table_slot_create(r->rel, &s->estate->es_tupleTable);
+	r->row = ExecInitExtraTupleSlot(s->estate, RelationGetDescr(r->rel), &TTSOpsVirtual);
+	r->set = palloc0(sizeof(bool) * RelationGetDescr(r->rel)->natts);
+	MemoryContextSwitchTo(old);
+	return r;
+}
 
-	/*
-	 * Only the primary key is opened here, for lookups: a store that only reads and
-	 * locks a table (a step's load, the claim's process) never opens its other indexes
-	 * (WsStoreIndexes, at the first write).
-	 */
-	if (!OidIsValid(ws_pks[t].index))
+/*
+ * t's primary key, opened at the first lookup: a store that only inserts into a table
+ * (ws.event) never opens it, nor do the others open their other indexes until they
+ * write (store_write.c).
+ */
+static Relation
+WsStorePk(WsStore *s, WsTable t)
+{
+	WsStoreRel *r = WsStoreOpen(s, t);
+	WsTableCache *c = &ws_tables[t];
+	int			i;
+
+	if (r->pk != NULL)
+		return r->pk;
+	if (!OidIsValid(c->pk))
 	{
 		Oid			pkoid = RelationGetPrimaryKeyIndex(r->rel);
 		Relation	pk;
@@ -249,41 +338,57 @@ WsStoreOpen(WsStore *s, WsTable t)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table ws.%s has no primary key", ws_table_names[t]),
-					 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+					 errdetail("ws finds its rows by it."),
+					 errhint("Put it back with ALTER TABLE ws.%s ADD PRIMARY KEY (%s).",
+							 ws_table_names[t], ws_table_keys[t])));
 		pk = index_open(pkoid, AccessShareLock);
-		ws_pks[t].nkeys = IndexRelationGetNumberOfKeyAttributes(pk);
-		for (i = 0; i < ws_pks[t].nkeys; i++)
+		c->nkeys = IndexRelationGetNumberOfKeyAttributes(pk);
+		for (i = 0; i < c->nkeys; i++)
 		{
 			Oid			type = pk->rd_opcintype[i];
 
-			ws_pks[t].keyproc[i] =
-				get_opcode(get_opfamily_member(pk->rd_opfamily[i], type, type,
-											   BTEqualStrategyNumber));
+			c->keyproc[i] = get_opcode(get_opfamily_member(pk->rd_opfamily[i], type, type,
+														   BTEqualStrategyNumber));
 		}
 		index_close(pk, NoLock);
-		ws_pks[t].index = pkoid;
+		c->pk = pkoid;
 	}
-	r->pk = index_open(ws_pks[t].index, AccessShareLock);
-	r->nkeys = ws_pks[t].nkeys;
-	memcpy(r->keyproc, ws_pks[t].keyproc, sizeof(RegProcedure) * r->nkeys);
-	r->found = table_slot_create(r->rel, &s->estate->es_tupleTable);
-	r->row = ExecInitExtraTupleSlot(s->estate, RelationGetDescr(r->rel), &TTSOpsVirtual);
-	MemoryContextSwitchTo(old);
-	return r;
+	r->pk = index_open(c->pk, AccessShareLock);
+	r->nkeys = c->nkeys;
+	memcpy(r->keyproc, c->keyproc, sizeof(RegProcedure) * r->nkeys);
+	return r->pk;
 }
 
-/* Open t's indexes for a write, once a store. */
-static void
-WsStoreIndexes(WsStoreRel *r, WsStore *s)
+/*
+ * The columns of r (table t) that have a default of their own or of their type (not
+ * generated ones: the write computes those), known once per table until it changes.
+ */
+Bitmapset *
+WsStoreDefaulted(WsStoreRel *r, WsTable t)
 {
-	if (!r->indexed)
-	{
-		MemoryContext old = MemoryContextSwitchTo(s->estate->es_query_cxt);
+	WsTableCache *c = &ws_tables[t];
 
-		ExecOpenIndices(r->rri, false);
+	if (!c->defaults_known)
+	{
+		TupleDesc	desc = RelationGetDescr(r->rel);
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+		int			i;
+
+		bms_free(c->defaulted);
+		c->defaulted = NULL;
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, i);
+
+			if (a->attisdropped || a->attgenerated)
+				continue;
+			if (a->atthasdef || a->attidentity || get_typdefault(a->atttypid) != NULL)
+				c->defaulted = bms_add_member(c->defaulted, i);
+		}
 		MemoryContextSwitchTo(old);
-		r->indexed = true;
+		c->defaults_known = true;
 	}
+	return c->defaulted;
 }
 
 /* The attribute number of column name of table t, whose descriptor is desc. */
@@ -302,7 +407,8 @@ WsColumn(TupleDesc desc, WsTable t, const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
 			 errmsg("column %s of table ws.%s does not exist", name, ws_table_names[t]),
-			 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+			 errdetail("ws reads or writes it."),
+			 WsRestoreHint(t)));
 	return 0;					/* keep the compiler quiet */
 }
 
@@ -328,9 +434,13 @@ WsStoreSet(WsStore *s, WsTable t, const char *name, Oid type, Datum value, bool 
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column %s of table ws.%s is not of type %s", name, ws_table_names[t],
 						format_type_be(type)),
-				 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+				 errdetail("It is of type %s.",
+						   format_type_be(TupleDescAttr(row->tts_tupleDescriptor, col)->atttypid)),
+				 errhint("Put its type back with ALTER TABLE ws.%s ALTER COLUMN %s TYPE %s.",
+						 ws_table_names[t], name, format_type_be(type))));
 	row->tts_values[col] = value;
 	row->tts_isnull[col] = isnull;
+	s->t[t].set[col] = true;
 	/* an update sets it: what UPDATE OF triggers and the index hints go by */
 	if (s->t[t].changing)
 	{
@@ -342,7 +452,7 @@ WsStoreSet(WsStore *s, WsTable t, const char *name, Oid type, Datum value, bool 
 	}
 }
 
-/* Column name of the row WsStoreFind locked in t (*isnull set when NULL). */
+/* Column name of the row WsStoreFind found in t (*isnull set when NULL). */
 Datum
 WsStoreGet(WsStore *s, WsTable t, const char *name, bool *isnull)
 {
@@ -360,6 +470,7 @@ WsStoreNew(WsStore *s, WsTable t)
 
 	ExecClearTuple(row);
 	memset(row->tts_isnull, true, sizeof(bool) * row->tts_tupleDescriptor->natts);
+	memset(s->t[t].set, false, sizeof(bool) * row->tts_tupleDescriptor->natts);
 	s->t[t].changing = false;
 }
 
@@ -379,21 +490,27 @@ WsStoreChange(WsStore *s, WsTable t)
 }
 
 /*
- * A snapshot to read with, registered (unregister it): in READ COMMITTED one taken now,
- * as each statement takes; under REPEATABLE READ and SERIALIZABLE the transaction's. Both
- * see what this transaction wrote before the current command.
+ * A snapshot for s to read with, registered (unregister it): in READ COMMITTED one taken
+ * now, as each statement takes; under REPEATABLE READ and SERIALIZABLE the transaction's.
+ * Both see what this transaction wrote before the store began, and nothing after: not
+ * the store's own rows, nor what a user's trigger wrote during the store (a row changed
+ * that way is found in its old version, whose lock or update then refuses: 27000).
  */
 static Snapshot
-WsStoreSnapshot(void)
+WsStoreSnapshot(WsStore *s)
 {
 	Snapshot	snap;
 
 	if (!IsolationUsesXactSnapshot())
-		return RegisterSnapshot(GetLatestSnapshot());
-	PushCopiedSnapshot(GetTransactionSnapshot());
-	UpdateActiveSnapshotCommandId();
-	snap = RegisterSnapshot(GetActiveSnapshot());
-	PopActiveSnapshot();
+		snap = RegisterSnapshot(GetLatestSnapshot());
+	else
+	{
+		PushCopiedSnapshot(GetTransactionSnapshot());
+		snap = RegisterSnapshot(GetActiveSnapshot());
+		PopActiveSnapshot();
+	}
+	/* a copy of our own */
+	snap->curcid = s->estate->es_output_cid;
 	return snap;
 }
 
@@ -429,7 +546,7 @@ static Snapshot
 WsStoreReadSnapshot(WsStore *s)
 {
 	if (s->snap == NULL)
-		s->snap = WsStoreSnapshot();
+		s->snap = WsStoreSnapshot(s);
 	return s->snap;
 }
 
@@ -465,12 +582,14 @@ bool
 WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsLock mode)
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
+	Relation	pk = WsStorePk(s, t);
 	Snapshot	snap = WsStoreReadSnapshot(s);
 	ScanKeyData sk[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
 	bool		found;
 
-	WsStoreKeys(r->pk, r->keyproc, sk, keys, r->nkeys, 0);
+	r->locked = false;
+	WsStoreKeys(pk, r->keyproc, sk, keys, r->nkeys, 0);
 	scan = index_beginscan(r->rel, r->pk, snap, r->nkeys, 0);
 	index_rescan(scan, sk, r->nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, r->found);
@@ -498,7 +617,7 @@ WsStoreLock(WsStore *s, WsTable t, WsLock mode)
 	Datum		keys[INDEX_MAX_KEYS];
 	int			i;
 
-	Assert(mode != WS_LOCK_NONE && !TTS_EMPTY(r->found));
+	Assert(mode != WS_LOCK_NONE && !TTS_EMPTY(r->found) && r->pk != NULL);
 	tid = r->found->tts_tid;
 	/* the key as read (by value in the engine's tables, or in the slot until the lock) */
 	for (i = 0; i < r->nkeys; i++)
@@ -533,6 +652,7 @@ WsStoreLock(WsStore *s, WsTable t, WsLock mode)
 														   keys[i], now)))
 						return false;	/* its key changed: another row now */
 				}
+			r->locked = true;
 			return true;
 		case TM_WouldBlock:
 			return false;
@@ -554,22 +674,46 @@ WsStoreLock(WsStore *s, WsTable t, WsLock mode)
 			elog(ERROR, "ws: a row of ws.%s was updated while it was locked", ws_table_names[t]);
 			break;
 		case TM_SelfModified:
-			/*
-			 * Written by this command: the engine writes a row once a write, so only a
-			 * user's BEFORE ROW trigger on an engine table that writes engine rows gets here
-			 */
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
-					 errmsg("a row of ws.%s was already changed by the current command",
-							ws_table_names[t]),
-					 errdetail("A trigger on an engine table changed rows of the engine."),
-					 errhint("Use an AFTER trigger, or leave the engine's tables to the engine.")));
+		case TM_Invisible:
+			WsErrTriggerChanged(t);
 			break;
 		default:
 			elog(ERROR, "ws: unexpected result %d locking a row of ws.%s", (int) res,
 				 ws_table_names[t]);
 	}
 	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * Refuse a row of t that changed under the store during its own write (27000): the engine
+ * writes a row once a store, so only a user's trigger that writes ws's rows gets here.
+ */
+void
+WsErrTriggerChanged(WsTable t)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+			 errmsg("a row of ws.%s was already changed by the current command", ws_table_names[t]),
+			 errdetail("A trigger fired by ws's write changed rows that ws writes."),
+			 errhint("Use an AFTER trigger, or leave ws's tables to ws.")));
+}
+
+/* Refuse a scan of t through index, which is not there (renamed or dropped). */
+static void
+WsErrNoIndex(WsTable t, const char *index)
+{
+	const char *make = NULL;
+	int			i;
+
+	for (i = 0; i < lengthof(ws_named_indexes); i++)
+		if (strcmp(ws_named_indexes[i][0], index) == 0)
+			make = ws_named_indexes[i][1];
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),
+			 errdetail("ws finds rows of ws.%s through it, by name.", ws_table_names[t]),
+			 make ? errhint("Rename it back with ALTER INDEX ... RENAME TO %s, or make it again: %s.",
+							index, make) : WsRestoreHint(t)));
 }
 
 /*
@@ -592,7 +736,7 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 {
 	WsStoreRel *r = WsStoreOpen(s, t);
 	WsStoreScan *sc = MemoryContextAllocZero(s->estate->es_query_cxt, sizeof(WsStoreScan));
-	Relation	idx = r->pk;
+	Relation	idx = index ? NULL : WsStorePk(s, t);
 	MemoryContext old;
 	ScanKeyData sk[INDEX_MAX_KEYS];
 
@@ -607,17 +751,14 @@ WsStoreScanBegin(WsStore *s, WsTable t, const char *index, const Datum *keys, in
 
 			list_free(indexes);
 			if (!ours)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("index ws.%s of table ws.%s does not exist", index, ws_table_names[t]),
-						 errhint("Reinstall the extension: DROP EXTENSION ws; CREATE EXTENSION ws.")));
+				WsErrNoIndex(t, index);
 			if (r->idx != NULL)
 				index_close(r->idx, NoLock);
 			r->idx = index_open(oid, AccessShareLock);
 		}
 		idx = r->idx;
 	}
-	WsStoreKeys(idx, idx == r->pk ? r->keyproc : NULL, sk, keys, nkeys, any);
+	WsStoreKeys(idx, index ? NULL : r->keyproc, sk, keys, nkeys, any);
 	sc->table = t;
 	sc->snap = RegisterSnapshot(WsStoreReadSnapshot(s));
 	old = MemoryContextSwitchTo(s->estate->es_query_cxt);
@@ -665,47 +806,10 @@ WsStoreScanEnd(WsStoreScan *sc)
 	pfree(sc);
 }
 
-/* Insert the row built for t. */
-void
-WsStoreInsert(WsStore *s, WsTable t)
-{
-	WsStoreRel *r = WsStoreOpen(s, t);
-
-	WsStoreIndexes(r, s);
-	ExecStoreVirtualTuple(r->row);
-	ExecSimpleRelationInsert(r->rri, s->estate, r->row);
-	ResetPerTupleExprContext(s->estate);
-}
-
-/* Replace the row WsStoreFind locked in t by the row built (WsStoreChange). */
-void
-WsStoreUpdate(WsStore *s, WsTable t)
-{
-	WsStoreRel *r = WsStoreOpen(s, t);
-
-	WsStoreIndexes(r, s);
-	ExecStoreVirtualTuple(r->row);
-	ExecSimpleRelationUpdate(r->rri, s->estate, &s->epq, r->found, r->row);
-	ResetPerTupleExprContext(s->estate);
-}
-
 /*
- * Delete the row WsStoreFind found in t: locked, or only read when the caller holds what
- * every writer of that row locks first (a ws.ready row: its task).
- */
-void
-WsStoreDelete(WsStore *s, WsTable t)
-{
-	WsStoreRel *r = WsStoreOpen(s, t);
-
-	ExecSimpleRelationDelete(r->rri, s->estate, &s->epq, r->found);
-	ResetPerTupleExprContext(s->estate);
-}
-
-/*
- * End the write: fire the row triggers it queued (foreign key checks), close what it
- * opened (the locks stay to the end of the transaction), and make its rows visible to
- * the transaction's next command.
+ * End the store: fire the row triggers it queued (as the caller: see store_write.c), close
+ * what it opened (the locks stay to the end of the transaction), and make its rows
+ * visible to the transaction's next command.
  */
 void
 WsStoreEnd(WsStore *s)
@@ -713,15 +817,19 @@ WsStoreEnd(WsStore *s)
 	int			i;
 
 	WsStoreForgetSnapshot(s);
-	AfterTriggerEndQuery(s->estate);
+	WsStoreAfterTriggers(s);
 	EvalPlanQualEnd(&s->epq);
+	for (i = 0; i < WS_NTABLES; i++)
+		if (s->t[i].proute != NULL)
+			ExecCleanupTupleRouting(s->t[i].mtstate, s->t[i].proute);
 	/* our indexes, and what the triggers opened */
 	ExecCloseResultRelations(s->estate);
 	ExecCloseRangeTableRelations(s->estate);
 	for (i = 0; i < WS_NTABLES; i++)
 		if (s->t[i].rel != NULL)
 		{
-			index_close(s->t[i].pk, NoLock);
+			if (s->t[i].pk != NULL)
+				index_close(s->t[i].pk, NoLock);
 			if (s->t[i].idx != NULL)
 				index_close(s->t[i].idx, NoLock);
 			table_close(s->t[i].rel, NoLock);

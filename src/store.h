@@ -14,6 +14,7 @@ typedef enum WsTable
 	WS_NTABLES
 } WsTable;
 
+struct WsCaller;
 typedef struct WsStore WsStore;
 typedef struct WsStoreScan WsStoreScan;
 
@@ -27,7 +28,7 @@ typedef enum WsLock
 	WS_LOCK_KEY_SHARE			/* FOR KEY SHARE (against deletion and key changes), waiting */
 } WsLock;
 
-extern WsStore *WsStoreBegin(void);
+extern WsStore *WsStoreBegin(struct WsCaller *who);
 extern void WsStoreEnd(WsStore *s);
 extern void WsStoreNew(WsStore *s, WsTable t);
 extern bool WsStoreFind(WsStore *s, WsTable t, const Datum *keys, WsLock mode);

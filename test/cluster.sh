@@ -9,6 +9,9 @@
 # test/integration/deps.sh checks Debian's paths and fails under it.
 PGBIN=${WS_PGBIN:-/usr/lib/postgresql/15/bin}
 
+# ws_pg_copy_root: the ROOT of the copy WS_PGBIN is in
+ws_pg_copy_root() { (cd "$WS_PGBIN/../../../../.." && pwd); }
+
 # ws_pg_copy ROOT: a private copy of Debian's PostgreSQL 15 (with what is installed in it:
 # pg_cron, pgTAP) under ROOT, headers linked; it finds its files relative to its binaries.
 # Prints the WS_PGBIN to use.
@@ -73,8 +76,11 @@ ws_install() {
     local asserts=0
     [ "${1:-}" = asserts ] && asserts=1
     echo "== building and installing ws$([ $asserts = 1 ] && echo ', with assertions')"
+    # a private copy (WS_PGBIN) links ws-worker inside the copy, not in /usr/local/bin
+    local link=()
+    [ -n "${WS_PGBIN:-}" ] && link=(WS_WORKER_LINKDIR="$(ws_pg_copy_root)/usr/local/bin")
     make -s PG_CONFIG="$PGBIN/pg_config" WS_ASSERTS=$asserts >/dev/null
-    make -s PG_CONFIG="$PGBIN/pg_config" WS_ASSERTS=$asserts install >/dev/null
+    make -s PG_CONFIG="$PGBIN/pg_config" WS_ASSERTS=$asserts "${link[@]}" install >/dev/null
 }
 
 ws_cluster_stop() {

@@ -1,7 +1,9 @@
 -- A ws user who plants functions, operators and tables named like the ones ws uses in a
--- schema at the front of their search_path gains nothing: ws never calls them.
+-- schema at the front of their search_path gains nothing: ws never calls them. Nor does
+-- the owner of a function that a trigger or a default on ws's tables calls: it runs as
+-- the role that called ws, never as ws's owner.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 CREATE ROLE tap_evil LOGIN;
 SELECT ws.grant_user('tap_evil');
@@ -60,6 +62,49 @@ RESET ROLE;
 SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_evil'), false, 'the user is no superuser');
 SELECT is((SELECT state FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow WHERE w.name = 'tap escalation'),
           'failed', 'and the process really moved');
+
+-- a DBA adds a trigger and a default to ws's tables that call functions of another role
+CREATE ROLE tap_fnowner;
+CREATE SCHEMA fnowner AUTHORIZATION tap_fnowner;
+GRANT USAGE ON SCHEMA fnowner TO tap_evil;
+SET ROLE tap_fnowner;
+CREATE TABLE fnowner.hits (who name);
+GRANT INSERT ON fnowner.hits TO tap_evil;
+CREATE FUNCTION fnowner.audit_task() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION fnowner.event_tag() RETURNS text LANGUAGE sql AS $$ SELECT 'ok' $$;
+GRANT EXECUTE ON FUNCTION fnowner.event_tag() TO tap_evil;
+RESET ROLE;
+CREATE TRIGGER audit_task BEFORE INSERT ON ws.task FOR EACH ROW EXECUTE FUNCTION fnowner.audit_task();
+ALTER TABLE ws.event ADD COLUMN tag text DEFAULT fnowner.event_tag();
+-- whose owner later makes them try to make it a superuser
+SET ROLE tap_fnowner;
+CREATE OR REPLACE FUNCTION fnowner.audit_task() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO fnowner.hits VALUES (current_user);
+    BEGIN
+        EXECUTE 'ALTER ROLE tap_fnowner SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION fnowner.event_tag() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO fnowner.hits VALUES (current_user);
+    BEGIN
+        EXECUTE 'ALTER ROLE tap_fnowner SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    RETURN 'trapped';
+END $$;
+RESET ROLE;
+SET ROLE tap_evil;
+SELECT lives_ok($$SELECT ws.start('tap escalation', '{"x": 2}')$$,
+                'a user starts a process: ws writes a task (trigger) and events (default)');
+RESET ROLE;
+SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_fnowner'), false,
+          'the owner of the trigger''s and the default''s functions is no superuser');
+SELECT is((SELECT array_agg(DISTINCT who) FROM fnowner.hits), ARRAY['tap_evil']::name[],
+          'the trigger and the default ran as the user who called ws');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -20,6 +20,10 @@
 if [ -d "${WS_PGBIN:-/usr/lib/postgresql/15/bin}" ]; then
     export PATH="${WS_PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 fi
+# a private copy of PostgreSQL (test/cluster.sh ws_pg_copy) has its own /usr/local/bin
+if [ -n "${WS_PGBIN:-}" ]; then
+    export PATH="$(cd "$WS_PGBIN/../../../../.." && pwd)/usr/local/bin:$PATH"
+fi
 WS_TEST_NAME=${WS_TEST_NAME:-$(basename "$0" .sh)}
 WS_OK_NUMBERED=${WS_OK_NUMBERED:-0}
 passed=0

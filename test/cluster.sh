@@ -43,6 +43,7 @@ postgresql-client-15 $pgxs/src/test/isolation/pg_isolation_regress
 postgresql-server-dev-15 $inc/postgres.h
 postgresql-15-cron /usr/share/postgresql/15/extension/pg_cron.control
 postgresql-15-pgtap /usr/share/postgresql/15/extension/pgtap.control
+postgresql-15-partman /usr/share/postgresql/15/extension/pg_partman.control
 libtap-parser-sourcehandler-pgtap-perl /usr/bin/pg_prove
 libgraphviz-dev /usr/include/graphviz/cgraph.h
 libpq-dev /usr/include/postgresql/libpq-fe.h

@@ -129,6 +129,7 @@ SELECT try(format('SELECT ws.complete(%s, %L, %s)', :t, '{}', :old));
 SELECT try(format('SELECT ws.heartbeat(%s, %L, %s)', :t, '1 minute', :old));
 SELECT try(format('SELECT ws.fail(%s, %L, %s)', :t, 'late', :old));
 SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.complete(:t, '{}', :old);
 SELECT ws.complete(:t, '{}', :new);
 SELECT state FROM ws.process WHERE id = :p;
 
@@ -265,6 +266,15 @@ DROP TRIGGER unseen ON ws.task;
 DROP TRIGGER seen ON ws.event;
 DROP TABLE seen;
 DROP FUNCTION seen();
+
+-- a person's task was never claimed: an attempt passed with its completion is refused
+CREATE ROLE ws_err_person NOLOGIN;
+SELECT ws.define('{"name": "person", "nodes": [{"name": "h", "role": "ws_err_person"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT t.id AS h FROM ws.task t WHERE t.process = :p \gset
+SELECT ws.complete(:h, '{}', 1);
+SELECT ws.cancel(:p);
+DROP ROLE ws_err_person;
 
 -- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
 -- lease expiry, retries, fills, cancels, timers)

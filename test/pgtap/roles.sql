@@ -8,6 +8,7 @@ CREATE ROLE tap_clerks NOLOGIN;
 CREATE ROLE tap_ane LOGIN IN ROLE tap_clerks;
 CREATE ROLE tap_bob LOGIN IN ROLE tap_clerks;
 CREATE ROLE tap_seniors NOLOGIN IN ROLE tap_clerks;       -- nested: seniors are clerks
+CREATE ROLE tap_absent NOLOGIN IN ROLE tap_clerks;        -- cannot log in, first by name: never assigned
 CREATE ROLE tap_carla LOGIN IN ROLE tap_seniors;
 CREATE ROLE tap_worker LOGIN;
 CREATE ROLE tap_stranger LOGIN;
@@ -47,7 +48,7 @@ SELECT ws.start('tap roles') FROM generate_series(1, 2);
 SELECT is(
     (SELECT array_agg(t.assignee::text ORDER BY t.id) FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE n.name = 'review'),
     ARRAY['tap_ane', 'tap_bob', 'tap_carla'],
-    'review tasks are assigned round the members by load, nested members included, ties by name');
+    'review tasks are assigned round the members who can log in by load, nested members included, ties by name');
 SELECT is((SELECT detail FROM ws.event e JOIN ws.task t ON t.id = e.task WHERE t.assignee = 'tap_ane' LIMIT 1),
           'waiting for a member of the role to complete it; assigned to "tap_ane"', 'the event says who got it');
 

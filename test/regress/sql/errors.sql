@@ -343,6 +343,16 @@ SELECT fingerprint() = :'before' AS nothing_changed;
 SELECT ws.cancel(:p);
 SELECT state FROM ws.process WHERE id = :p;
 
+-- a wait interval fires by itself: the task waits until its activation plus the wait,
+-- and the first ws.tick after that makes it ready
+SELECT ws.define('{"name": "soon", "nodes": [{"name": "soon", "action": "err.soon", "wait": "20 milliseconds"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT state, due_at - created_at AS wait FROM ws.task WHERE process = :p;
+SELECT pg_sleep(0.1);
+SELECT ws.tick() AS moved;
+SELECT state FROM ws.task WHERE process = :p;
+SELECT count(ws.complete(task, '{}', attempt)) FROM ws.claim(ARRAY['err.soon'], 'w', 1);
+
 -- a person's task was never claimed: an attempt passed with its completion is refused
 CREATE ROLE ws_err_person NOLOGIN;
 SELECT ws.define('{"name": "person", "nodes": [{"name": "h", "role": "ws_err_person"}]}') AS w \gset

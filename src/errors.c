@@ -65,16 +65,28 @@ WsErrNotRunning(int64 process, const char *state)
 			 : errhint("Only a running process moves.")));
 }
 
-/* A worker's call for an attempt that is no longer the task's (55000: fencing) */
+/*
+ * A worker's call for an attempt that is not the task's current one (55000: fencing):
+ * an earlier attempt, which ended and was followed by another claim (hint: what to do
+ * then), or an attempt that no claim ever returned.
+ */
 void
 WsErrStaleAttempt(int64 task, int attempt, int current, const char *hint)
 {
+	if (attempt >= 1 && attempt < current)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("attempt %d of task " INT64_FORMAT " is no longer current", attempt, task),
+				 errdetail("The task is at attempt %d: attempt %d ended (it failed or its lease expired) and the task was claimed again.",
+						   current, attempt),
+				 errhint("%s", hint)));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("attempt %d of task " INT64_FORMAT " is no longer current", attempt, task),
-			 errdetail("The task is at attempt %d: its lease ended and it was claimed again.",
-					   current),
-			 errhint("%s", hint)));
+			 errmsg("attempt %d of task " INT64_FORMAT " does not exist", attempt, task),
+			 current == 0
+			 ? errdetail("The task has never been claimed.")
+			 : errdetail("The task is at attempt %d; no claim returned attempt %d.", current, attempt),
+			 errhint("Pass the attempt that ws.claim() returned, or none.")));
 }
 
 /*

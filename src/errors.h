@@ -2,9 +2,10 @@
  * errors.h: the errors ws raises in more than one place, one SQLSTATE and hint each
  * (errors.c). The rules: a NULL where a value is needed is 22004; an unknown task,
  * process or workflow 42704; an object in the wrong state, a process that is not
- * running, or a stale attempt 55000; a task that another transaction changed or deleted
- * between the call's first read and its write under the row lock 40001, which a retry of
- * the call answers for sure (a task already gone at the call's first read is 42704).
+ * running, or an attempt that is not the task's current one 55000; a task that another
+ * transaction changed or deleted between the call's first read and its write under the
+ * row lock 40001, which a retry of the call answers for sure (a task already gone at the
+ * call's first read is 42704).
  */
 #ifndef WS_ERRORS_H
 #define WS_ERRORS_H

@@ -69,14 +69,13 @@ SELECT fingerprint() AS before \gset
 SELECT try(format('SELECT ws.complete(%s)', :one));
 SELECT fingerprint() = :'before' AS nothing_changed;
 
--- fail without retries: the task and the process fail; nothing in it moves until ws.retry
+-- fail without retries: the task and the process fail until ws.retry puts both back
 SELECT task AS two FROM ws.claim(ARRAY['err.one'], 'w', 1) \gset
 SELECT ws.fail(:two, 'disk full');
 SELECT state, error FROM ws.process WHERE id = :p;
 SELECT state, error FROM ws.task WHERE id = :two;
 SELECT fingerprint() AS before \gset
 SELECT try(format('SELECT ws.complete(%s)', :two));
-SELECT count(*) AS claimable FROM ws.claim(ARRAY['err.one', 'err.mult'], 'w', 10);
 SELECT fingerprint() = :'before' AS nothing_changed;
 SELECT ws.retry(:two);
 SELECT state, error FROM ws.process WHERE id = :p;
@@ -129,6 +128,7 @@ SELECT try(format('SELECT ws.complete(%s, %L, %s)', :t, '{}', :old));
 SELECT try(format('SELECT ws.heartbeat(%s, %L, %s)', :t, '1 minute', :old));
 SELECT try(format('SELECT ws.fail(%s, %L, %s)', :t, 'late', :old));
 SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.complete(:t, '{}', :old);
 SELECT ws.complete(:t, '{}', :new);
 SELECT state FROM ws.process WHERE id = :p;
 
@@ -265,6 +265,102 @@ DROP TRIGGER unseen ON ws.task;
 DROP TRIGGER seen ON ws.event;
 DROP TABLE seen;
 DROP FUNCTION seen();
+
+-- nothing in a failed process moves until ws.retry: it holds a ready task, a pending task
+-- missing a parameter, a due timer and an expired lease, and a claim takes nothing, a
+-- fill and the running task's complete and fail are refused, ws.tick moves nothing
+SELECT ws.register_action('fz.need', '{"a": {"type": "integer", "required": true}}');
+SELECT ws.define('{"name": "frozen", "nodes": [
+  {"name": "boom", "action": "fz.boom", "start": true}, {"name": "sib", "action": "fz.sib", "start": true},
+  {"name": "need", "action": "fz.need", "start": true}, {"name": "timer", "action": "fz.timer", "wait": "1 hour", "start": true},
+  {"name": "slow", "action": "fz.slow", "start": true}, {"name": "end", "end": true, "join": "and"}],
+  "transitions": [{"from": "boom", "to": "end"}, {"from": "sib", "to": "end"}, {"from": "need", "to": "end"},
+                  {"from": "timer", "to": "end"}, {"from": "slow", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT task AS slow, attempt AS slow_attempt FROM ws.claim(ARRAY['fz.slow'], 'w', 1, '1 millisecond') \gset
+SELECT task AS boom FROM ws.claim(ARRAY['fz.boom'], 'w', 1) \gset
+SELECT t.id AS need FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p AND n.name = 'need' \gset
+UPDATE ws.task SET due_at = now() - interval '1 second' WHERE process = :p AND state = 'waiting';
+SELECT ws.fail(:boom, 'disk full');
+SELECT pg_sleep(0.05);
+SELECT n.name, t.state, t.due_at < now() AS due, t.lease_until < clock_timestamp() AS lease_ended,
+       EXISTS (SELECT FROM ws.ready r WHERE r.task = t.id) AS queued
+  FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT fingerprint() AS before \gset
+SELECT count(*) AS claimed FROM ws.claim(ARRAY['fz.sib', 'fz.need', 'fz.timer', 'fz.slow'], 'w', 10);
+SELECT try(format('SELECT ws.fill(%s, %L)', :need, '{"a": 1}'));
+SELECT try(format('SELECT ws.complete(%s, %L, %s)', :slow, '{}', :slow_attempt));
+SELECT try(format('SELECT ws.fail(%s, %L, %s)', :slow, 'late', :slow_attempt));
+SELECT ws.tick() AS moved;
+SELECT fingerprint() = :'before' AS nothing_changed;
+-- ws.retry: the timer fires, the lease ends, the fill is taken, every task is claimed
+SELECT ws.retry(:boom);
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT ws.tick() AS moved;
+SELECT ws.fill(:need, '{"a": 1}');
+SELECT c.node, c.attempt
+  FROM ws.claim(ARRAY['fz.boom', 'fz.sib', 'fz.need', 'fz.timer', 'fz.slow'], 'w', 10) c
+       CROSS JOIN LATERAL ws.complete(c.task, '{}', c.attempt) ORDER BY c.task;
+SELECT state FROM ws.process WHERE id = :p;
+
+-- a process that failed without a failed task (a split that took no transition, or
+-- stuck) has nothing ws.retry takes: it refuses every task and changes nothing; ws.cancel
+-- ends it and the tasks it left active
+SELECT ws.define('{"name": "no way", "nodes": [
+  {"name": "x", "action": "fz.x", "split": "xor", "start": true}, {"name": "other", "action": "fz.other", "start": true},
+  {"name": "y", "action": "fz.x"}, {"name": "z", "action": "fz.x"}, {"name": "end", "end": true, "join": "xor"}],
+  "transitions": [{"from": "x", "to": "y", "condition": "$.go == \"y\""}, {"from": "x", "to": "z", "condition": "$.go == \"z\""},
+                  {"from": "y", "to": "end"}, {"from": "z", "to": "end"}, {"from": "other", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT task AS x FROM ws.claim(ARRAY['fz.x'], 'w', 1) \gset
+SELECT ws.complete(:x, '{"go": "nowhere"}');
+SELECT t.id AS other FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p AND n.name = 'other' \gset
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.retry(%s)', :x));
+SELECT try(format('SELECT ws.retry(%s)', :other));
+SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.cancel(:p);
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
+SELECT state FROM ws.process WHERE id = :p;
+
+SELECT ws.define('{"name": "stuck", "nodes": [
+  {"name": "x", "action": "fz.x", "split": "xor"}, {"name": "c", "action": "fz.x"}, {"name": "d", "action": "fz.x"},
+  {"name": "b", "action": "fz.x", "join": "and"}, {"name": "end", "end": true}],
+  "transitions": [{"from": "x", "to": "c", "condition": "$.c == true"}, {"from": "x", "to": "d"},
+                  {"from": "c", "to": "b"}, {"from": "d", "to": "b"}, {"from": "b", "to": "end"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT task AS x FROM ws.claim(ARRAY['fz.x'], 'w', 1) \gset
+SELECT ws.complete(:x, '{"c": false}');
+SELECT task AS d FROM ws.claim(ARRAY['fz.x'], 'w', 1) \gset
+SELECT ws.complete(:d);
+SELECT state, error FROM ws.process WHERE id = :p;
+SELECT fingerprint() AS before \gset
+SELECT try(format('SELECT ws.retry(%s)', :x));
+SELECT try(format('SELECT ws.retry(%s)', :d));
+SELECT fingerprint() = :'before' AS nothing_changed;
+SELECT ws.cancel(:p);
+SELECT state FROM ws.process WHERE id = :p;
+
+-- a wait interval fires by itself: the task waits until its activation plus the wait,
+-- and the first ws.tick after that makes it ready
+SELECT ws.define('{"name": "soon", "nodes": [{"name": "soon", "action": "err.soon", "wait": "20 milliseconds"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT state, due_at - created_at AS wait FROM ws.task WHERE process = :p;
+SELECT pg_sleep(0.1);
+SELECT ws.tick() AS moved;
+SELECT state FROM ws.task WHERE process = :p;
+SELECT count(ws.complete(task, '{}', attempt)) FROM ws.claim(ARRAY['err.soon'], 'w', 1);
+
+-- a person's task was never claimed: an attempt passed with its completion is refused
+CREATE ROLE ws_err_person NOLOGIN;
+SELECT ws.define('{"name": "person", "nodes": [{"name": "h", "role": "ws_err_person"}]}') AS w \gset
+SELECT ws.start(:w) AS p \gset
+SELECT t.id AS h FROM ws.task t WHERE t.process = :p \gset
+SELECT ws.complete(:h, '{}', 1);
+SELECT ws.cancel(:p);
+DROP ROLE ws_err_person;
 
 -- the claim queue ws.ready holds exactly the ready tasks, after every path above (claims,
 -- lease expiry, retries, fills, cancels, timers)

@@ -72,3 +72,21 @@ SELECT * FROM ws.validate(:wr);
 SELECT ws.register_action('reformed', '{"n": {"type": "integer"}}');
 SELECT * FROM ws.validate(:wr);
 SELECT ws.start(:wr);
+
+-- a fill that leaves a required value missing is taken, and the task stays pending with
+-- the error naming what is left; only a pending task can be filled (not a ready or a
+-- running one), and a refused fill changes nothing
+SELECT ws.register_action('pair', '{"x": {"type": "integer", "required": true},
+                                     "y": {"type": "integer", "required": true}}');
+SELECT ws.define('{"name": "pair", "nodes": [{"name": "m", "action": "pair"}]}') IS NOT NULL AS defined;
+SELECT ws.start('pair') AS p6 \gset
+SELECT t.id AS t6 FROM ws.task t WHERE t.process = :p6 \gset
+SELECT ws.fill(:t6, '{"x": 1}');
+SELECT state, params, error FROM ws.task WHERE id = :t6;
+SELECT count(*) AS claimed FROM ws.claim(ARRAY['pair'], 'w', 10);
+SELECT ws.fill(:t6, '{"y": 2}');
+SELECT state, params, error FROM ws.task WHERE id = :t6;
+SELECT ws.fill(:t6, '{"y": 3}');
+SELECT task AS t6 FROM ws.claim(ARRAY['pair'], 'w', 1) \gset
+SELECT ws.fill(:t6, '{"y": 3}');
+SELECT state, params, error FROM ws.task WHERE id = :t6;

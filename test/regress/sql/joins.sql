@@ -123,14 +123,17 @@ SELECT work(:p, 'b');
 SELECT * FROM tasks(:p);
 SELECT * FROM tokens(:p);
 
--- 6. OR join: a token held at another join is a source; the OR join waits for it, and fires
---    once that join's token has moved on
+-- 6. OR join: a token held at another join is a source. Once q and p are done, r is the
+--    only active task, and it does not hold j back: it can reach j through the AND join A
+--    and also through q, whose token is in. The token p left at A can reach j only
+--    through A, so j waits for it, and fires once A has fired
 SELECT ws.define('{"name": "or waits for and", "nodes": [
-  {"name": "x", "split": "and"}, {"name": "p", "action": "j"}, {"name": "q", "action": "j"}, {"name": "r", "action": "j"},
+  {"name": "p", "action": "j", "start": true}, {"name": "q", "action": "j", "start": true},
+  {"name": "r", "action": "j", "start": true},
   {"name": "A", "join": "and"}, {"name": "j", "action": "j", "join": "or"}, {"name": "end", "end": true}],
-  "transitions": [{"from": "x", "to": "p"}, {"from": "x", "to": "q"}, {"from": "x", "to": "r"},
-                  {"from": "p", "to": "A"}, {"from": "r", "to": "A"}, {"from": "A", "to": "j"},
-                  {"from": "q", "to": "j"}, {"from": "j", "to": "end"}]}') AS w \gset
+  "transitions": [{"from": "p", "to": "A"}, {"from": "r", "to": "A"}, {"from": "A", "to": "j"},
+                  {"from": "q", "to": "j"}, {"from": "r", "to": "q", "condition": "$.never == true"},
+                  {"from": "j", "to": "end"}]}') AS w \gset
 SELECT ws.start(:w) AS p \gset
 SELECT work(:p, 'q'), work(:p, 'p');
 SELECT * FROM tokens(:p);
@@ -139,13 +142,16 @@ SELECT work(:p, 'r');
 SELECT * FROM tasks(:p);
 SELECT * FROM tokens(:p);
 
--- 7. an end node completes the process and cancels every other active task
+-- 7. an end node completes the process and cancels every other active task, also one
+--    that is no parent of it and has no path to it
 SELECT ws.define('{"name": "race to end", "nodes": [
-  {"name": "fast", "action": "j"}, {"name": "slow", "action": "j"}, {"name": "end", "end": true, "join": "xor"}],
-  "transitions": [{"from": "fast", "to": "end"}, {"from": "slow", "to": "end"}]}') AS w \gset
+  {"name": "fast", "action": "j"}, {"name": "slow", "action": "j"}, {"name": "end"}, {"name": "later"}],
+  "transitions": [{"from": "fast", "to": "end"}, {"from": "slow", "to": "later"}]}') AS w \gset
 SELECT ws.start(:w) AS p \gset
 SELECT work(:p, 'fast');
 SELECT * FROM tasks(:p);
+SELECT e.detail FROM ws.event e JOIN ws.task t ON t.id = e.task JOIN ws.node n ON n.id = t.node
+ WHERE e.process = :p AND n.name = 'slow' AND e.state = 'cancelled';
 SELECT state FROM ws.process WHERE id = :p;
 
 -- 8. stuck: the AND join waits for a token that can never come, nothing is active

@@ -614,7 +614,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.validate(bigint) IS 'ws.validate''s implementation';
 
-CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(bigint) IS
     'The problems of a workflow version, one readable row each; no row means valid (ws.start refuses an invalid one)';
 
@@ -624,7 +624,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.validate(text) IS 'ws.validate''s implementation, by name';
 
-CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(text) IS
     'The problems of the newest version of the named workflow, one readable row each; no row means valid';
 
@@ -694,7 +694,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 
-CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(bigint) IS
     'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
 
@@ -704,7 +704,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
 
-CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';
 ------------------------------------------------------------------------------
 -- A whole workflow from one JSON document, checked and validated as it is stored
@@ -1171,7 +1171,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.to_dot(bigint) IS 'ws.to_dot''s implementation';
 
-CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(bigint) IS
     'The workflow as Graphviz source: readable (shapes, gates, conditions) and read back by ws.define_dot as an equal workflow';
 
@@ -1181,7 +1181,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.to_dot(text) IS 'ws.to_dot''s implementation, by name';
 
-CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(text) IS 'The newest version of the named workflow as Graphviz source';
 
 CREATE FUNCTION ws_internal.process_dot(process bigint) RETURNS text
@@ -1206,7 +1206,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.process_dot(bigint) IS 'ws.process_dot''s implementation';
 
-CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.process_dot(bigint) IS
     'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs; users see the processes of ws.my_processes';
 
@@ -1274,7 +1274,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.export(bigint) IS 'ws.export''s implementation';
 
-CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(bigint) IS
     'The workflow as the JSON document ws.define takes: ws.define(ws.export(w)) defines the next version, equal to w';
 
@@ -1284,7 +1284,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.export(text) IS 'ws.export''s implementation, by name';
 
-CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(text) IS 'The newest version of the named workflow as the JSON document ws.define takes';
 
 ------------------------------------------------------------------------------

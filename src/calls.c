@@ -4,8 +4,15 @@
  * The engine's entry points (ws.start, ws.complete, ws.fail, ws.fill, ws.cancel,
  * ws.retry here; ws.complete_batch in batch.c, ws.take, ws.release and ws.assign in
  * people.c, ws.tick in timers.c, the worker protocol in claim.c) run between WsCallBegin
- * and WsCallEnd: the version check and the switch to the extension's owner (access.c),
- * and SPI. Each is one step of one process (step.c), or one per process.
+ * and WsCallEnd: the refusal of a read-only transaction, the version check and the switch
+ * to the extension's owner (access.c), and SPI. Each is one step of one process (step.c),
+ * or one per process.
+ *
+ * Every one of them writes, so each is refused first thing in a read-only transaction
+ * (WsRefuseReadOnly), as PostgreSQL refuses an INSERT: the store writes rows through the
+ * table access method, past the executor's own check, and a sequence value or a
+ * notification would outlive the rollback of a write refused later. A hot standby runs
+ * every transaction read-only, so this is also what makes ws calls there fail cleanly.
  *
  * ws's functions written in SQL and PL/pgSQL (definitions, validation, pictures, access,
  * pg_cron) are declared in schema ws as LANGUAGE C, symbol ws_call, and implemented by the
@@ -21,10 +28,18 @@
  * (PL/pgSQL returns sets in materialize mode). The twins are SECURITY DEFINER, so inside
  * them current_user is ws's owner; the role that called is recorded by the outermost
  * ws_call and read with ws_internal.caller().
+ *
+ * A function of schema ws declared VOLATILE writes, and its call is refused in a read-only
+ * transaction before its twin runs, as the engine's entry points are. The ones that only
+ * read (validate, lint, to_dot, process_dot, export) are declared STABLE, so they work in
+ * a read-only transaction and on a hot standby. (Their twins stay VOLATILE, to see what an
+ * inner call of the same query wrote, as in ws.to_dot(ws.define_dot(...)); should one
+ * ever write, PostgreSQL's own check refuses its statement.)
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
@@ -33,6 +48,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -48,10 +64,41 @@
 
 /* ---------- the engine's entry points ---------- */
 
-/* Begin an engine call: check the version, record the caller, become the owner, SPI. */
-void
-WsCallBegin(WsCaller *who)
+/*
+ * Refuse the call of function fn, which writes, in a read-only transaction (BEGIN READ
+ * ONLY, default_transaction_read_only, a hot standby), as PreventCommandIfReadOnly does.
+ */
+static void
+WsRefuseReadOnly(Oid fn)
 {
+	char	   *name;
+
+	if (!XactReadOnly)
+		return;
+	name = get_func_name(fn);
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute ws.%s() in a read-only transaction", name),
+				 errdetail("This server is a hot standby: it replays the primary's changes, and every transaction on it is read-only."),
+				 errhint("Call ws.%s() on the primary server; on a standby, only ws's functions that read work.",
+						 name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("cannot execute ws.%s() in a read-only transaction", name),
+			 errdetail("ws.%s() writes, and this transaction is read-only (BEGIN READ ONLY, SET TRANSACTION READ ONLY or default_transaction_read_only).",
+					   name),
+			 errhint("Call it in a read-write transaction: BEGIN READ WRITE, or SET default_transaction_read_only = off first.")));
+}
+
+/*
+ * Begin an engine call of the SQL function fcinfo calls: refuse a read-only transaction,
+ * check the version, record the caller, become the owner, SPI.
+ */
+void
+WsCallBegin(WsCaller *who, FunctionCallInfo fcinfo)
+{
+	WsRefuseReadOnly(fcinfo->flinfo->fn_oid);
 	WsEnter(who);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ws: SPI_connect failed");
@@ -119,7 +166,7 @@ ws_complete(PG_FUNCTION_ARGS)
 	WsTarget	target;
 
 	WsCheckObject(result, "result");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "complete");
 	WsCompleteTask(&st, &target, result, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
 	WsFlush(&st, true);
@@ -146,7 +193,7 @@ ws_fail(PG_FUNCTION_ARGS)
 				 errmsg("error must not be null"),
 				 errhint("Say why the task failed; it is kept on the task and in ws.event.")));
 	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "fail");
 	n = &st.g->nodes[target.node];
 	WsRequireRunning(&st);
@@ -196,7 +243,7 @@ ws_fill(PG_FUNCTION_ARGS)
 	if (params == NULL)
 		WsErrNull("params");
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "fill");
 	n = &st.g->nodes[target.node];
 	WsRequireRunning(&st);
@@ -231,7 +278,7 @@ ws_cancel(PG_FUNCTION_ARGS)
 	WsCaller	who;
 	WsStep		st;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsStepLock(&st, &who, process, false);
 	if (st.state != WS_PROC_RUNNING && st.state != WS_PROC_FAILED)
 		ereport(ERROR,
@@ -256,7 +303,7 @@ ws_retry(PG_FUNCTION_ARGS)
 	WsStep		st;
 	WsTarget	target;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "retry");
 	if (target.state != WS_TASK_FAILED)
 		WsErrTaskState("retry", task, WsTaskStateName(target.state),
@@ -394,7 +441,7 @@ ws_start(PG_FUNCTION_ARGS)
 	int64		process;
 
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
@@ -414,7 +461,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		WsErrNull("workflow name");
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
@@ -450,13 +497,20 @@ WsInternalTwin(Oid fn)
 
 static Oid	ws_caller = InvalidOid;	/* InvalidOid: not inside ws_call */
 
+/* A call site's twin, kept in its fn_extra */
+typedef struct WsTwin
+{
+	FmgrInfo	fn;
+	bool		writes;			/* the called function is VOLATILE: refused when read-only */
+} WsTwin;
+
 PG_FUNCTION_INFO_V1(ws_call);
 
 /* Call the ws_internal twin of the called function; its errors lose their context. */
 Datum
 ws_call(PG_FUNCTION_ARGS)
 {
-	FmgrInfo   *twin = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	WsTwin	   *twin = (WsTwin *) fcinfo->flinfo->fn_extra;
 	MemoryContext cxt = CurrentMemoryContext;
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	Datum		result;
@@ -464,11 +518,16 @@ ws_call(PG_FUNCTION_ARGS)
 
 	if (twin == NULL)
 	{
-		twin = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(WsInternalTwin(fcinfo->flinfo->fn_oid), twin, fcinfo->flinfo->fn_mcxt);
+		Oid			oid = WsInternalTwin(fcinfo->flinfo->fn_oid);
+
+		twin = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(WsTwin));
+		fmgr_info_cxt(oid, &twin->fn, fcinfo->flinfo->fn_mcxt);
+		twin->writes = func_volatile(fcinfo->flinfo->fn_oid) == PROVOLATILE_VOLATILE;
 		fcinfo->flinfo->fn_extra = twin;
 	}
-	InitFunctionCallInfoData(*inner, twin, fcinfo->nargs, fcinfo->fncollation,
+	if (twin->writes)
+		WsRefuseReadOnly(fcinfo->flinfo->fn_oid);
+	InitFunctionCallInfoData(*inner, &twin->fn, fcinfo->nargs, fcinfo->fncollation,
 							 fcinfo->context, fcinfo->resultinfo);
 	memcpy(inner->args, fcinfo->args, sizeof(NullableDatum) * fcinfo->nargs);
 	if (!OidIsValid(outer))

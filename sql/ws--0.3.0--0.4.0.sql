@@ -24,6 +24,15 @@ COMMENT ON SCHEMA ws_internal IS 'Internal to the ws extension: implementations 
 
 ALTER TABLE ws.node ADD COLUMN due interval CHECK (due > interval '0');
 
+-- pg_dump keeps the values of the identity sequences too, or a restored database would
+-- number its workflows, nodes, transitions, processes, tasks and events from 1 again
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.workflow', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.node', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.transition', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.process', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.task', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.event', 'id'), '');
+
 -- the trigger functions move; what ws 0.3.0 had as internal helpers, and the functions
 -- that become C entries into ws_internal, are made anew below (grants are given again at
 -- the end, to the roles that had them)

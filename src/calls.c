@@ -222,12 +222,96 @@ ws_fail(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Append "name" to buf, comma-separated. */
+static void
+WsAppendKey(StringInfo buf, const char *name, int len)
+{
+	appendStringInfo(buf, "%s\"%.*s\"", buf->len ? ", " : "", len, name);
+}
+
+/*
+ * Refuse (22023) a fill of task, of node n, that sets anything but the parameters of its
+ * action's form that the workflow's and the node's params leave open: a value either of
+ * them fixes is the designer's, and a task's own params would override it. Process
+ * variables fix nothing (a fill may correct a start param of the wrong type).
+ */
+static void
+WsCheckFillKeys(WsStep *st, WsNode *n, Jsonb *params, int64 task)
+{
+	StringInfoData all,
+				by_node,
+				by_workflow,
+				no_field,
+				open;
+	JsonbIterator *it = JsonbIteratorInit(&params->root);
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	int			nrefused = 0;
+	int			i;
+
+	initStringInfo(&all);
+	initStringInfo(&by_node);
+	initStringInfo(&by_workflow);
+	initStringInfo(&no_field);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			len;
+
+		if (r != WJB_KEY)
+			continue;
+		key = v.val.string.val;
+		len = v.val.string.len;
+		if (getKeyJsonValueFromContainer(&n->params->root, key, len, NULL))
+			WsAppendKey(&by_node, key, len);
+		else if (getKeyJsonValueFromContainer(&st->g->params->root, key, len, NULL))
+			WsAppendKey(&by_workflow, key, len);
+		else if (!WsFormHas(n->form, pnstrdup(key, len)))
+			WsAppendKey(&no_field, key, len);
+		else
+			continue;
+		WsAppendKey(&all, key, len);
+		nrefused++;
+	}
+	if (nrefused == 0)
+		return;
+
+	initStringInfo(&open);
+	for (i = 0; n->form && i < n->form->nfields; i++)
+	{
+		const char *f = n->form->fields[i].name;
+
+		if (!getKeyJsonValueFromContainer(&n->params->root, f, strlen(f), NULL) &&
+			!getKeyJsonValueFromContainer(&st->g->params->root, f, strlen(f), NULL))
+			WsAppendKey(&open, f, strlen(f));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot fill %s %s of task " INT64_FORMAT,
+					nrefused == 1 ? "parameter" : "parameters", all.data, task),
+			 errdetail("%s%s%s%s%s",
+					   by_node.len ? psprintf("Node \"%s\" fixes %s.", n->name, by_node.data) : "",
+					   by_node.len && (by_workflow.len || no_field.len) ? " " : "",
+					   by_workflow.len ? psprintf("Workflow \"%s\" fixes %s.", st->g->name, by_workflow.data) : "",
+					   by_workflow.len && no_field.len ? " " : "",
+					   !no_field.len ? ""
+					   : n->form ? psprintf("The form of action \"%s\" has no %s.", n->action, no_field.data)
+					   : psprintf("Action \"%s\" has no form.", n->action)),
+			 open.len
+			 ? errhint("A fill sets only the parameters of the action's form that the workflow and the node leave open: %s.",
+					   open.data)
+			 : n->form
+			 ? errhint("The workflow and the node fix every parameter of the action's form, so nothing of this task can be filled: an administrator cancels its process (ws.cancel), to start it again with right values.")
+			 : errhint("SELECT ws.fill(" INT64_FORMAT ", '{}') checks the task against its action again.", task)));
+}
+
 PG_FUNCTION_INFO_V1(ws_fill);
 
 /*
  * ws.fill(task, params): a member of the node's role supplies parameters of a pending
- * task. Values are checked against the action's form, merged into the task's params,
- * and the task becomes ready once nothing is missing or of the wrong type.
+ * task: only the action's form parameters that the workflow and the node leave open.
+ * Values are checked against the form, merged into the task's params, and the task
+ * becomes ready once nothing is missing or of the wrong type.
  */
 Datum
 ws_fill(PG_FUNCTION_ARGS)
@@ -253,6 +337,7 @@ ws_fill(PG_FUNCTION_ARGS)
 					   : WsTaskStateName(target.state),
 					   "Only a pending task whose action misses parameters can be filled.");
 	WsCheckAssignee(&st, &target, "fill");
+	WsCheckFillKeys(&st, n, params, task);
 	problems = WsFormProblems(n->form, params, n->action, false);
 	if (problems)
 		ereport(ERROR,

@@ -82,6 +82,10 @@ BEGIN
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;
     RETURN QUERY
+    SELECT format('action of node "%s" is too long: %s bytes, at most %s', n.name, octet_length(n.action),
+                  ws_internal.action_name_max())
+      FROM ws.node n WHERE n.workflow = w.id AND octet_length(n.action) > ws_internal.action_name_max() ORDER BY n.id;
+    RETURN QUERY
     SELECT format('node "%s" has role "%s", which does not exist', n.name, n.role)
       FROM ws.node n WHERE n.workflow = w.id AND n.role IS NOT NULL
        AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = n.role) ORDER BY n.id;

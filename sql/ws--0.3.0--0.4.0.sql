@@ -24,6 +24,15 @@ COMMENT ON SCHEMA ws_internal IS 'Internal to the ws extension: implementations 
 
 ALTER TABLE ws.node ADD COLUMN due interval CHECK (due > interval '0');
 
+-- pg_dump keeps the values of the identity sequences too, or a restored database would
+-- number its workflows, nodes, transitions, processes, tasks and events from 1 again
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.workflow', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.node', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.transition', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.process', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.task', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.event', 'id'), '');
+
 -- the trigger functions move; what ws 0.3.0 had as internal helpers, and the functions
 -- that become C entries into ws_internal, are made anew below (grants are given again at
 -- the end, to the roles that had them)
@@ -159,6 +168,27 @@ BEGIN
     RETURN value #>> '{}';
 END $$;
 COMMENT ON FUNCTION ws_internal.text_value(jsonb, text) IS 'A JSON string as text (NULL for null or absent); refuses other JSON';
+
+-- An action name travels as the payload of the ws_ready notification (NOTIFY takes less than
+-- 8000 bytes) and is a key of the claim queue's index (an entry takes at most 2704 bytes,
+-- whatever compression does): 1000 bytes leave room for both.
+CREATE FUNCTION ws_internal.action_name_max() RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 1000 $$;
+COMMENT ON FUNCTION ws_internal.action_name_max() IS 'The longest action name, in bytes';
+
+CREATE FUNCTION ws_internal.action_name(value text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF octet_length(value) > ws_internal.action_name_max() THEN
+        RAISE EXCEPTION '% is too long: % bytes, at most %', what, octet_length(value), ws_internal.action_name_max()
+            USING ERRCODE = '22023',
+                  DETAIL = 'An action name is the payload of the ws_ready notification and a key of the claim queue, which both limit its length.',
+                  HINT = 'Use a shorter name, such as the job''s module and function: conferencer.tasks.mailing.';
+    END IF;
+    RETURN value;
+END $$;
+COMMENT ON FUNCTION ws_internal.action_name(text, text) IS 'value; refuses an action name longer than ws_internal.action_name_max() bytes';
 
 CREATE FUNCTION ws_internal.boolean_value(value jsonb, what text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -374,6 +404,7 @@ BEGIN
         RAISE EXCEPTION 'action of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node without an action.';
     END IF;
+    action := ws_internal.action_name(action, 'action of ' || what);
     IF role IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
         RAISE EXCEPTION 'role "%" of node "%" does not exist', role, name
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... NOLOGIN.';
@@ -494,6 +525,7 @@ BEGIN
         RAISE EXCEPTION 'action name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the action as workers will claim it, such as ''conferencer.tasks.mailing''.';
     END IF;
+    name := ws_internal.action_name(name, 'action name');
     params := ws_internal.object(params, 'action form');
     FOR f IN SELECT key, value FROM jsonb_each(params) LOOP
         PERFORM ws_internal.keys(f.value, ARRAY['type', 'label', 'required', 'default', 'description'],
@@ -602,6 +634,10 @@ BEGIN
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;
     RETURN QUERY
+    SELECT format('action of node "%s" is too long: %s bytes, at most %s', n.name, octet_length(n.action),
+                  ws_internal.action_name_max())
+      FROM ws.node n WHERE n.workflow = w.id AND octet_length(n.action) > ws_internal.action_name_max() ORDER BY n.id;
+    RETURN QUERY
     SELECT format('node "%s" has role "%s", which does not exist', n.name, n.role)
       FROM ws.node n WHERE n.workflow = w.id AND n.role IS NOT NULL
        AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = n.role) ORDER BY n.id;
@@ -614,7 +650,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.validate(bigint) IS 'ws.validate''s implementation';
 
-CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(bigint) IS
     'The problems of a workflow version, one readable row each; no row means valid (ws.start refuses an invalid one)';
 
@@ -624,7 +660,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.validate(text) IS 'ws.validate''s implementation, by name';
 
-CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(text) IS
     'The problems of the newest version of the named workflow, one readable row each; no row means valid';
 
@@ -694,7 +730,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 
-CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(bigint) IS
     'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
 
@@ -704,7 +740,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
 
-CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';
 ------------------------------------------------------------------------------
 -- A whole workflow from one JSON document, checked and validated as it is stored
@@ -930,6 +966,10 @@ BEGIN
     IF seconds IS NULL OR seconds < 0 OR every IS NULL OR every <= 0 THEN
         RAISE EXCEPTION 'seconds must be zero or more and every more than zero'
             USING ERRCODE = '22023', HINT = 'CALL ws.run_ticks(58, 0.25) runs ticks for 58 seconds, 4 a second at most.';
+    END IF;
+    -- a hot standby ticks nothing: ws.tick writes, and the primary's ticks reach it anyway
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RETURN;
     END IF;
     LOOP
         -- ws dropped meanwhile (this code runs on from the function cache): stop cleanly,
@@ -1171,7 +1211,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.to_dot(bigint) IS 'ws.to_dot''s implementation';
 
-CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(bigint) IS
     'The workflow as Graphviz source: readable (shapes, gates, conditions) and read back by ws.define_dot as an equal workflow';
 
@@ -1181,7 +1221,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.to_dot(text) IS 'ws.to_dot''s implementation, by name';
 
-CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(text) IS 'The newest version of the named workflow as Graphviz source';
 
 CREATE FUNCTION ws_internal.process_dot(process bigint) RETURNS text
@@ -1206,7 +1246,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.process_dot(bigint) IS 'ws.process_dot''s implementation';
 
-CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.process_dot(bigint) IS
     'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs; users see the processes of ws.my_processes';
 
@@ -1274,7 +1314,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.export(bigint) IS 'ws.export''s implementation';
 
-CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(bigint) IS
     'The workflow as the JSON document ws.define takes: ws.define(ws.export(w)) defines the next version, equal to w';
 
@@ -1284,7 +1324,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.export(text) IS 'ws.export''s implementation, by name';
 
-CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(text) IS 'The newest version of the named workflow as the JSON document ws.define takes';
 
 ------------------------------------------------------------------------------

@@ -352,11 +352,11 @@ ws_complete_batch(PG_FUNCTION_ARGS)
 	if (a.nt == 0)
 	{
 		/* nothing to do, but the same checks of the caller and the version */
-		WsCallBegin(&who);
+		WsCallBegin(&who, fcinfo);
 		WsCallEnd(&who);
 		PG_RETURN_INT32(0);
 	}
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	memset(&b, 0, sizeof(b));
 	store = WsStoreBegin(&who);
 	tproc = palloc0(sizeof(int64) * a.nt);

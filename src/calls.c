@@ -4,8 +4,15 @@
  * The engine's entry points (ws.start, ws.complete, ws.fail, ws.fill, ws.cancel,
  * ws.retry here; ws.complete_batch in batch.c, ws.take, ws.release and ws.assign in
  * people.c, ws.tick in timers.c, the worker protocol in claim.c) run between WsCallBegin
- * and WsCallEnd: the version check and the switch to the extension's owner (access.c),
- * and SPI. Each is one step of one process (step.c), or one per process.
+ * and WsCallEnd: the refusal of a read-only transaction, the version check and the switch
+ * to the extension's owner (access.c), and SPI. Each is one step of one process (step.c),
+ * or one per process.
+ *
+ * Every one of them writes, so each is refused first thing in a read-only transaction
+ * (WsRefuseReadOnly), as PostgreSQL refuses an INSERT: the store writes rows through the
+ * table access method, past the executor's own check, and a sequence value or a
+ * notification would outlive the rollback of a write refused later. A hot standby runs
+ * every transaction read-only, so this is also what makes ws calls there fail cleanly.
  *
  * ws's functions written in SQL and PL/pgSQL (definitions, validation, pictures, access,
  * pg_cron) are declared in schema ws as LANGUAGE C, symbol ws_call, and implemented by the
@@ -21,10 +28,18 @@
  * (PL/pgSQL returns sets in materialize mode). The twins are SECURITY DEFINER, so inside
  * them current_user is ws's owner; the role that called is recorded by the outermost
  * ws_call and read with ws_internal.caller().
+ *
+ * A function of schema ws declared VOLATILE writes, and its call is refused in a read-only
+ * transaction before its twin runs, as the engine's entry points are. The ones that only
+ * read (validate, lint, to_dot, process_dot, export) are declared STABLE, so they work in
+ * a read-only transaction and on a hot standby. (Their twins stay VOLATILE, to see what an
+ * inner call of the same query wrote, as in ws.to_dot(ws.define_dot(...)); should one
+ * ever write, PostgreSQL's own check refuses its statement.)
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
@@ -33,6 +48,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -48,10 +64,41 @@
 
 /* ---------- the engine's entry points ---------- */
 
-/* Begin an engine call: check the version, record the caller, become the owner, SPI. */
-void
-WsCallBegin(WsCaller *who)
+/*
+ * Refuse the call of function fn, which writes, in a read-only transaction (BEGIN READ
+ * ONLY, default_transaction_read_only, a hot standby), as PreventCommandIfReadOnly does.
+ */
+static void
+WsRefuseReadOnly(Oid fn)
 {
+	char	   *name;
+
+	if (!XactReadOnly)
+		return;
+	name = get_func_name(fn);
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute ws.%s() in a read-only transaction", name),
+				 errdetail("This server is a hot standby: it replays the primary's changes, and every transaction on it is read-only."),
+				 errhint("Call ws.%s() on the primary server; on a standby, only ws's functions that read work.",
+						 name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("cannot execute ws.%s() in a read-only transaction", name),
+			 errdetail("ws.%s() writes, and this transaction is read-only (BEGIN READ ONLY, SET TRANSACTION READ ONLY or default_transaction_read_only).",
+					   name),
+			 errhint("Call it in a read-write transaction: BEGIN READ WRITE, or SET default_transaction_read_only = off first.")));
+}
+
+/*
+ * Begin an engine call of the SQL function fcinfo calls: refuse a read-only transaction,
+ * check the version, record the caller, become the owner, SPI.
+ */
+void
+WsCallBegin(WsCaller *who, FunctionCallInfo fcinfo)
+{
+	WsRefuseReadOnly(fcinfo->flinfo->fn_oid);
 	WsEnter(who);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ws: SPI_connect failed");
@@ -120,7 +167,7 @@ ws_complete(PG_FUNCTION_ARGS)
 	WsTarget	target;
 
 	WsCheckObject(result, "result");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "complete");
 	WsCompleteTask(&st, &target, result, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
 	WsFlush(&st, true);
@@ -147,7 +194,7 @@ ws_fail(PG_FUNCTION_ARGS)
 				 errmsg("error must not be null"),
 				 errhint("Say why the task failed; it is kept on the task and in ws.event.")));
 	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "fail");
 	n = &st.g->nodes[target.node];
 	WsRequireRunning(&st);
@@ -176,12 +223,96 @@ ws_fail(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Append "name" to buf, comma-separated. */
+static void
+WsAppendKey(StringInfo buf, const char *name, int len)
+{
+	appendStringInfo(buf, "%s\"%.*s\"", buf->len ? ", " : "", len, name);
+}
+
+/*
+ * Refuse (22023) a fill of task, of node n, that sets anything but the parameters of its
+ * action's form that the workflow's and the node's params leave open: a value either of
+ * them fixes is the designer's, and a task's own params would override it. Process
+ * variables fix nothing (a fill may correct a start param of the wrong type).
+ */
+static void
+WsCheckFillKeys(WsStep *st, WsNode *n, Jsonb *params, int64 task)
+{
+	StringInfoData all,
+				by_node,
+				by_workflow,
+				no_field,
+				open;
+	JsonbIterator *it = JsonbIteratorInit(&params->root);
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	int			nrefused = 0;
+	int			i;
+
+	initStringInfo(&all);
+	initStringInfo(&by_node);
+	initStringInfo(&by_workflow);
+	initStringInfo(&no_field);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			len;
+
+		if (r != WJB_KEY)
+			continue;
+		key = v.val.string.val;
+		len = v.val.string.len;
+		if (getKeyJsonValueFromContainer(&n->params->root, key, len, NULL))
+			WsAppendKey(&by_node, key, len);
+		else if (getKeyJsonValueFromContainer(&st->g->params->root, key, len, NULL))
+			WsAppendKey(&by_workflow, key, len);
+		else if (!WsFormHas(n->form, pnstrdup(key, len)))
+			WsAppendKey(&no_field, key, len);
+		else
+			continue;
+		WsAppendKey(&all, key, len);
+		nrefused++;
+	}
+	if (nrefused == 0)
+		return;
+
+	initStringInfo(&open);
+	for (i = 0; n->form && i < n->form->nfields; i++)
+	{
+		const char *f = n->form->fields[i].name;
+
+		if (!getKeyJsonValueFromContainer(&n->params->root, f, strlen(f), NULL) &&
+			!getKeyJsonValueFromContainer(&st->g->params->root, f, strlen(f), NULL))
+			WsAppendKey(&open, f, strlen(f));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cannot fill %s %s of task " INT64_FORMAT,
+					nrefused == 1 ? "parameter" : "parameters", all.data, task),
+			 errdetail("%s%s%s%s%s",
+					   by_node.len ? psprintf("Node \"%s\" fixes %s.", n->name, by_node.data) : "",
+					   by_node.len && (by_workflow.len || no_field.len) ? " " : "",
+					   by_workflow.len ? psprintf("Workflow \"%s\" fixes %s.", st->g->name, by_workflow.data) : "",
+					   by_workflow.len && no_field.len ? " " : "",
+					   !no_field.len ? ""
+					   : n->form ? psprintf("The form of action \"%s\" has no %s.", n->action, no_field.data)
+					   : psprintf("Action \"%s\" has no form.", n->action)),
+			 open.len
+			 ? errhint("A fill sets only the parameters of the action's form that the workflow and the node leave open: %s.",
+					   open.data)
+			 : n->form
+			 ? errhint("The workflow and the node fix every parameter of the action's form, so nothing of this task can be filled: an administrator cancels its process (ws.cancel), to start it again with right values.")
+			 : errhint("SELECT ws.fill(" INT64_FORMAT ", '{}') checks the task against its action again.", task)));
+}
+
 PG_FUNCTION_INFO_V1(ws_fill);
 
 /*
  * ws.fill(task, params): a member of the node's role supplies parameters of a pending
- * task. Values are checked against the action's form, merged into the task's params,
- * and the task becomes ready once nothing is missing or of the wrong type.
+ * task: only the action's form parameters that the workflow and the node leave open.
+ * Values are checked against the form, merged into the task's params, and the task
+ * becomes ready once nothing is missing or of the wrong type.
  */
 Datum
 ws_fill(PG_FUNCTION_ARGS)
@@ -197,7 +328,7 @@ ws_fill(PG_FUNCTION_ARGS)
 	if (params == NULL)
 		WsErrNull("params");
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "fill");
 	n = &st.g->nodes[target.node];
 	WsRequireRunning(&st);
@@ -207,6 +338,7 @@ ws_fill(PG_FUNCTION_ARGS)
 					   : WsTaskStateName(target.state),
 					   "Only a pending task whose action misses parameters can be filled.");
 	WsCheckAssignee(&st, &target, "fill");
+	WsCheckFillKeys(&st, n, params, task);
 	problems = WsFormProblems(n->form, params, n->action, false);
 	if (problems)
 		ereport(ERROR,
@@ -232,7 +364,7 @@ ws_cancel(PG_FUNCTION_ARGS)
 	WsCaller	who;
 	WsStep		st;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsStepLock(&st, &who, process, false);
 	if (st.state != WS_PROC_RUNNING && st.state != WS_PROC_FAILED)
 		ereport(ERROR,
@@ -257,7 +389,7 @@ ws_retry(PG_FUNCTION_ARGS)
 	WsStep		st;
 	WsTarget	target;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsTargetStep(&st, &who, task, &target, "retry");
 	if (target.state != WS_TASK_FAILED)
 		WsErrTaskState("retry", task, WsTaskStateName(target.state),
@@ -395,7 +527,7 @@ ws_start(PG_FUNCTION_ARGS)
 	int64		process;
 
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
@@ -415,7 +547,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		WsErrNull("workflow name");
 	WsCheckObject(params, "params");
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
@@ -451,13 +583,20 @@ WsInternalTwin(Oid fn)
 
 static Oid	ws_caller = InvalidOid;	/* InvalidOid: not inside ws_call */
 
+/* A call site's twin, kept in its fn_extra */
+typedef struct WsTwin
+{
+	FmgrInfo	fn;
+	bool		writes;			/* the called function is VOLATILE: refused when read-only */
+} WsTwin;
+
 PG_FUNCTION_INFO_V1(ws_call);
 
 /* Call the ws_internal twin of the called function; its errors lose their context. */
 Datum
 ws_call(PG_FUNCTION_ARGS)
 {
-	FmgrInfo   *twin = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	WsTwin	   *twin = (WsTwin *) fcinfo->flinfo->fn_extra;
 	MemoryContext cxt = CurrentMemoryContext;
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	Datum		result;
@@ -465,11 +604,16 @@ ws_call(PG_FUNCTION_ARGS)
 
 	if (twin == NULL)
 	{
-		twin = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(WsInternalTwin(fcinfo->flinfo->fn_oid), twin, fcinfo->flinfo->fn_mcxt);
+		Oid			oid = WsInternalTwin(fcinfo->flinfo->fn_oid);
+
+		twin = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(WsTwin));
+		fmgr_info_cxt(oid, &twin->fn, fcinfo->flinfo->fn_mcxt);
+		twin->writes = func_volatile(fcinfo->flinfo->fn_oid) == PROVOLATILE_VOLATILE;
 		fcinfo->flinfo->fn_extra = twin;
 	}
-	InitFunctionCallInfoData(*inner, twin, fcinfo->nargs, fcinfo->fncollation,
+	if (twin->writes)
+		WsRefuseReadOnly(fcinfo->flinfo->fn_oid);
+	InitFunctionCallInfoData(*inner, &twin->fn, fcinfo->nargs, fcinfo->fncollation,
 							 fcinfo->context, fcinfo->resultinfo);
 	memcpy(inner->args, fcinfo->args, sizeof(NullableDatum) * fcinfo->nargs);
 	if (!OidIsValid(outer))

@@ -6,10 +6,12 @@
 #ifndef WS_CALLS_H
 #define WS_CALLS_H
 
+#include "fmgr.h"
+
 #include "access.h"
 #include "step.h"
 
-extern void WsCallBegin(WsCaller *who);
+extern void WsCallBegin(WsCaller *who, FunctionCallInfo fcinfo);
 extern void WsCallEnd(WsCaller *who);
 extern void WsCompleteTask(WsStep *st, WsTarget *target, Jsonb *result, bool has_attempt,
 						   int attempt);

@@ -285,7 +285,7 @@ ws_claim(PG_FUNCTION_ARGS)
 				 errhint("Use something that identifies the worker process, like host:pid.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
 					  &actions, &actnulls, &nactions);
 	n = WsClaimTasks(&who, actions, actnulls, nactions, worker, max,
@@ -354,7 +354,7 @@ ws_heartbeat(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		WsErrNull("lease");
 	WsCheckLease(PG_GETARG_INTERVAL_P(1));
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsCheckRunning(&who, task, has_attempt, attempt, "heartbeat");
 	WsCheckUpdated(WsQueryHeartbeat(task, PG_GETARG_DATUM(1), has_attempt, attempt), task);
 	WsCallEnd(&who);
@@ -378,7 +378,7 @@ ws_progress(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("percent must be between 0 and 100, not %g", pct)));
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsCheckRunning(&who, task, false, 0, "report progress of");
 	WsCheckUpdated(WsQueryProgress(task, PG_GETARG_DATUM(1)), task);
 	WsCallEnd(&who);

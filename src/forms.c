@@ -5,7 +5,8 @@
  *   - a task being activated (engine.c, WsProceed) checks its effective params: a missing
  *     required value or a value of the wrong type makes it pending, the problem in its
  *     error column, for a person to fix with ws.fill;
- *   - ws.fill refuses values of the wrong type before it stores anything;
+ *   - ws.fill refuses values of the wrong type before it stores anything, and any key
+ *     but the form's fields that the workflow and the node leave open (calls.c);
  *   - ws.validate (through ws_internal.form_problems) checks the constant params of each
  *     node (workflow params, then node params) against its action's form.
  * A JSON null passes the type check of any field, and does not count as present for a
@@ -89,6 +90,18 @@ WsFormParse(Jsonb *params)
 		return NULL;
 	qsort(form->fields, form->nfields, sizeof(WsField), WsFieldCmp);
 	return form;
+}
+
+/* Is name a field of form (NULL: no form, no field)? */
+bool
+WsFormHas(const WsForm *form, const char *name)
+{
+	WsField		key;
+
+	if (form == NULL)
+		return false;
+	key.name = (char *) name;
+	return bsearch(&key, form->fields, form->nfields, sizeof(WsField), WsFieldCmp) != NULL;
 }
 
 /* Does s read as a timestamp with time zone (as timestamptz_in would)? */

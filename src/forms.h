@@ -32,6 +32,7 @@ typedef struct WsForm
 } WsForm;
 
 extern WsForm *WsFormParse(Jsonb *params);
+extern bool WsFormHas(const WsForm *form, const char *name);
 extern char *WsFormProblems(const WsForm *form, Jsonb *params, const char *action, bool required);
 extern const char *WsFieldTypeHint(const WsForm *form, Jsonb *params);
 

@@ -32,6 +32,11 @@
  *
  * A notifier that has had nothing to send for ws.notifier_idle exits, so that it never
  * holds a database that someone wants to drop for long.
+ *
+ * A hot standby runs no notifier: one is asked for only by a commit with notifications,
+ * that is by a step, and every step is refused there (read-only, src/calls.c); its start
+ * time (BgWorkerStart_RecoveryFinished) would hold it back until the end of recovery
+ * anyway. The ring's shared memory and the transaction callbacks do nothing meanwhile.
  */
 #include "postgres.h"
 

@@ -139,7 +139,7 @@ ws_take(PG_FUNCTION_ARGS)
 	WsStep		st;
 	WsTarget	target;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsPendingStep(&st, &who, task, &target, "take", true);
 	WsReassign(&st, &target, who.actor, psprintf("taken by \"%s\"", who.actor));
 	WsStepEnd(&st);
@@ -163,7 +163,7 @@ ws_release(PG_FUNCTION_ARGS)
 	char	   *assignee;
 	const char *role;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	WsPendingStep(&st, &who, task, &target, "release", true);
 	assignee = WsTaskAssignee(&st, task);
 	if (assignee == NULL || strcmp(assignee, who.actor) != 0)
@@ -220,7 +220,7 @@ ws_assign(PG_FUNCTION_ARGS)
 	WsStep		st;
 	WsTarget	target;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	if (!WsIsAdmin(&who))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

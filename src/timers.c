@@ -93,7 +93,7 @@ ws_tick(PG_FUNCTION_ARGS)
 	int64	   *tasks,
 			   *procs;
 
-	WsCallBegin(&who);
+	WsCallBegin(&who, fcinfo);
 	n = WsQueryDueTasks(&tasks, &procs);
 	for (i = 0; i < n;)
 	{

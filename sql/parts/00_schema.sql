@@ -233,3 +233,11 @@ SELECT pg_catalog.pg_extension_config_dump('ws.process', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.task', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.ready', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.event', '');
+-- and the values of their identity sequences, or a restored database would number its
+-- workflows, nodes, transitions, processes, tasks and events from 1 again
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.workflow', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.node', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.transition', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.process', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.task', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.event', 'id'), '');

@@ -37,6 +37,27 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.text_value(jsonb, text) IS 'A JSON string as text (NULL for null or absent); refuses other JSON';
 
+-- An action name travels as the payload of the ws_ready notification (NOTIFY takes less than
+-- 8000 bytes) and is a key of the claim queue's index (an entry takes at most 2704 bytes,
+-- whatever compression does): 1000 bytes leave room for both.
+CREATE FUNCTION ws_internal.action_name_max() RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 1000 $$;
+COMMENT ON FUNCTION ws_internal.action_name_max() IS 'The longest action name, in bytes';
+
+CREATE FUNCTION ws_internal.action_name(value text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+BEGIN
+    IF octet_length(value) > ws_internal.action_name_max() THEN
+        RAISE EXCEPTION '% is too long: % bytes, at most %', what, octet_length(value), ws_internal.action_name_max()
+            USING ERRCODE = '22023',
+                  DETAIL = 'An action name is the payload of the ws_ready notification and a key of the claim queue, which both limit its length.',
+                  HINT = 'Use a shorter name, such as the job''s module and function: conferencer.tasks.mailing.';
+    END IF;
+    RETURN value;
+END $$;
+COMMENT ON FUNCTION ws_internal.action_name(text, text) IS 'value; refuses an action name longer than ws_internal.action_name_max() bytes';
+
 CREATE FUNCTION ws_internal.boolean_value(value jsonb, what text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -251,6 +272,7 @@ BEGIN
         RAISE EXCEPTION 'action of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node without an action.';
     END IF;
+    action := ws_internal.action_name(action, 'action of ' || what);
     IF role IS NOT NULL AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
         RAISE EXCEPTION 'role "%" of node "%" does not exist', role, name
             USING ERRCODE = '42704', HINT = 'Create it first: CREATE ROLE ... NOLOGIN.';
@@ -371,6 +393,7 @@ BEGIN
         RAISE EXCEPTION 'action name must not be empty'
             USING ERRCODE = '22023', HINT = 'Name the action as workers will claim it, such as ''conferencer.tasks.mailing''.';
     END IF;
+    name := ws_internal.action_name(name, 'action name');
     params := ws_internal.object(params, 'action form');
     FOR f IN SELECT key, value FROM jsonb_each(params) LOOP
         PERFORM ws_internal.keys(f.value, ARRAY['type', 'label', 'required', 'default', 'description'],

@@ -82,6 +82,10 @@ BEGIN
     SELECT format('node "%s" has a wait and a wait_until', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.wait IS NOT NULL AND n.wait_until IS NOT NULL ORDER BY n.id;
     RETURN QUERY
+    SELECT format('action of node "%s" is too long: %s bytes, at most %s', n.name, octet_length(n.action),
+                  ws_internal.action_name_max())
+      FROM ws.node n WHERE n.workflow = w.id AND octet_length(n.action) > ws_internal.action_name_max() ORDER BY n.id;
+    RETURN QUERY
     SELECT format('node "%s" has role "%s", which does not exist', n.name, n.role)
       FROM ws.node n WHERE n.workflow = w.id AND n.role IS NOT NULL
        AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = n.role) ORDER BY n.id;
@@ -94,7 +98,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.validate(bigint) IS 'ws.validate''s implementation';
 
-CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(bigint) IS
     'The problems of a workflow version, one readable row each; no row means valid (ws.start refuses an invalid one)';
 
@@ -104,7 +108,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.validate(text) IS 'ws.validate''s implementation, by name';
 
-CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.validate(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.validate(text) IS
     'The problems of the newest version of the named workflow, one readable row each; no row means valid';
 
@@ -174,7 +178,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 
-CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow bigint) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(bigint) IS
     'Warnings about a workflow, one readable row each: what ws.start accepts but is probably a mistake (ws.validate lists what it refuses)';
 
@@ -184,5 +188,5 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.lint(text) IS 'ws.lint''s implementation, by name';
 
-CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.lint(workflow text) RETURNS SETOF text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.lint(text) IS 'Warnings about the newest version of the named workflow, one readable row each';

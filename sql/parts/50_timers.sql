@@ -22,6 +22,10 @@ BEGIN
         RAISE EXCEPTION 'seconds must be zero or more and every more than zero'
             USING ERRCODE = '22023', HINT = 'CALL ws.run_ticks(58, 0.25) runs ticks for 58 seconds, 4 a second at most.';
     END IF;
+    -- a hot standby ticks nothing: ws.tick writes, and the primary's ticks reach it anyway
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
     LOOP
         -- ws dropped meanwhile (this code runs on from the function cache): stop cleanly,
         -- also when the drop commits while ws.tick() waits for its tables

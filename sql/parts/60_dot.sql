@@ -147,7 +147,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.to_dot(bigint) IS 'ws.to_dot''s implementation';
 
-CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(bigint) IS
     'The workflow as Graphviz source: readable (shapes, gates, conditions) and read back by ws.define_dot as an equal workflow';
 
@@ -157,7 +157,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.to_dot(text) IS 'ws.to_dot''s implementation, by name';
 
-CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.to_dot(workflow text) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.to_dot(text) IS 'The newest version of the named workflow as Graphviz source';
 
 CREATE FUNCTION ws_internal.process_dot(process bigint) RETURNS text
@@ -182,7 +182,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.process_dot(bigint) IS 'ws.process_dot''s implementation';
 
-CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.process_dot(bigint) IS
     'The workflow of a process as Graphviz source, each node coloured by the state of its latest task, with the number of runs; users see the processes of ws.my_processes';
 

@@ -45,7 +45,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.export(bigint) IS 'ws.export''s implementation';
 
-CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow bigint) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(bigint) IS
     'The workflow as the JSON document ws.define takes: ws.define(ws.export(w)) defines the next version, equal to w';
 
@@ -55,5 +55,5 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION ws_internal.export(text) IS 'ws.export''s implementation, by name';
 
-CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+CREATE FUNCTION ws.export(workflow text) RETURNS jsonb AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ws.export(text) IS 'The newest version of the named workflow as the JSON document ws.define takes';

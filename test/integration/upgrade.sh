@@ -8,7 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 # everything of schemas ws and ws_internal that a version defines, as text (names, types,
 # defaults, constraints, indexes, comments, function bodies, settings and attributes, view
-# definitions, owners, privileges, the extension's initial privileges and members)
+# definitions, owners, privileges, the extension's initial privileges and members, what
+# pg_dump keeps the data of)
 schema() {
     q -d "$1" <<'SQL'
 SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -66,6 +67,9 @@ SELECT 'member of the extension ' || pg_describe_object(d.classid, d.objid, d.ob
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ws')
 UNION ALL
 SELECT 'extension in schema ' || e.extnamespace::regnamespace FROM pg_extension e WHERE e.extname = 'ws'
+UNION ALL
+SELECT 'dumped with its data ' || u.rel::regclass || coalesce(' where ' || nullif(u.cond, ''), '')
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(rel, cond) WHERE e.extname = 'ws'
 UNION ALL
 SELECT 'view ' || c.relname || ' ' || md5(pg_get_viewdef(c.oid))
   FROM pg_class c WHERE c.relnamespace = ANY (ARRAY['ws'::regnamespace, 'ws_internal'::regnamespace]) AND c.relkind = 'v'
@@ -172,6 +176,8 @@ SQL
                                    AND has_function_privilege('ws_upgrade_admin', 'ws.define(jsonb)', 'EXECUTE')
                                    AND (SELECT count(*) = 3 FROM ws.process)" 2>&1)
     [ "$g" = t ]; ok $? "from $from: a dump of the upgraded database restores with its data and the users' grants ($g)"
+    g=$(q -d "${db}_restored" -c "SELECT ws.start('up')" 2>&1)
+    [ "$g" = 4 ]; ok $? "from $from: and its identities continue: a new process is number 4 ($g)"
     dropdb --if-exists "${db}_restored" >/dev/null 2>&1
     q -d "$db" -c "DROP EXTENSION ws" >/dev/null
     left=$(q -d "$db" -c "SELECT string_agg(nspname, ', ') FROM pg_namespace WHERE nspname IN ('ws', 'ws_internal')")

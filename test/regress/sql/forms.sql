@@ -90,3 +90,42 @@ SELECT ws.fill(:t6, '{"y": 3}');
 SELECT task AS t6 FROM ws.claim(ARRAY['pair'], 'w', 1) \gset
 SELECT ws.fill(:t6, '{"y": 3}');
 SELECT state, params, error FROM ws.task WHERE id = :t6;
+
+-- ws.fill sets only the parameters of the action's form that the workflow and the node
+-- leave open: a value either fixes is the designer's, not the filler's. Anything else is
+-- refused, every key named, and nothing changes.
+SELECT ws.register_action('pay', '{"memo": {"type": "string", "required": true}, "amount": {"type": "number"},
+                                   "account": {"type": "string"}, "currency": {"type": "string"}}');
+SELECT ws.define('{"name": "payment", "params": {"currency": "EUR"},
+  "nodes": [{"name": "pay", "action": "pay", "params": {"account": "COMPANY"}}]}') AS wp \gset
+SELECT ws.start('payment', '{"amount": "a lot"}') AS pp \gset
+SELECT id AS tp FROM ws.task WHERE process = :pp \gset
+SELECT state, error FROM ws.task WHERE id = :tp;
+SELECT ws.fill(:tp, '{"memo": "ok", "account": "BOB"}');
+SELECT ws.fill(:tp, '{"memo": "ok", "currency": "USD"}');
+SELECT ws.fill(:tp, '{"memo": "ok", "tip": 5}');
+SELECT ws.fill(:tp, '{"tip": 5, "memo": "ok", "account": "BOB", "currency": "USD", "bank": "x"}');
+SELECT state, params, error FROM ws.task WHERE id = :tp;
+-- what is open: the form's other parameters, a process variable among them
+SELECT ws.fill(:tp, '{"memo": "ok", "amount": 12.5}');
+SELECT c.params FROM ws.claim(ARRAY['pay'], 'w') c WHERE c.task = :tp;
+-- a workflow param stays fixed when the process overrides it (here with a value of the
+-- wrong type): not the filler's to change; with nothing else in the form, nothing is
+SELECT ws.register_action('memo_only', '{"memo": {"type": "string"}}');
+SELECT ws.define('{"name": "fixed", "params": {"memo": "standard"}, "nodes": [{"name": "m", "action": "memo_only"}]}') IS NOT NULL AS defined;
+SELECT ws.start('fixed', '{"memo": 7}') AS pf \gset
+SELECT ws.fill(t.id, '{"memo": "mine"}') FROM ws.task t WHERE t.process = :pf;
+-- a form removed since the task became pending: nothing to fill, {} checks it again
+SELECT ws.register_action('reformable', '{"n": {"type": "integer", "required": true}}');
+SELECT ws.define('{"name": "reformable", "nodes": [{"name": "r", "action": "reformable"}]}') IS NOT NULL AS defined;
+SELECT ws.start('reformable') AS pr \gset
+SELECT ws.register_action('reformable', '{}');
+SELECT ws.fill(t.id, '{"n": 1}') FROM ws.task t WHERE t.process = :pr;
+SELECT ws.fill(t.id, '{}') FROM ws.task t WHERE t.process = :pr;
+SELECT state, params FROM ws.task WHERE process = :pr;
+-- a human task has no action, so no form: it is completed, never filled
+CREATE ROLE ws_forms_clerk NOLOGIN;
+SELECT ws.define('{"name": "approval", "nodes": [{"name": "approve", "role": "ws_forms_clerk"}]}') IS NOT NULL AS defined;
+SELECT ws.start('approval') AS pa \gset
+SELECT ws.fill(t.id, '{"memo": "ok"}') FROM ws.task t WHERE t.process = :pa;
+DROP ROLE ws_forms_clerk;

@@ -155,3 +155,36 @@ SELECT count(*) AS problems FROM ws.validate('named');
 SELECT count(*) AS warnings FROM ws.lint('named');
 SELECT ws.export('Named');
 SELECT ws.lint('nobody');
+
+------------------------------------------------------------------------------
+-- Action names that would not fit where an action name goes (the ws_ready payload,
+-- the claim queue's index) are refused where a node or an action gets them, not by
+-- ws.start
+------------------------------------------------------------------------------
+SELECT count(*) AS workflows_before FROM ws.workflow \gset
+SELECT count(*) AS actions_before FROM ws.action \gset
+SELECT ws.register_action(repeat('a', 8000));
+SELECT ws.register_action(repeat('é', 501));
+SELECT ws.define(jsonb_build_object('name', 'long', 'nodes', jsonb_build_array(
+  jsonb_build_object('name', 'n', 'action', repeat('b', 8000)))));
+SELECT ws.define(jsonb_build_object('name', 'long', 'nodes', jsonb_build_array(
+  jsonb_build_object('name', 'n', 'action', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 100) i)))));
+SELECT ws.define_dot(format('digraph long { n [action="%s"] }', repeat('c', 1001)));
+SELECT ws.create_workflow('long') AS wl \gset
+SELECT ws.add_node(:wl, 'n', repeat('d', 1001));
+SELECT count(*) = :workflows_before + 1 AS only_the_empty_one, count(*) FILTER (WHERE name = 'long') AS long
+  FROM ws.workflow;
+SELECT count(*) = :actions_before AS no_action_stored FROM ws.action;
+-- 1000 bytes is the most, and works all the way through a claim
+SELECT ws.register_action(repeat('é', 500));
+SELECT count(*) AS registered FROM ws.action WHERE name = repeat('é', 500);
+SELECT ws.define(jsonb_build_object('name', 'longest', 'nodes', jsonb_build_array(
+  jsonb_build_object('name', 'n', 'action', repeat('e', 1000))))) IS NOT NULL AS defined;
+SELECT ws.start('longest') IS NOT NULL AS started;
+SELECT length(action) AS claimed FROM ws.claim(ARRAY[repeat('e', 1000)], 'w');
+-- a node that got a longer one some other way (a direct write) is a problem of
+-- ws.validate, so ws.start refuses it
+SELECT ws.add_node(:wl, 'm', 'short', is_start => true, is_end => true) > 0 AS added;
+UPDATE ws.node SET action = repeat('f', 1001) WHERE workflow = :wl;
+SELECT * FROM ws.validate(:wl);
+SELECT ws.start(:wl);

@@ -292,7 +292,8 @@ WsNodeIndex(WsGraph *g, int64 id)
 
 /*
  * Effective params of node ni: workflow params, then process variables vars, then node
- * params, then the task's own tparams (may be NULL), each overriding the one before.
+ * params, then the task's own tparams (may be NULL), each overriding the one before;
+ * never NULL ({} when all are empty).
  */
 Jsonb *
 WsEffectiveParams(WsGraph *g, int ni, Jsonb *vars, Jsonb *tparams)
@@ -300,7 +301,8 @@ WsEffectiveParams(WsGraph *g, int ni, Jsonb *vars, Jsonb *tparams)
 	Jsonb	   *e = WsJsonbConcat(g->params, vars);
 
 	e = WsJsonbConcat(e, g->nodes[ni].params);
-	return WsJsonbConcat(e, tparams);
+	e = WsJsonbConcat(e, tparams);
+	return e ? e : WsEmptyJsonb();
 }
 
 /* Index of transition id in g->trans (sorted by id), -1 if absent. */

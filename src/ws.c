@@ -100,7 +100,7 @@ WsJsonbSame(Jsonb *a, Jsonb *b)
 	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
 }
 
-/* a || b for two objects */
+/* a || b for two objects (either may be NULL: none; NULL when both are) */
 Jsonb *
 WsJsonbConcat(Jsonb *a, Jsonb *b)
 {

@@ -146,6 +146,10 @@ SELECT ws.tick() AS moved;
 SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :p ORDER BY t.id;
 SELECT ws.start(:w, '{"when": "not a time"}') AS p \gset
 SELECT state, error FROM ws.process WHERE id = :p;
+-- the same over params with nothing in them at all (no workflow, process or node params)
+SELECT ws.define('{"name": "bare timer", "nodes": [{"name": "at", "wait_until": "$.when", "action": "err.t", "start": true}]}') AS wb \gset
+SELECT ws.start(:wb) AS p \gset
+SELECT state, error FROM ws.process WHERE id = :p;
 -- PostgreSQL's own epoch and -infinity are times like any other: due at once
 SELECT ws.start(:w, '{"when": "2000-01-01T00:00:00Z"}') AS p \gset
 SELECT n.name, t.state, t.due_at = '2000-01-01T00:00:00Z' AS at_epoch

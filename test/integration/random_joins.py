@@ -500,7 +500,7 @@ class Model:
         self.tokens = collections.Counter()
         self.tasks = []
         self.state = 'running'
-        self.why = None            # ('split', node) | ('stuck',) | ('task', node, error) | ('wait_until', node)
+        self.why = None            # ('split', node) | ('stuck',) | ('task', index, error) | ('wait_until', node)
         self.actor = None
         self.ev = []
 
@@ -653,6 +653,8 @@ class Model:
             r = g.node_reaches(j, s) if kind == 'task' else g.token_reaches(j, s)
             if r & empty and not r & held:
                 COVER['or join waits for a source'] += 1
+                if kind == 'task' and s == j:
+                    COVER['or join waits for its own task'] += 1
                 if kind == 'token':
                     COVER['or join waits for a token at another join'] += 1
                 return False
@@ -703,7 +705,7 @@ class Model:
         else:
             COVER['fail: human task' if node['action'] is None else 'fail: out of attempts'] += 1
             self.move(i, 'failed')
-            self.end('failed', ('task', t.node, error))
+            self.end('failed', ('task', i, error))
         self.finish()
 
     def retry(self, i):
@@ -835,7 +837,7 @@ class World:
             self.later(SHORT_LEASE)
         for p, evs in sets.items():
             p.m.ev.append(('set', evs))
-        return [(tid, p.m.tasks[i].attempts) for tid, p, i in got]
+        return [(tid, p.m.tasks[i].attempts, p.m.effective(p.m.tasks[i])) for tid, p, i in got]
 
     def tickable(self):
         """Tasks of running processes that the next tick (after waiting out the short
@@ -910,13 +912,13 @@ class Run:
             out.append(extra)
         print('\n'.join(out), flush=True)
 
-    def show_events(self, p, evs):
+    def show_events(self, names, evs):
         out = []
         for e in evs:
             if e[0] == 'set':
-                out.append('{' + ', '.join(self.show_events(p, e[1])) + '}')
+                out.append('{' + ', '.join(self.show_events(names, e[1])) + '}')
             elif e[0] == 't':
-                out.append('#%d %s %s by %s' % (e[1], p.m.tasks[e[1]].node if 0 <= e[1] < len(p.m.tasks) else '?',
+                out.append('#%d %s %s by %s' % (e[1], names[e[1]] if 0 <= e[1] < len(names) else '?',
                                                  e[2], e[3]))
             else:
                 out.append('process %s by %s' % (e[1], e[2]))
@@ -935,28 +937,41 @@ class Run:
                                                           json.dumps(a[k], sort_keys=True)))
         got = [t[1:] for t in a['tasks']]
         if got != exp['tasks']:
-            diffs.append('tasks (node, state, attempts, result, assignee, params), by id:')
+            diffs.append('tasks (node, state, attempts, result, assignee, params), by id%s:' % (
+                '' if len(got) <= 20 else ', those that differ'))
             for k in range(max(len(got), len(exp['tasks']))):
                 e = exp['tasks'][k] if k < len(exp['tasks']) else None
                 x = got[k] if k < len(got) else None
                 mark = '  ' if e == x else '!='
-                diffs.append('  %s #%d expected %s, got %s' % (mark, k, json.dumps(e), json.dumps(x)))
+                if e == x and len(got) > 20:
+                    continue
+                diffs.append('  %s #%d expected %s, got %s' % (mark, k, json.dumps(e, sort_keys=True),
+                                                               json.dumps(x, sort_keys=True)))
         ids = [t[0] for t in a['tasks']]
         index = {tid: k for k, tid in enumerate(ids)}
         act = [('t', index.get(e[1], -1), e[2], e[3]) if e[1] is not None else ('p', e[2], e[3])
                for e in a['events']]
         if not events_match(p.m.ev, act):
-            diffs.append('events of the call: expected %s' % '; '.join(self.show_events(p, p.m.ev)))
-            diffs.append('                         got %s' % '; '.join(self.show_events(p, act)))
+            diffs.append('events of the call: expected %s' % '; '.join(
+                self.show_events([t.node for t in p.m.tasks], p.m.ev)))
+            diffs.append('                         got %s' % '; '.join(
+                self.show_events([t[1] for t in a['tasks']], act)))
         if not diffs and p.m.state == 'failed' and p.m.why:
             err = a['error'] or ''
             why = p.m.why
             if why[0] in ('split', 'wait_until') and '"%s"' % why[1] not in err:
                 diffs.append('the error does not name node %s: %r' % (why[1], err))
-            if why[0] == 'stuck' and 'stuck' not in err:
-                diffs.append('the error does not say stuck: %r' % err)
-            if why[0] == 'task' and ('"%s"' % why[1] not in err or why[2] not in err):
-                diffs.append('the error does not name node %s and say %r: %r' % (why[1], why[2], err))
+            if why[0] == 'stuck':
+                g = w.g
+                want = ['stuck'] + ['%s join "%s" holds %d of %d tokens' % (
+                    g.node[j]['join'].upper(), j, len([x for x in g.inc[j] if p.m.tokens[x] > 0]), len(g.inc[j]))
+                    for j in g.by_id if any(p.m.tokens[x] > 0 for x in g.inc[j])]
+                if any(s not in err for s in want):
+                    diffs.append('the error of a stuck process should say %s: %r' % (want, err))
+            if why[0] == 'task':
+                want = 'task %d (node "%s") failed: %s' % (ids[why[1]], p.m.tasks[why[1]].node, why[2])
+                if err != want:
+                    diffs.append('the error should be %r: %r' % (want, err))
         if not diffs:
             p.ids = ids
             if a['events']:
@@ -1106,12 +1121,14 @@ class Run:
         short = rng.random() < 0.3
         want = w.claim(who, actions, most, short)
         lines = self.call(w, 'ws.claim(%s, max %d, lease %s)' % (actions, most, 'short' if short else '1 hour'),
-                          "SELECT 'R ' || task || ' ' || attempt FROM ws.claim(ARRAY[%s], 'rj', %d, %s);" % (
+                          "SELECT 'R ' || json_build_array(task, attempt, params) FROM ws.claim(ARRAY[%s], 'rj', %d, %s);" % (
                               ', '.join(lit(a) for a in actions), most,
                               lit('%d milliseconds' % (SHORT_LEASE * 1000) if short else '1 hour')), who)
-        got = sorted(tuple(int(x) for x in r.split()) for r in tagged(lines, 'R'))
-        if got != sorted(want):
-            self.report(w, 'ws.claim returned (task, attempt) %s, the model %s' % (got, sorted(want)))
+        got = sorted((json.loads(r) for r in tagged(lines, 'R')), key=lambda r: r[0])
+        want = [list(r) for r in want]
+        if got != want:
+            self.report(w, 'ws.claim returned (task, attempt, params) %s, the model %s' % (
+                json.dumps(got, sort_keys=True), json.dumps(want, sort_keys=True)))
             raise Mismatch()
 
     def tick(self, w):

@@ -28,7 +28,8 @@ user must be a superuser (the test creates roles rj_* and drops them at the end)
 workflow i draws from random.Random("<seed>:<i>"), so `--seed S --only I` replays workflow
 I alone. The last line is `random_joins: N passed, M failed` (N, M count workflows); the
 exit status is 1 when any failed or when a run of 100 workflows or more saw too little of
-what it must cover (the minimum counts are in MIN_COVER).
+what it must cover (the minimum counts are in MIN_COVER). A call during which the server
+crashed fails its workflow; the run waits for the server to come back and goes on.
 
 Where the contract can be read more than one way, the reading used here:
   * A split whose process ends half-way (an end node reached, a split that takes no
@@ -49,7 +50,8 @@ Where the contract can be read more than one way, the reading used here:
     during a tick (a timer in the past) waits for the next tick.
   * A ws.fill that leaves the task pending writes a `pending` event (its error changed).
   * The assignee stays on a task that leaves pending (a filled task keeps it); ws.retry of
-    a failed human task assigns it again, as on activation.
+    a failed human task assigns it again, as on activation. The members a task may be
+    assigned to are those by grant (a superuser is not one unless granted the role).
   * A routing node's task has no result (NULL).
   * A condition holds only when the jsonpath predicate is true: `$.v1 == true` with v1 a
     string, or absent, does not hold. Conditions see the process variables only, not the
@@ -562,6 +564,8 @@ class Model:
                 when = self.effective(Task(n)).get('when', MISSING)
                 if when not in (PAST, FUTURE):
                     COVER['failed: wait_until without a time'] += 1
+                    if not self.effective(Task(n)):
+                        COVER['failed: wait_until over empty params'] += 1
                     self.end('failed', ('wait_until', n))
                     return
                 due = 0.0 if when == PAST else None
@@ -664,16 +668,20 @@ class Model:
     def finish(self):
         """The end of a step: OR joins, lowest node id first, again until none fires; then
         a running process with nothing active fails as stuck."""
+        fired = 0
         while self.running():
             for j in self.g.by_id:
                 if self.g.node[j]['join'] == 'or' and self.or_fires(j):
                     for x in self.g.inc[j]:
                         if self.tokens[x] > 0:
                             self.tokens[x] -= 1
+                    fired += 1
                     self.activate(j)
                     break
             else:
                 break
+        if fired > 1:
+            COVER['or joins fired several times in one step'] += 1
         if self.running() and not self.active():
             COVER['failed: stuck'] += 1
             self.end('failed', ('stuck',))
@@ -873,6 +881,10 @@ class Mismatch(Exception):
     pass
 
 
+class ServerCrash(Exception):
+    pass
+
+
 class Run:
     def __init__(self, args):
         self.args = args
@@ -884,6 +896,7 @@ class Run:
         self.nchecks = 0
         self.printed = 0
         self.outcomes = collections.Counter()
+        self.crashes = 0
 
     def log(self, msg):
         if not self.args.quiet:
@@ -923,6 +936,15 @@ class Run:
             else:
                 out.append('process %s by %s' % (e[1], e[2]))
         return out
+
+    def sql_error(self, w, desc, text, e):
+        """Report an unexpected psql failure during desc; a backend that died stops the run."""
+        msg = str(e)
+        if 'terminated abnormally' in msg or 'server closed the connection' in msg:
+            self.report(w, 'the server crashed during: %s' % desc, extra='SQL:\n%s\npsql:\n%s' % (text, msg))
+            raise ServerCrash()
+        self.report(w, 'SQL error during: %s' % desc, extra='SQL:\n%s\nerror:\n%s' % (text, msg))
+        raise Mismatch()
 
     # -- comparing one process
     def compare(self, w, p, a):
@@ -997,8 +1019,7 @@ class Run:
         try:
             lines = self.db.run(text)
         except SqlError as e:
-            self.report(w, 'SQL error after: %s' % desc, extra='SQL:\n%s\nerror:\n%s' % (text, e))
-            raise Mismatch()
+            self.sql_error(w, desc, text, e)
         if w.delay is not None:
             w.horizon = max(w.horizon, time.time() + w.delay)
             w.delay = None
@@ -1290,16 +1311,17 @@ class Run:
         nprocs = self.args.procs if self.args.procs else rng.randint(2, 4)
         for k in range(nprocs):
             params = {}
-            for v in range(NVARS):
+            if rng.random() < 0.8:      # else no variables at all
+                for v in range(NVARS):
+                    if rng.random() < 0.5:
+                        params['v%d' % v] = rng.random() < 0.5
+                for v in range(NLOOPVARS):
+                    if rng.random() < 0.5:
+                        params['l%d' % v] = rng.random() < 0.5
                 if rng.random() < 0.5:
-                    params['v%d' % v] = rng.random() < 0.5
-            for v in range(NLOOPVARS):
-                if rng.random() < 0.5:
-                    params['l%d' % v] = rng.random() < 0.5
-            if rng.random() < 0.5:
-                params['when'] = PAST
-            if rng.random() < 0.2:
-                params['need'] = rng.choice([1, 1, 'x'])
+                    params['when'] = PAST
+                if rng.random() < 0.2:
+                    params['need'] = rng.choice([1, 1, 'x'])
             w.procs.append(Proc(w, params, k + 1))
         ok = True
         try:
@@ -1308,6 +1330,10 @@ class Run:
             self.drive(w, rng)
         except Mismatch:
             ok = False
+        except ServerCrash:
+            ok = False
+            self.crashes += 1
+            self.wait_for_server()
         # end what is left, and take what did not end out of the way of later workflows
         for p in w.procs:
             if p.pid is not None and p.m.state in ('running', 'failed'):
@@ -1317,8 +1343,11 @@ class Run:
                     except Mismatch:
                         ok = False
                 if not ok:
-                    self.db.run("SELECT ws.cancel(id) FROM ws.process WHERE id = %d AND state IN ('running', 'failed');"
-                                % p.pid)
+                    try:
+                        self.db.run("SELECT ws.cancel(id) FROM ws.process WHERE id = %d "
+                                    "AND state IN ('running', 'failed');" % p.pid)
+                    except SqlError as e:
+                        print('random_joins: cannot cancel process %d: %s' % (p.pid, e))
         for p in w.procs:
             self.outcomes[p.m.state] += 1
         self.nprocs += len(w.procs)
@@ -1341,8 +1370,7 @@ class Run:
         try:
             lines = self.db.run(sql)
         except SqlError as e:
-            self.report(w, 'ws.start failed', extra=str(e))
-            raise Mismatch()
+            self.sql_error(w, w.calls[-1], sql, e)
         if w.delay is not None:
             w.horizon = max(w.horizon, time.time() + w.delay)
             w.delay = None
@@ -1432,8 +1460,7 @@ class Run:
     def write_trace(self, path):
         """Everything the engine wrote, but times: processes, tasks, events and the claim
         queue, by id. Two runs with the same seed in new databases write the same trace
-        when the engine behaves the same (used to show that a refactoring changed nothing;
-        with short timers and leases, a very slow machine may still differ)."""
+        when the engine behaves the same (used to show that a refactoring changed nothing)."""
         lines = self.db.run(
             "SELECT 'T ' || x FROM ("
             " SELECT 1 AS k, id, json_build_array('process', id, workflow, state, params, tokens, error,"
@@ -1449,6 +1476,16 @@ class Run:
             for l in tagged(lines, 'T'):
                 f.write(l + '\n')
         print('random_joins: trace of %d rows in %s' % (len(tagged(lines, 'T')), path))
+
+    def wait_for_server(self):
+        """After a backend died, wait (up to a minute) until the server takes connections."""
+        for _ in range(600):
+            try:
+                self.db.run('SELECT 1;')
+                return
+            except SqlError:
+                time.sleep(0.1)
+        raise SqlError('the server did not come back after a crash')
 
     def roles(self, create):
         drop = ''.join("DO $$BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
@@ -1500,6 +1537,8 @@ class Run:
             if short:
                 print('random_joins: FAILURE: the run saw too little of: %s' % '; '.join(short))
                 self.failed += 1
+        if self.crashes:
+            print('random_joins: FAILURE: the server crashed (a backend died) %d times' % self.crashes)
         if self.failed:
             print('random_joins: replay a failed workflow with: %s --seed %d --only <index>'
                   % (sys.argv[0], self.args.seed))

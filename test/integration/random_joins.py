@@ -1538,7 +1538,8 @@ class Run:
                 print('random_joins: FAILURE: the run saw too little of: %s' % '; '.join(short))
                 self.failed += 1
         if self.crashes:
-            print('random_joins: FAILURE: the server crashed (a backend died) %d times' % self.crashes)
+            print('random_joins: FAILURE: the server crashed (a backend died) %d time%s' % (
+                self.crashes, '' if self.crashes == 1 else 's'))
         if self.failed:
             print('random_joins: replay a failed workflow with: %s --seed %d --only <index>'
                   % (sys.argv[0], self.args.seed))

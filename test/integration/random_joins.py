@@ -1,40 +1,63 @@
 #!/usr/bin/env python3
 """
-random_joins.py: a randomized differential test of ws's split and join semantics.
+random_joins.py: a randomized differential test of ws's splits, joins and the calls that
+move tasks.
 
-It generates random workflows (seeded, reproducible), runs processes of them in the
-database, and after every step compares the database (ws.task, ws.process) with an
-independent reference model written from the contract (/work/shared/API.md, Semantics
-1-6, mainly 3 "Success", 4 "Tokens and joins" and 6 "Termination").
+It generates random workflows (seeded, reproducible) and runs processes of them with
+random calls: ws.start, ws.claim (as different roles, with short and long leases, up to a
+random max), ws.complete, ws.complete_batch, ws.fail, ws.retry, ws.fill, ws.take,
+ws.release, ws.tick (timers, retry back-offs, expired leases), ws.cancel, and calls the
+contract refuses. After every call it reads every process of the workflow and compares it
+with a reference model written from the contract (docs/reference.md "Semantics", the
+function entries, "States"): per process its state, variables and tokens; per task its
+node, state, attempts, result, assignee and own params; and the ws.event rows the call
+wrote (task, node, state, actor), in order.
+
+The OR join is decided in the contract's words: it fires when an incoming transition holds
+a token and every source (an active task, a token held on a transition into another node)
+that can reach an empty incoming transition can also reach a held one. "Can reach" is
+computed backwards, as a least fixed point over sets of transitions: the transitions from
+which a path ends with incoming transition x without entering the join before (see
+Workflow.bind). A second opinion enumerates the simple paths from every node and must
+agree.
 
 Usage:
-  random_joins.py [--seed S] [--workflows N] [--procs P] [--only I] [--quiet]
-The database comes from PGHOST/PGPORT/PGUSER/PGDATABASE; ws must be installed in it.
-Every workflow i draws from random.Random("<seed>:<i>"), so `--seed S --only I` replays
-workflow I of a run alone. The last line is `random_joins: N passed, M failed` (N, M count
-workflows); the exit status is 1 when any failed.
+  random_joins.py [--seed S] [--workflows N] [--procs P] [--only I] [--quiet] [--trace FILE]
+The database comes from PGHOST/PGPORT/PGUSER/PGDATABASE; ws must be installed in it and the
+user must be a superuser (the test creates roles rj_* and drops them at the end). Every
+workflow i draws from random.Random("<seed>:<i>"), so `--seed S --only I` replays workflow
+I alone. The last line is `random_joins: N passed, M failed` (N, M count workflows); the
+exit status is 1 when any failed or when a run of 100 workflows or more saw too little of
+what it must cover (the minimum counts are in MIN_COVER). A call during which the server
+crashed fails its workflow; the run waits for the server to come back and goes on.
 
-Points where the contract can be read more than one way, and the reading used here:
-  * A split whose process ends half-way (an end node reached or a split that takes no
-    transition, depth first) delivers no token on the transitions it has not followed
-    yet: "once the process has ended, nothing further is activated" is read as "nothing
-    further is followed", so those transitions get no token either.
-  * A token "held on a transition into another join" is a source whose paths start
-    with that transition, i.e. at its child node (which is not the join deciding).
-    Every node has a join gate, so any node other than the deciding one counts as
-    "another join"; in practice only AND joins with several inputs and OR joins hold
-    tokens.
-  * "Reach ... enters the join node nowhere else": the path may pass through any other
-    node, the source's own node included, any number of times.
-  * The XOR join's "other parent nodes" are the parent nodes of the join other than the
-    parent of the arriving transition; that may include the join's own node when it has
-    a self loop.
-  * A condition "holds" only when the jsonpath predicate is true; false and unknown
-    (e.g. `$.v1 == true` with v1 a string, or v1 absent) do not hold.
-  * Conditions see the process variables only (ws.start params merged with results),
-    not the workflow's params.
-  * Task ids grow in creation order, so the depth-first activation order of section 4
-    is checked by comparing the tasks of a process ordered by id.
+Where the contract can be read more than one way, the reading used here:
+  * A split whose process ends half-way (an end node reached, a split that takes no
+    transition, a wait_until without a time) delivers no token on the transitions it has
+    not followed yet: "once the process has ended, nothing more is activated" is read as
+    "nothing more is followed".
+  * "Reach ... enters the join node nowhere else": the path may pass through any other node
+    any number of times; a token held on transition t is a source whose paths start with t.
+  * The XOR join's "other parent nodes" are its parent nodes but the parent of the arriving
+    transition; with a self loop that may be the join's own node.
+  * Changes that one rule makes together have no order in the contract: the tasks an XOR
+    join cancels; the tasks an end node or ws.cancel cancels together with the process's own
+    event; the tasks one ws.claim takes. Those events are compared as sets, all others in
+    order.
+  * The process's `running` event comes before the events of the start nodes, and on
+    ws.retry before the retried task's event.
+  * ws.tick handles the due tasks of a process in ascending id; a task that starts waiting
+    during a tick (a timer in the past) waits for the next tick.
+  * A ws.fill that leaves the task pending writes a `pending` event (its error changed).
+  * The assignee stays on a task that leaves pending (a filled task keeps it); ws.retry of
+    a failed human task assigns it again, as on activation. The members a task may be
+    assigned to are those by grant (a superuser is not one unless granted the role).
+  * A routing node's task has no result (NULL).
+  * A condition holds only when the jsonpath predicate is true: `$.v1 == true` with v1 a
+    string, or absent, does not hold. Conditions see the process variables only, not the
+    workflow's params.
+  * Task ids grow in creation order, so the depth-first activation order is checked by
+    comparing the tasks of a process ordered by id.
 """
 import argparse
 import collections
@@ -46,12 +69,76 @@ import sys
 import time
 
 ACTIVE = ('waiting', 'pending', 'ready', 'running')
-COVER = collections.Counter()   # what the reference model saw happen, for the summary
+COVER = collections.Counter()   # what the model saw happen, for the summary and MIN_COVER
 NVARS = 4          # forward conditions use v0..v3
 NLOOPVARS = 2      # loop-back conditions use l0..l1
-LOOP_BUDGET = 30   # after this many steps of a process, results set every lK false
-HARD_CAP = 250     # after this many steps a process is cancelled
-BATCH_SHARE = 0.25  # share of steps that are a ws.complete_batch of several completions
+LOOP_BUDGET = 30   # after this many completions in a process, results set every lK false
+HARD_CAP = 300     # after this many calls on a process it is cancelled
+RETRY_BASE_MS = 1  # ws.retry_base in the test's session
+PAST = '2000-01-01T00:00:00+00:00'
+FUTURE = '2999-01-01T00:00:00+00:00'
+SHORT_LEASE = 0.004   # seconds: a lease that has ended at the next tick
+WAITS = {'0 seconds': 0.0, '4 milliseconds': 0.004, '1 day': None}   # None: never due here
+MISSING = object()
+
+# Roles: rj_ga cannot log in; its members who can are rj_a1, rj_a2 and rj_c1 (through rj_sub);
+# rj_nl is a member who cannot. rj_gb can log in itself; its members are rj_a2 and rj_b1.
+ROLE_SQL = """
+CREATE ROLE rj_ga NOLOGIN;
+CREATE ROLE rj_gb LOGIN;
+CREATE ROLE rj_sub NOLOGIN IN ROLE rj_ga;
+CREATE ROLE rj_nl NOLOGIN IN ROLE rj_ga;
+CREATE ROLE rj_a1 LOGIN IN ROLE rj_ga;
+CREATE ROLE rj_a2 LOGIN IN ROLE rj_ga, rj_gb;
+CREATE ROLE rj_c1 LOGIN IN ROLE rj_sub;
+CREATE ROLE rj_b1 LOGIN IN ROLE rj_gb;
+SELECT ws.grant_user('rj_ga');
+SELECT ws.grant_user('rj_gb');
+"""
+ALL_ROLES = ['rj_a1', 'rj_a2', 'rj_c1', 'rj_b1', 'rj_nl', 'rj_sub', 'rj_ga', 'rj_gb']
+GROUPS = ['rj_ga', 'rj_gb']
+ASSIGNABLE = {'rj_ga': ['rj_a1', 'rj_a2', 'rj_c1'], 'rj_gb': ['rj_a2', 'rj_b1', 'rj_gb']}
+MEMBER_OF = {'rj_a1': {'rj_ga'}, 'rj_a2': {'rj_ga', 'rj_gb'}, 'rj_c1': {'rj_sub', 'rj_ga'},
+             'rj_b1': {'rj_gb'}, 'rj_gb': {'rj_gb'}}
+WORKERS = ['rj_a1', 'rj_a2', 'rj_b1', 'rj_c1']
+SUPER = None       # the test's own (superuser) role: set in Run.main
+
+# what a run of 100 workflows or more must have seen at least: about a third of the
+# fewest seen in runs of 100 workflows
+MIN_COVER = {
+    'or join waits for a source': 80,
+    'or join waits for a token at another join': 10,
+    'or join fired with some inputs': 40,
+    'and join fired': 8,
+    'xor join cancelled tasks': 15,
+    'split cut short by the end': 5,
+    'failed with ready tasks left': 4,
+    'end cancelled tasks': 25,
+    'failed: stuck': 12,
+    'failed: no transition': 3,
+    'failed: wait_until without a time': 2,
+    'fail: back-off': 8,
+    'fail: out of attempts': 8,
+    'fail: human task': 4,
+    'retry': 8,
+    'fill: ready': 15,
+    'fill: still pending': 4,
+    'tick: timer': 30,
+    'tick: back-off': 6,
+    'tick: lease expired': 25,
+    'tick: routing node after its timer': 8,
+    'claim as a role': 80,
+    'claim left a task of another role': 15,
+    'human task completed by its assignee': 30,
+    'take': 4,
+    'release': 4,
+    'complete_batch': 15,
+    'refused: stale attempt': 3,
+    'refused: not a member': 6,
+    'refused: not the assignee': 2,
+    'refused: not claimed': 15,
+    'refused: fill of a wrong type': 3,
+}
 
 
 # ---------------------------------------------------------------- database access
@@ -75,7 +162,7 @@ class Psql:
             ['psql', '-X', '-At', '-q', '-v', 'ON_ERROR_STOP=1'],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, bufsize=1)
-        self.p.stdin.write("SET client_min_messages = warning;\n")
+        self.p.stdin.write("SET client_min_messages = warning;\nSET ws.retry_base = %d;\n" % RETRY_BASE_MS)
 
     def run(self, sql):
         if self.p is None or self.p.poll() is not None:
@@ -115,16 +202,21 @@ def tagged(lines, tag):
     return [l[len(tag) + 1:] for l in lines if l.startswith(tag + ' ')]
 
 
+def is_member(who, role):
+    return role is None or who == SUPER or who == role or role in MEMBER_OF.get(who, ())
+
+
 # ---------------------------------------------------------------- the workflow generator
 
 class Workflow:
     """A generated graph. Nodes are named n0..n{k-1} in a topological order of the
     forward edges; back edges (loops) go to an earlier or the same node, always to a node
-    with an action, so every cycle holds a task that waits for a worker."""
+    that is not a routing node, so every cycle holds a task that waits for someone."""
 
-    def __init__(self, rng, name, action):
+    def __init__(self, rng, name):
         self.name = name
-        self.action = action
+        self.action = name              # plain action
+        self.form_action = name + '_f'  # action with a form: "need", a required integer
         k = rng.randint(3, 12)
         self.k = k
         names = ['n%d' % i for i in range(k)]
@@ -133,8 +225,34 @@ class Workflow:
         routing = {i for i in range(k) if rng.random() < 0.3}
         nodes = []
         for i in range(k):
-            nodes.append({'name': names[i],
-                          'action': None if i in routing else action,
+            action = role = None
+            if i not in routing:
+                r = rng.random()
+                if r < 0.2:
+                    role = rng.choice(GROUPS)                       # a human task
+                else:
+                    action = self.form_action if r < 0.4 else self.action
+                    if rng.random() < 0.35:
+                        role = rng.choice(GROUPS)
+            params = {}
+            if action == self.form_action and rng.random() < 0.4:
+                params['need'] = 1
+            wait = wait_until = None
+            if rng.random() < 0.15:
+                kind = rng.choice(['0 seconds', '0 seconds', '4 milliseconds', '1 day',
+                                   'until', 'until', 'until'])
+                if kind == 'until':
+                    wait_until = '$.when'
+                    r = rng.random()
+                    if r < 0.6:
+                        params['when'] = PAST
+                    elif r < 0.7:
+                        params['when'] = FUTURE
+                else:
+                    wait = kind
+            nodes.append({'name': names[i], 'action': action, 'role': role, 'params': params,
+                          'wait': wait, 'wait_until': wait_until,
+                          'retries': 0 if i in routing else rng.choice([0, 0, 1, 2]),
                           'start': i in starts, 'end': i in ends,
                           'join': rng.choice(['and', 'xor', 'or']),
                           'split': rng.choice(['and', 'and', 'xor', 'or'])})
@@ -245,8 +363,13 @@ class Workflow:
         ns = []
         for n in self.nodes:
             d = {'name': n['name'], 'join': n['join'], 'split': n['split']}
-            if n['action']:
-                d['action'] = n['action']
+            for key in ('action', 'role', 'wait', 'wait_until'):
+                if n[key]:
+                    d[key] = n[key]
+            if n['params']:
+                d['params'] = n['params']
+            if n['retries']:
+                d['retries'] = n['retries']
             if n['start'] and not self.omit_start:
                 d['start'] = True
             if n['end'] and not self.omit_end:
@@ -266,7 +389,8 @@ class Workflow:
         return doc
 
     def bind(self, node_ids, trans_ids):
-        """Attach the database ids (node name -> id; transition ids in document order)."""
+        """Attach the database ids (node name -> id; transition ids in document order) and
+        work out, for each OR join, which transitions lead to which of its inputs."""
         self.nid = dict(node_ids)
         self.tid = list(trans_ids)
         self.node = {n['name']: n for n in self.nodes}
@@ -286,42 +410,108 @@ class Workflow:
         for n in self.out:
             self.out[n].sort(key=lambda tid: (self.prio[tid], tid))
         self.by_id = sorted(self.node, key=lambda n: self.nid[n])
-        self._reach = {}
+        self.leads = {j: self.leads_to(j) for j in self.node if self.node[j]['join'] == 'or'}
+        for j in self.leads:
+            self.second_opinion(j)
 
-    def reach(self, j, s):
-        """Incoming transitions of join j that a path from node s reaches: the path ends
-        with that transition and enters j nowhere else (it may start at j)."""
-        key = (j, s)
-        if key not in self._reach:
-            seen = {s}
-            stack = [s]
-            while stack:
-                u = stack.pop()
-                for tid in self.out[u]:
-                    c = self.child[tid]
-                    if c != j and c not in seen:
-                        seen.add(c)
-                        stack.append(c)
-            self._reach[key] = frozenset(tid for tid in self.inc[j] if self.parent[tid] in seen)
-        return self._reach[key]
+    def leads_to(self, j):
+        """For OR join j: incoming transition x -> the set of transitions t such that a path
+        of transitions starting with t ends with x and enters j nowhere before its end.
+        The least set holding x and closed under "t leads to x when t does not enter j and a
+        transition out of t's child leads to x", grown until nothing changes."""
+        res = {}
+        for x in self.inc[j]:
+            s = {x}
+            grew = True
+            while grew:
+                grew = False
+                for t in self.tid:
+                    if t not in s and self.child[t] != j and any(u in s for u in self.out[self.child[t]]):
+                        s.add(t)
+                        grew = True
+            res[x] = frozenset(s)
+        return res
+
+    def node_reaches(self, j, s):
+        """The incoming transitions of OR join j that an active task of node s can reach."""
+        return {x for x, s_ in self.leads[j].items() if any(t in s_ for t in self.out[s])}
+
+    def token_reaches(self, j, t):
+        """The incoming transitions of OR join j that a token held on transition t reaches."""
+        return {x for x, s_ in self.leads[j].items() if t in s_}
+
+    def second_opinion(self, j, budget=20000):
+        """Enumerate the simple paths from every node that end with an input of j and enter
+        j nowhere before: they must reach exactly what leads_to says. Skipped for graphs
+        with too many paths."""
+        left = [budget]
+
+        def walk(u, seen, found):
+            for t in self.out[u]:
+                left[0] -= 1
+                if left[0] < 0:
+                    raise OverflowError
+                c = self.child[t]
+                if c == j:
+                    found.add(t)
+                elif c not in seen:
+                    walk(c, seen | {c}, found)
+
+        try:
+            for s in self.node:
+                found = set()
+                walk(s, {s}, found)
+                if found != self.node_reaches(j, s):
+                    raise AssertionError('OR join %s: the fixed point says %s reaches %s, the paths %s'
+                                         % (j, s, sorted(self.node_reaches(j, s)), sorted(found)))
+            COVER['or join reach checked by enumerating paths'] += 1
+        except OverflowError:
+            COVER['or join reach: too many paths to enumerate'] += 1
 
 
 # ---------------------------------------------------------------- the reference model
 
-class Model:
-    """One process, as the contract says it moves."""
+class Task:
+    __slots__ = ('node', 'state', 'attempts', 'result', 'assignee', 'params', 'due', 'lease',
+                 'claimer')
 
-    def __init__(self, g, params):
+    def __init__(self, node):
+        self.node = node
+        self.state = None
+        self.attempts = 0
+        self.result = None
+        self.assignee = None
+        self.params = {}
+        self.due = None         # waiting: seconds after the call until due; None: never here
+        self.lease = None       # running: True for a short lease, ended at the next tick
+        self.claimer = None
+
+    def row(self):
+        return [self.node, self.state, self.attempts, self.result, self.assignee, self.params]
+
+
+class Model:
+    """One process, as the contract says it moves. Each call sets actor first; the events
+    a call writes collect in ev: ('t', task index, state, actor), ('p', state, actor), or
+    ('set', [events]) for changes whose order the contract leaves open."""
+
+    def __init__(self, world, g, params):
+        self.world = world
         self.g = g
         self.vars = dict(params)
         self.tokens = collections.Counter()
-        self.tasks = []            # [node name, state], in creation order
+        self.tasks = []
         self.state = 'running'
-        self.why = None            # ('split', node) | ('stuck',) | ('task',)
+        self.why = None            # ('split', node) | ('stuck',) | ('task', index, error) | ('wait_until', node)
+        self.actor = None
+        self.ev = []
 
     # -- helpers
+    def running(self):
+        return self.state == 'running'
+
     def active(self):
-        return [i for i, t in enumerate(self.tasks) if t[1] in ACTIVE]
+        return [i for i, t in enumerate(self.tasks) if t.state in ACTIVE]
 
     def holds(self, tid):
         c = self.g.cond[tid]
@@ -330,157 +520,347 @@ class Model:
         var, val = c
         return var in self.vars and self.vars[var] is val
 
-    def running(self):
-        return self.state == 'running'
+    def effective(self, t):
+        eff = dict(self.g.params)
+        eff.update(self.vars)
+        eff.update(self.g.node[t.node]['params'])
+        eff.update(t.params)
+        return eff
 
-    # -- section 1-3
+    def form_ok(self, t):
+        if self.g.node[t.node]['action'] != self.g.form_action:
+            return True
+        need = self.effective(t).get('need')
+        return isinstance(need, int) and not isinstance(need, bool)
+
+    def move(self, i, state):
+        self.tasks[i].state = state
+        self.ev.append(('t', i, state, self.actor))
+
+    def end(self, state, why=None):
+        """The process completes, fails or is cancelled; completing and cancelling cancel
+        its active tasks too (one set of events with the process's own)."""
+        together = []
+        if state != 'failed':
+            for i in self.active():
+                self.tasks[i].state = 'cancelled'
+                together.append(('t', i, 'cancelled', self.actor))
+        if state == 'failed' and any(t.state == 'ready' for t in self.tasks):
+            COVER['failed with ready tasks left'] += 1
+        together.append(('p', state, self.actor))
+        self.ev.append(('set', together))
+        self.state = state
+        self.why = why
+
+    # -- activation, success, splits
     def activate(self, n):
         if not self.running():
             return
         node = self.g.node[n]
-        if node['action'] is None:          # routing node: no action, no role
-            self.tasks.append([n, 'succeeded'])
-            self.after_success(n)
-        else:
-            self.tasks.append([n, 'ready'])
-
-    def after_success(self, n):
-        if not self.running():
+        if node['wait'] or node['wait_until']:
+            if node['wait']:
+                due = WAITS[node['wait']]
+            else:
+                when = self.effective(Task(n)).get('when', MISSING)
+                if when not in (PAST, FUTURE):
+                    COVER['failed: wait_until without a time'] += 1
+                    if not self.effective(Task(n)):
+                        COVER['failed: wait_until over empty params'] += 1
+                    self.end('failed', ('wait_until', n))
+                    return
+                due = 0.0 if when == PAST else None
+            self.tasks.append(Task(n))
+            self.tasks[-1].due = due
+            self.world.later(due)
+            self.move(len(self.tasks) - 1, 'waiting')
             return
-        if self.g.node[n]['end']:
-            self.state = 'completed'
+        self.tasks.append(Task(n))
+        self.go_on(len(self.tasks) - 1)
+
+    def go_on(self, i):
+        """Task i goes on, as on activation: routing nodes succeed, a task with an action
+        whose form finds nothing wrong is ready, anything else waits for a person."""
+        t = self.tasks[i]
+        node = self.g.node[t.node]
+        if node['action'] is None and node['role'] is None:
+            self.move(i, 'succeeded')
+            self.succeeded(t.node)
+            return
+        if node['action'] is not None and self.form_ok(t):
+            self.move(i, 'ready')
+            return
+        if t.state != 'pending':
+            t.assignee = self.world.least_loaded(node['role'])
+        self.move(i, 'pending')
+
+    def succeeded(self, n):
+        node = self.g.node[n]
+        if node['end']:
             if self.active():
                 COVER['end cancelled tasks'] += 1
-            for i in self.active():
-                self.tasks[i][1] = 'cancelled'
+            self.end('completed')
             return
-        taken = []
-        for tid in self.g.out[n]:
-            if self.holds(tid):
-                taken.append(tid)
-                if self.g.node[n]['split'] == 'xor':
-                    break
+        taken = [x for x in self.g.out[n] if self.holds(x)]
+        if node['split'] == 'xor':
+            taken = taken[:1]
         if not taken:
-            self.state = 'failed'
-            self.why = ('split', n)
             COVER['failed: no transition'] += 1
-            if any(t[1] == 'ready' for t in self.tasks):
-                COVER['failed with ready tasks left'] += 1
+            self.end('failed', ('split', n))
             return
         if len(taken) > 1:
             COVER['split took several'] += 1
-        for tid in taken:
+        for x in taken:
             if not self.running():
                 COVER['split cut short by the end'] += 1
                 break
-            if self.g.cond[tid] and self.g.cond[tid][0].startswith('l'):
+            if self.g.cond[x] and self.g.cond[x][0].startswith('l'):
                 COVER['loop taken'] += 1
-            self.deliver(tid)
+            self.deliver(x)
 
-    # -- section 4
-    def deliver(self, tid):
+    # -- tokens and joins
+    def deliver(self, x):
         g = self.g
-        self.tokens[tid] += 1
-        c = g.child[tid]
-        join = g.node[c]['join']
-        if join == 'and':
-            if all(self.tokens[x] > 0 for x in g.inc[c]):
-                for x in g.inc[c]:
-                    self.tokens[x] -= 1
+        self.tokens[x] += 1
+        c = g.child[x]
+        gate = g.node[c]['join']
+        if gate == 'and':
+            if all(self.tokens[y] > 0 for y in g.inc[c]):
+                for y in g.inc[c]:
+                    self.tokens[y] -= 1
                 COVER['and join fired' if len(g.inc[c]) > 1 else 'plain arrival'] += 1
                 self.activate(c)
             else:
                 COVER['and join waits'] += 1
-        elif join == 'xor':
-            self.tokens[tid] -= 1
-            others = {g.parent[x] for x in g.inc[c]} - {g.parent[tid]}
-            cancelled = 0
-            for i in self.active():
-                if self.tasks[i][0] in others:
-                    self.tasks[i][1] = 'cancelled'
-                    cancelled += 1
-            COVER['xor join fired'] += 1
-            if cancelled:
+        elif gate == 'xor':
+            self.tokens[x] -= 1
+            others = {g.parent[y] for y in g.inc[c]} - {g.parent[x]}
+            gone = [i for i in self.active() if self.tasks[i].node in others]
+            if gone:
                 COVER['xor join cancelled tasks'] += 1
+                for i in gone:
+                    self.tasks[i].state = 'cancelled'
+                self.ev.append(('set', [('t', i, 'cancelled', self.actor) for i in gone]))
+            COVER['xor join fired'] += 1
             self.activate(c)
-        # OR joins are decided at the end of the step
+        # an OR join waits for the end of the step
 
-    def or_can_fire(self, j):
+    def or_fires(self, j):
+        """The contract's rule, word for word over the sets of Workflow.leads_to."""
         g = self.g
         held = {x for x in g.inc[j] if self.tokens[x] > 0}
-        empty = {x for x in g.inc[j] if self.tokens[x] == 0}
+        empty = set(g.inc[j]) - held
         if not held:
             return False
-        if len(g.inc[j]) == 1:
-            COVER['or join, one input, fired'] += 1
-            return True
-        sources = [self.tasks[i][0] for i in self.active()]
-        sources += [g.child[x] for x in self.tokens if self.tokens[x] > 0 and g.child[x] != j]
-        for s in sources:
-            r = g.reach(j, s)
+        sources = [('task', self.tasks[i].node) for i in self.active()]
+        sources += [('token', t) for t, n in self.tokens.items() if n > 0 and g.child[t] != j]
+        for kind, s in sources:
+            r = g.node_reaches(j, s) if kind == 'task' else g.token_reaches(j, s)
             if r & empty and not r & held:
                 COVER['or join waits for a source'] += 1
+                if kind == 'task' and s == j:
+                    COVER['or join waits for its own task'] += 1
+                if kind == 'token':
+                    COVER['or join waits for a token at another join'] += 1
                 return False
         COVER['or join fired with all inputs' if not empty else 'or join fired with some inputs'] += 1
         return True
 
-    def or_joins(self):
+    def finish(self):
+        """The end of a step: OR joins, lowest node id first, again until none fires; then
+        a running process with nothing active fails as stuck."""
+        fired = 0
         while self.running():
             for j in self.g.by_id:
-                if self.g.node[j]['join'] == 'or' and self.or_can_fire(j):
+                if self.g.node[j]['join'] == 'or' and self.or_fires(j):
                     for x in self.g.inc[j]:
                         if self.tokens[x] > 0:
                             self.tokens[x] -= 1
+                    fired += 1
                     self.activate(j)
                     break
             else:
-                return
+                break
+        if fired > 1:
+            COVER['or joins fired several times in one step'] += 1
+        if self.running() and not self.active():
+            COVER['failed: stuck'] += 1
+            self.end('failed', ('stuck',))
 
-    def step_end(self):
-        if self.running():
-            self.or_joins()
-            if self.running() and not self.active():
-                self.state = 'failed'
-                self.why = ('stuck',)
-                COVER['failed: stuck'] += 1
-
-    # -- the calls
+    # -- the calls (each a step of this process)
     def start(self):
+        self.ev.append(('p', 'running', self.actor))
         for n in self.g.by_id:
-            if self.g.node[n]['start']:
-                if not self.running():
-                    break
+            if self.g.node[n]['start'] and self.running():
                 self.activate(n)
-        self.step_end()
+        self.finish()
 
     def complete(self, i, result):
-        assert self.tasks[i][1] == 'running'
-        self.tasks[i][1] = 'succeeded'
+        t = self.tasks[i]
+        t.result = result
+        self.move(i, 'succeeded')
         self.vars.update(result)
-        self.after_success(self.tasks[i][0])
-        self.step_end()
+        self.succeeded(t.node)
+        self.finish()
 
-    def claim(self):
-        """ws.claim of every ready task: only a running process's tasks can be claimed."""
-        COVER['most active tasks in a process'] = max(COVER['most active tasks in a process'],
-                                                      len(self.active()))
-        n = 0
-        if self.running():
-            for t in self.tasks:
-                if t[1] == 'ready':
-                    t[1] = 'running'
-                    n += 1
-        return n
+    def fail(self, i, error):
+        t = self.tasks[i]
+        node = self.g.node[t.node]
+        if node['action'] is not None and t.attempts <= node['retries']:
+            COVER['fail: back-off'] += 1
+            t.due = RETRY_BASE_MS * 2 ** (t.attempts - 1) / 1000.0
+            self.world.later(t.due)
+            self.move(i, 'waiting')
+        else:
+            COVER['fail: human task' if node['action'] is None else 'fail: out of attempts'] += 1
+            self.move(i, 'failed')
+            self.end('failed', ('task', i, error))
+        self.finish()
+
+    def retry(self, i):
+        if self.state == 'failed':
+            self.state = 'running'
+            self.why = None
+            self.ev.append(('p', 'running', self.actor))
+        self.go_on(i)
+        self.finish()
+
+    def fill(self, i, params):
+        self.tasks[i].params.update(params)
+        self.go_on(i)
+        self.finish()
+
+    def take(self, i, who):
+        t = self.tasks[i]
+        if t.assignee != who:
+            t.assignee = who
+            self.move(i, 'pending')
+        self.finish()
+
+    def release(self, i, who):
+        t = self.tasks[i]
+        t.assignee = self.world.least_loaded(self.g.node[t.node]['role'], skip=who)
+        self.move(i, 'pending')
+        self.finish()
 
     def cancel(self):
-        self.state = 'cancelled'
-        for i in self.active():
-            self.tasks[i][1] = 'cancelled'
+        self.end('cancelled')
+
+    def tick(self, due):
+        """ws.tick's step on this process: the due tasks in ascending id."""
+        moved = 0
+        for i in due:
+            if not self.running():
+                break
+            t = self.tasks[i]
+            if t.state == 'waiting':
+                node = self.g.node[t.node]
+                COVER['tick: back-off' if t.attempts and not (node['wait'] or node['wait_until'])
+                      else 'tick: timer'] += 1
+                if node['action'] is None and node['role'] is None:
+                    COVER['tick: routing node after its timer'] += 1
+                self.go_on(i)
+                moved += 1
+            elif t.state == 'running':
+                COVER['tick: lease expired'] += 1
+                self.move(i, 'ready')
+                moved += 1
+        self.finish()
+        return moved
 
     def expected(self):
         return {'state': self.state, 'vars': self.vars,
                 'tokens': {str(k): v for k, v in sorted(self.tokens.items()) if v > 0},
-                'tasks': [tuple(t) for t in self.tasks]}
+                'tasks': [t.row() for t in self.tasks]}
+
+
+class Proc:
+    def __init__(self, world, params, number):
+        self.params = params
+        self.number = number
+        self.m = Model(world, world.g, params)
+        self.pid = None
+        self.ids = []           # database task ids, parallel to m.tasks
+        self.last_event = 0     # the last ws.event id compared
+        self.ncalls = 0
+        self.ncompleted = 0
+        self.given_up = False   # a failed process left failed
+
+    def live(self):
+        return self.pid is not None and not self.given_up and (
+            self.m.running() or (self.m.state == 'failed' and self.failed_task() is not None))
+
+    def failed_task(self):
+        for i, t in enumerate(self.m.tasks):
+            if t.state == 'failed':
+                return i
+        return None
+
+
+class World:
+    """Every process of one workflow; what spans them: claims, ticks, assignment by load."""
+
+    def __init__(self, g):
+        self.g = g
+        self.procs = []
+        self.delay = None       # the longest short timer the current call starts
+        self.horizon = 0.0      # when every short timer and lease so far has ended
+
+    def later(self, due):
+        if due is not None:
+            self.delay = max(self.delay or 0.0, due)
+
+    def least_loaded(self, role, skip=None):
+        if role is None:
+            return None
+        load = collections.Counter(t.assignee for p in self.procs for t in p.m.tasks
+                                   if t.state in ACTIVE and t.assignee is not None)
+        cands = [m for m in ASSIGNABLE[role] if m != skip]
+        return min(cands, key=lambda m: (load[m], m)) if cands else None
+
+    def claimable(self, who, actions):
+        out = []
+        for p in self.procs:
+            if p.pid is None or not p.m.running():
+                continue
+            for i, t in enumerate(p.m.tasks):
+                node = self.g.node[t.node]
+                if t.state == 'ready' and node['action'] in actions and is_member(who, node['role']):
+                    out.append((p.ids[i], p, i))
+        return sorted(out, key=lambda c: c[0])
+
+    def claim(self, who, actions, most, short):
+        got = self.claimable(who, actions)[:most]
+        if who != SUPER and any(t.state == 'ready' and p.m.running() and not is_member(who, self.g.node[t.node]['role'])
+                                for p in self.procs for t in p.m.tasks):
+            COVER['claim left a task of another role'] += 1
+        sets = collections.defaultdict(list)
+        for _, p, i in got:
+            t = p.m.tasks[i]
+            t.state = 'running'
+            t.attempts += 1
+            t.lease = short
+            t.claimer = who
+            sets[p].append(('t', i, 'running', who))
+        if short and got:
+            self.later(SHORT_LEASE)
+        for p, evs in sets.items():
+            p.m.ev.append(('set', evs))
+        return [(tid, p.m.tasks[i].attempts, p.m.effective(p.m.tasks[i])) for tid, p, i in got]
+
+    def tickable(self):
+        """Tasks of running processes that the next tick (after waiting out the short
+        timers) moves: waiting with a due time here, running under a short lease."""
+        return {p: [i for i, t in enumerate(p.m.tasks)
+                    if (t.state == 'waiting' and t.due is not None) or (t.state == 'running' and t.lease)]
+                for p in self.procs if p.pid is not None and p.m.running()}
+
+    def tick(self, actor):
+        moved = 0
+        for p, due in sorted(self.tickable().items(), key=lambda kv: kv[0].pid):
+            if due:
+                p.m.actor = actor
+                moved += p.m.tick(due)
+        return moved
 
 
 # ---------------------------------------------------------------- the driver
@@ -488,24 +868,21 @@ class Model:
 STATE_SQL = (
     "SELECT 'S ' || json_build_object("
     " 'id', p.id, 'state', p.state, 'vars', p.params, 'tokens', p.tokens, 'error', p.error,"
-    " 'tasks', coalesce((SELECT json_agg(json_build_array(t.id, n.name, t.state) ORDER BY t.id)"
+    " 'tasks', coalesce((SELECT json_agg(json_build_array(t.id, n.name, t.state, t.attempts, t.result,"
+    "                                    t.assignee, t.params) ORDER BY t.id)"
     "                      FROM ws.task t JOIN ws.node n ON n.id = t.node"
-    "                     WHERE t.process = p.id), '[]'))::text"
-    "  FROM ws.process p WHERE p.id = %d;")
+    "                     WHERE t.process = p.id), '[]'),"
+    " 'events', coalesce((SELECT json_agg(json_build_array(e.id, e.task, e.state, e.actor) ORDER BY e.id)"
+    "                       FROM ws.event e WHERE e.process = p.id AND e.id > v.last), '[]'))::text"
+    "  FROM (VALUES %s) v(id, last) JOIN ws.process p ON p.id = v.id ORDER BY p.id;")
 
 
-class Proc:
-    def __init__(self, g, params, number):
-        self.g = g
-        self.params = params
-        self.number = number
-        self.model = Model(g, params)
-        self.pid = None
-        self.ids = []           # database task ids, parallel to model.tasks
-        self.steps = []         # readable log
-        self.repro = []         # SQL that replays this process alone
-        self.nsteps = 0
-        self.broken = False
+class Mismatch(Exception):
+    pass
+
+
+class ServerCrash(Exception):
+    pass
 
 
 class Run:
@@ -515,121 +892,168 @@ class Run:
         self.passed = 0
         self.failed = 0
         self.nprocs = 0
-        self.nsteps = 0
+        self.ncalls = 0
         self.nchecks = 0
         self.printed = 0
         self.outcomes = collections.Counter()
+        self.crashes = 0
 
     def log(self, msg):
         if not self.args.quiet:
             print(msg, flush=True)
 
-    def report(self, g, title, proc=None, expected=None, actual=None, extra=None):
+    # -- reports
+    def report(self, w, title, extra=None):
         self.printed += 1
         if self.printed > self.args.max_reports:
             return
-        w = sys.stdout.write
-        w('\n==== FAILURE in workflow %s: %s\n' % (g.name, title))
-        w('workflow document:\n%s\n' % json.dumps(g.doc, sort_keys=True))
+        g = w.g
+        out = ['', '==== FAILURE in workflow %s (replay: --seed %d --only %d): %s'
+               % (g.name, self.args.seed, w.index, title),
+               'workflow document:', json.dumps(g.doc, sort_keys=True)]
         if hasattr(g, 'nid'):
-            w('node ids: %s\n' % ', '.join('%s=%d' % (n, g.nid[n]) for n in g.by_id))
-            w('transition ids: %s\n' % ', '.join(
+            out.append('node ids: %s' % ', '.join('%s=%d' % (n, g.nid[n]) for n in g.by_id))
+            out.append('transition ids: %s' % ', '.join(
                 '%d=%s->%s' % (tid, g.parent[tid], g.child[tid]) for tid in g.tid))
+        if w.calls:
+            out.append('calls so far (the last one failed the check):')
+            first = max(0, len(w.calls) - 120)
+            if first:
+                out.append('  (%d earlier calls left out)' % first)
+            out += ['  %3d. %s' % (k + 1, c) for k, c in enumerate(w.calls) if k >= first]
         if extra:
-            w('%s\n' % extra)
-        if proc is not None:
-            w('process %d (the #%d of this workflow), steps:\n' % (proc.pid or 0, proc.number))
-            for s in proc.steps:
-                w('  %s\n' % s)
-            w('replay of this process alone (psql script, needs the workflow defined as above):\n')
-            w('\\set wf <workflow id>\n')
-            for s in proc.repro:
-                w('%s\n' % s)
-        if expected is not None:
-            w('expected (reference model):\n  %s\n' % json.dumps(expected, sort_keys=True))
-            w('actual (database):\n  %s\n' % json.dumps(actual, sort_keys=True))
-            for k in ('state', 'vars', 'tokens'):
-                if expected[k] != actual.get(k):
-                    w('  differs: %s: expected %s, actual %s\n' % (
-                        k, json.dumps(expected[k], sort_keys=True), json.dumps(actual.get(k), sort_keys=True)))
-            et, at = expected['tasks'], actual.get('tasks', [])
-            if et != at:
-                if sorted(et) == sorted(at):
-                    w('  differs: tasks: same multiset, different order\n')
-                else:
-                    ec, ac = collections.Counter(et), collections.Counter(at)
-                    w('  differs: tasks: only expected %s; only actual %s\n' % (
-                        sorted((ec - ac).elements()), sorted((ac - ec).elements())))
-        sys.stdout.flush()
+            out.append(extra)
+        print('\n'.join(out), flush=True)
 
-    # -- one batch ending in a state read of proc (and a claim)
-    def check(self, g, proc, lines):
-        """Compare the state line of proc with the model; returns True when equal."""
-        self.nchecks += 1
-        st = [json.loads(s) for s in tagged(lines, 'S')]
-        if len(st) != 1:
-            self.report(g, 'no state row for process %s' % proc.pid, proc)
-            return False
-        a = st[0]
-        actual = {'state': a['state'], 'vars': a['vars'], 'tokens': a['tokens'],
-                  'tasks': [(t[1], t[2]) for t in a['tasks']]}
-        exp = proc.model.expected()
-        ok = exp == actual
-        if ok and proc.model.why and a['state'] == 'failed':
-            err = a.get('error') or ''
-            why = proc.model.why
-            if why[0] == 'split' and ('"%s"' % why[1]) not in err:
-                ok = False
-                self.report(g, 'the failure error does not name node %s: %r' % (why[1], err), proc)
-                proc.broken = True
-                return False
-            if why[0] == 'stuck' and 'stuck' not in err:
-                ok = False
-                self.report(g, 'the failure error does not say stuck: %r' % err, proc)
-                proc.broken = True
-                return False
-        if not ok:
-            self.report(g, 'state of process %d differs after: %s' % (proc.pid, proc.steps[-1]),
-                        proc, exp, actual)
-            proc.broken = True
-            return False
-        proc.ids = [t[0] for t in a['tasks']]
-        return True
+    def show_events(self, names, evs):
+        out = []
+        for e in evs:
+            if e[0] == 'set':
+                out.append('{' + ', '.join(self.show_events(names, e[1])) + '}')
+            elif e[0] == 't':
+                out.append('#%d %s %s by %s' % (e[1], names[e[1]] if 0 <= e[1] < len(names) else '?',
+                                                 e[2], e[3]))
+            else:
+                out.append('process %s by %s' % (e[1], e[2]))
+        return out
 
-    def claim(self, g, procs, lines, after):
-        got = tagged(lines, 'C')
-        want = 0
-        for p in procs:
-            if not p.broken:
-                n = p.model.claim()
-                want += n
-                if n:
-                    p.steps.append('claim all ready tasks (%d of this process)' % n)
-                    p.repro.append("SELECT count(*) FROM ws.claim(ARRAY[%s], 'rj', 100000);" % lit(g.action))
-        if len(got) != 1 or int(got[0]) != want:
-            if not any(p.broken for p in procs):
-                self.report(g, 'ws.claim after %s claimed %s tasks, the model %d' % (
-                    after, got, want), extra='model states: ' + json.dumps(
-                        [p.model.expected() for p in procs], sort_keys=True))
-                for p in procs:
-                    p.broken = True
-            return False
-        return True
+    def sql_error(self, w, desc, text, e):
+        """Report an unexpected psql failure during desc; a backend that died stops the run."""
+        msg = str(e)
+        if 'terminated abnormally' in msg or 'server closed the connection' in msg:
+            self.report(w, 'the server crashed during: %s' % desc, extra='SQL:\n%s\npsql:\n%s' % (text, msg))
+            raise ServerCrash()
+        self.report(w, 'SQL error during: %s' % desc, extra='SQL:\n%s\nerror:\n%s' % (text, msg))
+        raise Mismatch()
 
-    def sql(self, g, text, proc=None):
+    # -- comparing one process
+    def compare(self, w, p, a):
+        """Differences between process p's model and its row a (None: no row), as lines."""
+        exp = p.m.expected()
+        if a is None:
+            return ['no row for process %d' % p.pid]
+        diffs = []
+        for k in ('state', 'vars', 'tokens'):
+            if exp[k] != a[k]:
+                diffs.append('%s: expected %s, got %s' % (k, json.dumps(exp[k], sort_keys=True),
+                                                          json.dumps(a[k], sort_keys=True)))
+        got = [t[1:] for t in a['tasks']]
+        if got != exp['tasks']:
+            diffs.append('tasks (node, state, attempts, result, assignee, params), by id%s:' % (
+                '' if len(got) <= 20 else ', those that differ'))
+            for k in range(max(len(got), len(exp['tasks']))):
+                e = exp['tasks'][k] if k < len(exp['tasks']) else None
+                x = got[k] if k < len(got) else None
+                mark = '  ' if e == x else '!='
+                if e == x and len(got) > 20:
+                    continue
+                diffs.append('  %s #%d expected %s, got %s' % (mark, k, json.dumps(e, sort_keys=True),
+                                                               json.dumps(x, sort_keys=True)))
+        ids = [t[0] for t in a['tasks']]
+        index = {tid: k for k, tid in enumerate(ids)}
+        act = [('t', index.get(e[1], -1), e[2], e[3]) if e[1] is not None else ('p', e[2], e[3])
+               for e in a['events']]
+        if not events_match(p.m.ev, act):
+            diffs.append('events of the call: expected %s' % '; '.join(
+                self.show_events([t.node for t in p.m.tasks], p.m.ev)))
+            diffs.append('                         got %s' % '; '.join(
+                self.show_events([t[1] for t in a['tasks']], act)))
+        if not diffs and p.m.state == 'failed' and p.m.why:
+            err = a['error'] or ''
+            why = p.m.why
+            if why[0] in ('split', 'wait_until') and '"%s"' % why[1] not in err:
+                diffs.append('the error does not name node %s: %r' % (why[1], err))
+            if why[0] == 'stuck':
+                g = w.g
+                want = ['stuck'] + ['%s join "%s" holds %d of %d tokens' % (
+                    g.node[j]['join'].upper(), j, len([x for x in g.inc[j] if p.m.tokens[x] > 0]), len(g.inc[j]))
+                    for j in g.by_id if any(p.m.tokens[x] > 0 for x in g.inc[j])]
+                if any(s not in err for s in want):
+                    diffs.append('the error of a stuck process should say %s: %r' % (want, err))
+            if why[0] == 'task':
+                want = 'task %d (node "%s") failed: %s' % (ids[why[1]], p.m.tasks[why[1]].node, why[2])
+                if err != want:
+                    diffs.append('the error should be %r: %r' % (want, err))
+        if not diffs:
+            p.ids = ids
+            if a['events']:
+                p.last_event = a['events'][-1][0]
+        return diffs
+
+    # -- one call
+    def call(self, w, desc, sql, who=SUPER, expect='00000'):
+        """Run sql (one call) as who, then read every process of the workflow and compare
+        them with the model (already moved by the call). Returns psql's lines; raises
+        Mismatch after reporting a difference."""
+        w.calls.append('%s%s' % (desc, '' if who == SUPER else ' (as %s)' % who))
+        self.ncalls += 1
+        text = ''
+        if who != SUPER:
+            text += 'SET ROLE %s;\n' % who
+        text += '\\set ON_ERROR_STOP 0\n%s\n\\echo E :SQLSTATE\n\\set ON_ERROR_STOP 1\n' % sql
+        if who != SUPER:
+            text += 'RESET ROLE;\n'
+        procs = [p for p in w.procs if p.pid is not None]
+        if procs:
+            text += STATE_SQL % ', '.join('(%d, %d)' % (p.pid, p.last_event) for p in procs)
         try:
-            return self.db.run(text)
+            lines = self.db.run(text)
         except SqlError as e:
-            self.report(g, 'SQL error', proc, extra='SQL:\n%s\nerror:\n%s' % (text, e))
-            if proc is not None:
-                proc.broken = True
-            return None
+            self.sql_error(w, desc, text, e)
+        if w.delay is not None:
+            w.horizon = max(w.horizon, time.time() + w.delay)
+            w.delay = None
+        state = tagged(lines, 'E')
+        if state != [expect]:
+            msg = [l for l in lines if 'ERROR' in l or 'DETAIL' in l]
+            self.report(w, '%s: SQLSTATE %s, expected %s' % (desc, state, expect),
+                        extra='\n'.join(msg))
+            raise Mismatch()
+        self.check(w, lines, desc)
+        return lines
 
-    def claim_sql(self, g):
-        return "SELECT 'C ' || count(*) FROM ws.claim(ARRAY[%s], 'rj', 100000);" % lit(g.action)
+    def check(self, w, lines, desc):
+        self.nchecks += 1
+        rows = {}
+        for s in tagged(lines, 'S'):
+            r = json.loads(s)
+            rows[r['id']] = r
+        bad = []
+        for p in w.procs:
+            if p.pid is None:
+                continue
+            d = self.compare(w, p, rows.get(p.pid))
+            if d:
+                bad.append('process %d (the #%d of this workflow) differs:' % (p.pid, p.number))
+                bad += ['  ' + x for x in d]
+        if bad:
+            self.report(w, 'after call %d: %s' % (len(w.calls), desc), extra='\n'.join(bad))
+            raise Mismatch()
+        for p in w.procs:
+            p.m.ev = []
 
+    # -- the calls the driver makes
     def result(self, rng, p):
-        """A random result for a completion of a task of p."""
         result = {}
         for v in range(NVARS):
             r = rng.random()
@@ -638,75 +1062,206 @@ class Run:
             elif r < 0.43:
                 result['v%d' % v] = rng.choice(['yes', 1, None])
         for v in range(NLOOPVARS):
-            if p.nsteps >= LOOP_BUDGET:
+            if p.ncompleted >= LOOP_BUDGET:
                 result['l%d' % v] = False
             elif rng.random() < 0.5:
                 result['l%d' % v] = rng.random() < 0.8
+        if rng.random() < 0.05:
+            result['need'] = rng.choice([1, 'x', None])
         return result
 
-    def batch_step(self, g, procs, rng):
-        """ws.complete_batch of 2-6 completions across the workflow's processes, each valid
-        after the ones before it (the model applies them in order, as the batch must)."""
-        ids, results, touched = [], [], []
+    def complete(self, w, p, i, rng):
+        t = p.m.tasks[i]
+        result = self.result(rng, p)
+        human = t.state == 'pending'
+        if human:
+            who = t.assignee if t.assignee and rng.random() < 0.8 else SUPER
+            if who != SUPER:
+                COVER['human task completed by its assignee'] += 1
+            attempt = None
+        else:
+            who = t.claimer if rng.random() < 0.7 else SUPER
+            attempt = t.attempts if rng.random() < 0.7 else None
+        p.ncompleted += 1
+        tid = p.ids[i]
+        p.m.actor = who
+        p.m.complete(i, result)
+        self.call(w, 'ws.complete(%d, %s%s) [#%d %s of process #%d]' % (
+            tid, json.dumps(result, sort_keys=True), '' if attempt is None else ', %d' % attempt,
+            i, t.node, p.number),
+            'SELECT ws.complete(%d, %s%s);' % (tid, jlit(result), '' if attempt is None else ', %d' % attempt), who)
+
+    def fail(self, w, p, i, rng):
+        t = p.m.tasks[i]
+        if t.state == 'pending':
+            who = t.assignee or SUPER
+            attempt = None
+        else:
+            who = t.claimer if rng.random() < 0.7 else SUPER
+            attempt = t.attempts if rng.random() < 0.7 else None
+        tid = p.ids[i]
+        p.m.actor = who
+        p.m.fail(i, 'boom')
+        self.call(w, "ws.fail(%d, 'boom'%s) [#%d %s of process #%d]" % (
+            tid, '' if attempt is None else ', %d' % attempt, i, t.node, p.number),
+            "SELECT ws.fail(%d, 'boom'%s);" % (tid, '' if attempt is None else ', %d' % attempt), who)
+
+    def batch(self, w, rng):
+        ids, results, attempts, parts = [], [], [], []
         for _ in range(rng.randint(2, 6)):
-            live = [p for p in procs if not p.broken and p.model.running() and p.nsteps < HARD_CAP
-                    and any(i < len(p.ids) for i in p.model.active())]
-            if not live:
+            cands = [(p, i) for p in w.procs if p.pid is not None and p.m.running()
+                     for i in p.m.active() if p.m.tasks[i].state == 'running']
+            if not cands:
                 break
-            p = rng.choice(live)
-            i = rng.choice([i for i in p.model.active() if i < len(p.ids)])
+            p, i = rng.choice(cands)
+            t = p.m.tasks[i]
             result = self.result(rng, p)
-            p.nsteps += 1
-            self.nsteps += 1
-            p.steps.append('complete task #%d (node %s, id %d) with %s, in a ws.complete_batch' % (
-                i, p.model.tasks[i][0], p.ids[i], json.dumps(result, sort_keys=True)))
-            p.repro.append("SELECT ws.complete((SELECT id FROM ws.task WHERE process = :p ORDER BY id "
-                           "OFFSET %d LIMIT 1), %s);" % (i, jlit(result)))
-            p.model.complete(i, result)
             ids.append(p.ids[i])
             results.append(result)
-            if p not in touched:
-                touched.append(p)
+            attempts.append(t.attempts if rng.random() < 0.7 else None)
+            parts.append('#%d %s of process #%d' % (i, t.node, p.number))
+            p.ncompleted += 1
+            p.ncalls += 1
+            p.m.actor = SUPER
+            p.m.complete(i, result)
         if not ids:
-            return True
-        COVER['complete_batch of %d' % len(ids)] += 1
-        lines = self.sql(g, "SELECT ws.complete_batch(ARRAY[%s]::bigint[], ARRAY[%s]::jsonb[]) IS NULL;\n%s\n%s" % (
-            ', '.join(str(x) for x in ids), ', '.join(jlit(r) for r in results),
-            '\n'.join(STATE_SQL % p.pid for p in touched), self.claim_sql(g)), touched[0])
-        if lines is None:
-            for p in touched:
-                p.broken = True
-            return False
-        rows = {json.loads(x)['id']: x for x in tagged(lines, 'S')}
-        ok = True
-        for p in touched:
-            if not self.check(g, p, ['S ' + rows.get(p.pid, 'null')]):
-                ok = False
-                self.sql(g, "SELECT ws.cancel(p.id) FROM ws.process p WHERE p.id = %d "
-                            "AND p.state IN ('running', 'failed');" % p.pid)
-        if ok and not self.claim(g, procs, lines, 'a ws.complete_batch of %d' % len(ids)):
-            ok = False
-        return ok
+            return
+        COVER['complete_batch'] += 1
+        self.call(w, 'ws.complete_batch(%s, %s, %s) [%s]' % (
+            ids, json.dumps(results, sort_keys=True), attempts, ', '.join(parts)),
+            'SELECT ws.complete_batch(ARRAY[%s]::bigint[], ARRAY[%s]::jsonb[], ARRAY[%s]::integer[]);' % (
+                ', '.join(str(x) for x in ids), ', '.join(jlit(r) for r in results),
+                ', '.join('NULL' if a is None else str(a) for a in attempts)))
 
-    def workflow(self, index):
-        rng = random.Random('%d:%d' % (self.args.seed, index))
-        tag = 'rj%d_%d' % (self.args.seed, index)
-        g = Workflow(rng, tag, tag)
-        # define, read back ids, validate
+    def claim(self, w, rng):
+        who = rng.choice([SUPER, SUPER, SUPER] + WORKERS)
+        if who != SUPER:
+            COVER['claim as a role'] += 1
+        actions = rng.choice([[w.g.action, w.g.form_action]] * 4 + [[w.g.action], [w.g.form_action]])
+        most = rng.choice([1, 2, 3, 100])
+        short = rng.random() < 0.3
+        want = w.claim(who, actions, most, short)
+        lines = self.call(w, 'ws.claim(%s, max %d, lease %s)' % (actions, most, 'short' if short else '1 hour'),
+                          "SELECT 'R ' || json_build_array(task, attempt, params) FROM ws.claim(ARRAY[%s], 'rj', %d, %s);" % (
+                              ', '.join(lit(a) for a in actions), most,
+                              lit('%d milliseconds' % (SHORT_LEASE * 1000) if short else '1 hour')), who)
+        got = sorted((json.loads(r) for r in tagged(lines, 'R')), key=lambda r: r[0])
+        want = [list(r) for r in want]
+        if got != want:
+            self.report(w, 'ws.claim returned (task, attempt, params) %s, the model %s' % (
+                json.dumps(got, sort_keys=True), json.dumps(want, sort_keys=True)))
+            raise Mismatch()
+
+    def tick(self, w):
+        wait = w.horizon + 0.002 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        want = w.tick(SUPER)
+        lines = self.call(w, 'ws.tick()', "SELECT 'R ' || ws.tick();")
+        if tagged(lines, 'R') != [str(want)]:
+            self.report(w, 'ws.tick() moved %s tasks, the model %d' % (tagged(lines, 'R'), want))
+            raise Mismatch()
+
+    def retry(self, w, p):
+        i = p.failed_task()
+        t = p.m.tasks[i]
+        COVER['retry'] += 1
+        p.m.actor = SUPER
+        p.m.retry(i)
+        self.call(w, 'ws.retry(%d) [#%d %s of process #%d]' % (p.ids[i], i, t.node, p.number),
+                  'SELECT ws.retry(%d);' % p.ids[i])
+
+    def fill(self, w, p, i, rng):
+        t = p.m.tasks[i]
+        who = t.assignee if t.assignee and rng.random() < 0.8 else SUPER
+        params = rng.choice([{'need': 1}] * 6 + [{'other': 1}, {'other': 1}, {'need': None}, {'need': 'x'}])
+        desc = 'ws.fill(%d, %s) [#%d %s of process #%d]' % (p.ids[i], json.dumps(params), i, t.node, p.number)
+        sql = 'SELECT ws.fill(%d, %s);' % (p.ids[i], jlit(params))
+        if params.get('need', 0) == 'x':
+            COVER['refused: fill of a wrong type'] += 1
+            self.call(w, desc, sql, who, expect='22023')
+            return
+        p.m.actor = who
+        p.m.fill(i, params)
+        COVER['fill: ready' if t.state == 'ready' else 'fill: still pending'] += 1
+        self.call(w, desc, sql, who)
+
+    def take_or_release(self, w, p, i, rng):
+        t = p.m.tasks[i]
+        role = w.g.node[t.node]['role']
+        if t.assignee and rng.random() < 0.5:
+            COVER['release'] += 1
+            who = t.assignee
+            p.m.actor = who
+            p.m.release(i, who)
+            self.call(w, 'ws.release(%d) [#%d %s of process #%d]' % (p.ids[i], i, t.node, p.number),
+                      'SELECT ws.release(%d);' % p.ids[i], who)
+        else:
+            COVER['take'] += 1
+            who = rng.choice(ASSIGNABLE[role])
+            p.m.actor = who
+            p.m.take(i, who)
+            self.call(w, 'ws.take(%d) [#%d %s of process #%d]' % (p.ids[i], i, t.node, p.number),
+                      'SELECT ws.take(%d);' % p.ids[i], who)
+
+    def refused(self, w, p, rng):
+        """A call the contract refuses: nothing may change and no event be written."""
+        m = p.m
+        options = []
+        for i in m.active():
+            t = m.tasks[i]
+            node = w.g.node[t.node]
+            if t.state == 'running' and t.attempts >= 2:
+                options.append(('stale attempt', i, None, '55000'))
+            if node['role'] and (t.state == 'running' or (t.state == 'pending' and node['action'] is None)):
+                outsiders = [r for r in WORKERS if not is_member(r, node['role'])]
+                options.append(('not a member', i, rng.choice(outsiders), '42501'))
+            if t.state == 'pending' and node['action'] is None and t.assignee:
+                others = [r for r in ASSIGNABLE[node['role']] if r != t.assignee]
+                options.append(('not the assignee', i, rng.choice(others), '42501'))
+            if t.state == 'ready':
+                options.append(('not claimed', i, SUPER, '55000'))
+        if not options:
+            return False
+        kinds = sorted({o[0] for o in options})
+        kind = 'stale attempt' if 'stale attempt' in kinds and rng.random() < 0.5 else rng.choice(kinds)
+        kind, i, who, code = rng.choice([o for o in options if o[0] == kind])
+        t = m.tasks[i]
+        COVER['refused: ' + kind] += 1
+        tid = p.ids[i]
+        what = '[#%d %s of process #%d, refused: %s]' % (i, t.node, p.number, kind)
+        if kind == 'stale attempt':
+            self.call(w, 'ws.complete(%d, {}, %d) %s' % (tid, t.attempts - 1, what),
+                      "SELECT ws.complete(%d, '{}', %d);" % (tid, t.attempts - 1), t.claimer, code)
+        elif kind == 'not a member' and rng.random() < 0.5:
+            self.call(w, "ws.fail(%d, 'boom') %s" % (tid, what), "SELECT ws.fail(%d, 'boom');" % tid, who, code)
+        else:
+            self.call(w, 'ws.complete(%d) %s' % (tid, what), 'SELECT ws.complete(%d);' % tid, who, code)
+        return True
+
+    def cancel(self, w, p, why):
+        COVER['cancelled: ' + why] += 1
+        p.m.actor = SUPER
+        p.m.cancel()
+        self.call(w, 'ws.cancel(%d) [process #%d, %s]' % (p.pid, p.number, why), 'SELECT ws.cancel(%d);' % p.pid)
+
+    # -- one workflow
+    def define(self, w, rng):
+        g = w.g
         refused = g.never_firing()
         if refused:
             # ws.define refuses the document, names each such join and parent, and stores
             # nothing; then the same graph with those joins made OR or XOR joins is defined
             try:
                 self.db.run("SELECT ws.define(%s::jsonb);" % lit(json.dumps(g.doc, sort_keys=True)))
-                self.report(g, 'ws.define stored a workflow whose AND joins never fire: %s' % refused)
+                self.report(w, 'ws.define stored a workflow whose AND joins never fire: %s' % refused)
                 return False
             except SqlError as e:
                 msg = str(e)
                 missing = [jp for jp in refused
                            if 'AND join "%s" can never fire: its transition from "%s"' % jp not in msg]
                 if 'is not valid' not in msg or 'Nothing was stored' not in msg or missing:
-                    self.report(g, 'ws.define refused the document, but not as expected',
+                    self.report(w, 'ws.define refused the document, but not as expected',
                                 extra='expected to name %s\nerror:\n%s' % (missing or refused, msg))
                     return False
             COVER['define refused: AND join never fires'] += 1
@@ -715,15 +1270,18 @@ class Run:
                     n['join'] = rng.choice(['or', 'xor'])
             g.doc = g._doc()
         doc = json.dumps(g.doc, sort_keys=True)
-        lines = self.sql(g,
-                         "SELECT ws.define(%s::jsonb) AS wf \\gset\n"
-                         "SELECT 'D ' || json_build_object("
-                         " 'wf', :wf,"
-                         " 'nodes', (SELECT json_agg(json_build_array(name, id, is_start, is_end) ORDER BY id)"
-                         "             FROM ws.node WHERE workflow = :wf),"
-                         " 'trans', (SELECT json_agg(id ORDER BY id) FROM ws.transition WHERE workflow = :wf),"
-                         " 'problems', (SELECT json_agg(p) FROM ws.validate(:wf) p))::text;" % lit(doc))
-        if lines is None:
+        try:
+            lines = self.db.run(
+                "SELECT ws.register_action(%s, '{\"need\": {\"type\": \"integer\", \"required\": true}}');\n"
+                "SELECT ws.define(%s::jsonb) AS wf \\gset\n"
+                "SELECT 'D ' || json_build_object("
+                " 'wf', :wf,"
+                " 'nodes', (SELECT json_agg(json_build_array(name, id, is_start, is_end) ORDER BY id)"
+                "             FROM ws.node WHERE workflow = :wf),"
+                " 'trans', (SELECT json_agg(id ORDER BY id) FROM ws.transition WHERE workflow = :wf),"
+                " 'problems', (SELECT json_agg(p) FROM ws.validate(:wf) p))::text;" % (lit(g.form_action), lit(doc)))
+        except SqlError as e:
+            self.report(w, 'ws.define failed', extra=str(e))
             return False
         d = json.loads(tagged(lines, 'D')[0])
         g.wf = d['wf']
@@ -738,99 +1296,167 @@ class Run:
         if len(g.tid) != len(g.trans):
             bad.append('%d transitions stored, %d defined' % (len(g.tid), len(g.trans)))
         if bad:
-            self.report(g, 'definition differs', extra='\n'.join(bad))
+            self.report(w, 'definition differs', extra='\n'.join(bad))
             return False
+        return True
 
-        procs = []
-        ok = True
+    def workflow(self, index):
+        rng = random.Random('%d:%d' % (self.args.seed, index))
+        g = Workflow(rng, 'rj%d_%d' % (self.args.seed, index))
+        w = World(g)
+        w.index = index
+        w.calls = []
+        if not self.define(w, rng):
+            return False
         nprocs = self.args.procs if self.args.procs else rng.randint(2, 4)
         for k in range(nprocs):
             params = {}
-            for v in range(NVARS):
+            if rng.random() < 0.8:      # else no variables at all
+                for v in range(NVARS):
+                    if rng.random() < 0.5:
+                        params['v%d' % v] = rng.random() < 0.5
+                for v in range(NLOOPVARS):
+                    if rng.random() < 0.5:
+                        params['l%d' % v] = rng.random() < 0.5
                 if rng.random() < 0.5:
-                    params['v%d' % v] = rng.random() < 0.5
-            for v in range(NLOOPVARS):
-                if rng.random() < 0.5:
-                    params['l%d' % v] = rng.random() < 0.5
-            p = Proc(g, params, k + 1)
-            procs.append(p)
-            p.steps.append('ws.start(%d, %s)' % (g.wf, json.dumps(params, sort_keys=True)))
-            p.repro.append('SELECT ws.start(:wf, %s) AS p \\gset' % jlit(params))
-            p.model.start()
-            lines = self.sql(g, "SELECT 'P ' || ws.start(%d, %s);\n" % (g.wf, jlit(params)), p)
-            if lines is None:
-                ok = False
-                continue
-            p.pid = int(tagged(lines, 'P')[0])
-            self.nsteps += 1
-            lines = self.sql(g, (STATE_SQL % p.pid) + "\n" + self.claim_sql(g), p)
-            if lines is None or not self.check(g, p, lines):
-                ok = False
-                continue
-            self.claim(g, procs, lines, 'starting process %d' % p.pid)
-
-        while True:
-            live = [p for p in procs if not p.broken and p.model.running()]
-            if not live:
-                break
-            p = rng.choice(live)
-            m = p.model
-            if p.nsteps >= HARD_CAP:
-                p.steps.append('ws.cancel (step cap)')
-                p.repro.append('SELECT ws.cancel(:p);')
-                m.cancel()
-                lines = self.sql(g, "SELECT ws.cancel(%d) IS NULL;\n%s" % (p.pid, STATE_SQL % p.pid), p)
-                if lines is None or not self.check(g, p, lines):
-                    ok = False
-                continue
-            act = m.active()
-            assert act and all(m.tasks[i][1] == 'running' for i in act), m.tasks
-            if rng.random() < BATCH_SHARE:
-                if not self.batch_step(g, procs, rng):
-                    ok = False
-                continue
-            i = rng.choice(act)
-            result = self.result(rng, p)
-            p.nsteps += 1
-            self.nsteps += 1
-            p.steps.append('complete task #%d (node %s, id %d) with %s' % (
-                i, m.tasks[i][0], p.ids[i], json.dumps(result, sort_keys=True)))
-            p.repro.append("SELECT ws.complete((SELECT id FROM ws.task WHERE process = :p ORDER BY id "
-                           "OFFSET %d LIMIT 1), %s);" % (i, jlit(result)))
-            m.complete(i, result)
-            lines = self.sql(g, "SELECT ws.complete(%d, %s) IS NULL;\n%s\n%s" % (
-                p.ids[i], jlit(result), STATE_SQL % p.pid, self.claim_sql(g)), p)
-            if lines is None or not self.check(g, p, lines):
-                ok = False
-                if lines is None:
-                    continue
-                # take the broken process out of the way of the others' claims
-                self.sql(g, "SELECT ws.cancel(p.id) FROM ws.process p WHERE p.id = %d "
-                            "AND p.state IN ('running', 'failed');" % p.pid)
-                continue
-            if not self.claim(g, procs, lines, 'step "%s"' % p.steps[-1]):
-                ok = False
-
-        # every process once more at the end: nothing moved behind the model's back
-        if ok:
-            lines = self.sql(g, '\n'.join(STATE_SQL % p.pid for p in procs))
-            if lines is None:
-                ok = False
-            else:
-                rows = {json.loads(s)['id']: s for s in tagged(lines, 'S')}
-                for p in procs:
-                    p.steps.append('(final read of all processes of the workflow)')
-                    if not self.check(g, p, ['S ' + rows.get(p.pid, 'null')]):
+                    params['when'] = PAST
+                if rng.random() < 0.2:
+                    params['need'] = rng.choice([1, 1, 'x'])
+            w.procs.append(Proc(w, params, k + 1))
+        ok = True
+        try:
+            for p in w.procs:
+                self.start(w, p, rng)
+            self.drive(w, rng)
+        except Mismatch:
+            ok = False
+        except ServerCrash:
+            ok = False
+            self.crashes += 1
+            self.wait_for_server()
+        # end what is left, and take what did not end out of the way of later workflows
+        for p in w.procs:
+            if p.pid is not None and p.m.state in ('running', 'failed'):
+                if ok:
+                    try:
+                        self.cancel(w, p, 'left at the end')
+                    except Mismatch:
                         ok = False
-        for p in procs:
-            self.outcomes[p.model.state] += 1
-        self.nprocs += len(procs)
-        self.log('%-14s %2d nodes %2d transitions %d processes: %s%s' % (
-            g.name, g.k, len(g.trans), len(procs),
-            ' '.join('%s/%d' % (p.model.state, p.nsteps) for p in procs),
-            '' if ok else '  FAILED'))
+                if not ok:
+                    try:
+                        self.db.run("SELECT ws.cancel(id) FROM ws.process WHERE id = %d "
+                                    "AND state IN ('running', 'failed');" % p.pid)
+                    except SqlError as e:
+                        print('random_joins: cannot cancel process %d: %s' % (p.pid, e))
+        for p in w.procs:
+            self.outcomes[p.m.state] += 1
+        self.nprocs += len(w.procs)
+        self.log('%-14s %2d nodes %2d transitions %d processes %4d calls: %s%s' % (
+            g.name, g.k, len(g.trans), len(w.procs), len(w.calls),
+            ' '.join('%s/%d' % (p.m.state, p.ncalls) for p in w.procs), '' if ok else '  FAILED'))
         return ok
 
+    def start(self, w, p, rng):
+        """ws.start, a call whose process id comes back: read it, then check."""
+        who = rng.choice([SUPER, SUPER, SUPER, 'rj_a1', 'rj_b1'])
+        p.m.actor = who
+        p.m.start()
+        w.calls.append('ws.start(%d, %s) [process #%d]%s' % (
+            w.g.wf, json.dumps(p.params, sort_keys=True), p.number, '' if who == SUPER else ' (as %s)' % who))
+        self.ncalls += 1
+        sql = "SELECT 'P ' || ws.start(%d, %s);" % (w.g.wf, jlit(p.params))
+        if who != SUPER:
+            sql = 'SET ROLE %s;\n%s\nRESET ROLE;' % (who, sql)
+        try:
+            lines = self.db.run(sql)
+        except SqlError as e:
+            self.sql_error(w, w.calls[-1], sql, e)
+        if w.delay is not None:
+            w.horizon = max(w.horizon, time.time() + w.delay)
+            w.delay = None
+        p.pid = int(tagged(lines, 'P')[0])
+        warned = any('WARNING' in l for l in lines)
+        if warned != (p.m.state == 'failed'):
+            self.report(w, 'ws.start %s a WARNING, the process is %s' % (
+                'raised' if warned else 'did not raise', p.m.state))
+            raise Mismatch()
+        procs = [q for q in w.procs if q.pid is not None]
+        lines = self.db.run(STATE_SQL % ', '.join('(%d, %d)' % (q.pid, q.last_event) for q in procs))
+        self.check(w, lines, w.calls[-1])
+
+    def drive(self, w, rng):
+        while True:
+            live = [p for p in w.procs if p.live()]
+            if not live:
+                return
+            p = rng.choice(live)
+            m = p.m
+            if m.state == 'failed':
+                if rng.random() < 0.75:
+                    p.ncalls += 1
+                    self.retry(w, p)
+                else:
+                    p.given_up = True
+                continue
+            if p.ncalls >= HARD_CAP:
+                self.cancel(w, p, 'too many calls')
+                continue
+            by = collections.defaultdict(list)
+            for i in m.active():
+                t = m.tasks[i]
+                node = w.g.node[t.node]
+                if t.state == 'pending':
+                    by['human' if node['action'] is None else 'form'].append(i)
+                else:
+                    by[t.state].append(i)
+            tickable = any(w.tickable().values())
+            options = []
+            if by['ready']:
+                options.append((25, 'claim'))
+            if by['running']:
+                options += [(30, 'complete'), (5, 'fail'), (4, 'batch')]
+            if by['human']:
+                options += [(15, 'human'), (2, 'human fail')]
+            if by['form']:
+                options.append((12, 'fill'))
+            people = [i for i in by['human'] + by['form'] if w.g.node[m.tasks[i].node]['role']]
+            if people:
+                options.append((3, 'take/release'))
+            if tickable:
+                options.append((10, 'tick'))
+            if not options:
+                # only timers that never fire here: nothing can move it
+                self.cancel(w, p, 'only timers that never fire')
+                continue
+            options += [(1, 'tick'), (3, 'refused')]
+            r = rng.random() * sum(o[0] for o in options)
+            for weight, what in options:
+                r -= weight
+                if r < 0:
+                    break
+            p.ncalls += 1
+            if what == 'claim':
+                self.claim(w, rng)
+            elif what == 'complete':
+                self.complete(w, p, rng.choice(by['running']), rng)
+            elif what == 'fail':
+                self.fail(w, p, rng.choice(by['running']), rng)
+            elif what == 'batch':
+                self.batch(w, rng)
+            elif what == 'human':
+                self.complete(w, p, rng.choice(by['human']), rng)
+            elif what == 'human fail':
+                self.fail(w, p, rng.choice(by['human']), rng)
+            elif what == 'fill':
+                self.fill(w, p, rng.choice(by['form']), rng)
+            elif what == 'take/release':
+                self.take_or_release(w, p, rng.choice(people), rng)
+            elif what == 'tick':
+                self.tick(w)
+            elif what == 'refused':
+                self.refused(w, p, rng)
+
+    # -- the run
     def write_trace(self, path):
         """Everything the engine wrote, but times: processes, tasks, events and the claim
         queue, by id. Two runs with the same seed in new databases write the same trace
@@ -851,9 +1477,28 @@ class Run:
                 f.write(l + '\n')
         print('random_joins: trace of %d rows in %s' % (len(tagged(lines, 'T')), path))
 
+    def wait_for_server(self):
+        """After a backend died, wait (up to a minute) until the server takes connections."""
+        for _ in range(600):
+            try:
+                self.db.run('SELECT 1;')
+                return
+            except SqlError:
+                time.sleep(0.1)
+        raise SqlError('the server did not come back after a crash')
+
+    def roles(self, create):
+        drop = ''.join("DO $$BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
+                       "EXECUTE 'DROP OWNED BY %s'; EXECUTE 'DROP ROLE %s'; END IF; END$$;\n" % (r, r, r)
+                       for r in ALL_ROLES)
+        self.db.run(drop + (ROLE_SQL if create else ''))
+
     def main(self):
+        global SUPER
         t0 = time.time()
         print('random_joins: seed %d, %d workflows' % (self.args.seed, self.args.workflows), flush=True)
+        SUPER = tagged(self.db.run("SELECT 'U ' || current_user;"), 'U')[0]
+        self.roles(True)
         indices = [self.args.only] if self.args.only is not None else range(self.args.workflows)
         for i in indices:
             if self.workflow(i):
@@ -863,7 +1508,7 @@ class Run:
                 if self.failed >= self.args.stop_after:
                     print('random_joins: stopping after %d failed workflows' % self.failed)
                     break
-        # the claim queue holds exactly the ready tasks, whatever the steps did to them
+        # the claim queue holds exactly the ready tasks, whatever the calls did to them
         lines = self.db.run(
             "SELECT 'Q ' || count(*) FILTER (WHERE r.task IS NULL) || ' '"
             "       || count(*) FILTER (WHERE t.id IS NULL OR t.state <> 'ready')"
@@ -879,12 +1524,22 @@ class Run:
             print('random_joins: the claim queue holds exactly the %d ready tasks' % queued)
         if self.args.trace:
             self.write_trace(self.args.trace)
+        self.roles(False)
         self.db.close()
-        print('random_joins: seed %d: %d workflows, %d processes (%s), %d steps, %d state checks in %.1f s'
+        print('random_joins: seed %d: %d workflows, %d processes (%s), %d calls, %d checks in %.1f s'
               % (self.args.seed, self.passed + self.failed, self.nprocs,
                  ', '.join('%s %d' % kv for kv in sorted(self.outcomes.items())),
-                 self.nsteps, self.nchecks, time.time() - t0))
+                 self.ncalls, self.nchecks, time.time() - t0))
         print('random_joins: seen: %s' % ', '.join('%s %d' % kv for kv in sorted(COVER.items())))
+        if self.args.only is None and self.args.workflows >= 100 and not self.failed:
+            short = ['%s: %d, at least %d' % (k, COVER[k], n) for k, n in sorted(MIN_COVER.items())
+                     if COVER[k] < n]
+            if short:
+                print('random_joins: FAILURE: the run saw too little of: %s' % '; '.join(short))
+                self.failed += 1
+        if self.crashes:
+            print('random_joins: FAILURE: the server crashed (a backend died) %d time%s' % (
+                self.crashes, '' if self.crashes == 1 else 's'))
         if self.failed:
             print('random_joins: replay a failed workflow with: %s --seed %d --only <index>'
                   % (sys.argv[0], self.args.seed))
@@ -892,16 +1547,33 @@ class Run:
         return 1 if self.failed else 0
 
 
+def events_match(exp, act):
+    """Does the list act equal exp, where each ('set', [...]) of exp matches as many events
+    of act in any order?"""
+    pos = 0
+    for e in exp:
+        if e[0] == 'set':
+            k = len(e[1])
+            if sorted(e[1], key=repr) != sorted(act[pos:pos + k], key=repr):
+                return False
+            pos += k
+        else:
+            if pos >= len(act) or act[pos] != e:
+                return False
+            pos += 1
+    return pos == len(act)
+
+
 def parse():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--seed', type=int, default=None,
                     help='random seed (default: $RANDOM_JOINS_SEED or the clock)')
-    ap.add_argument('--workflows', type=int, default=250)
+    ap.add_argument('--workflows', type=int, default=200)
     ap.add_argument('--procs', type=int, default=0, help='processes per workflow (default 2-4)')
     ap.add_argument('--only', type=int, default=None, help='run only workflow number ONLY')
     ap.add_argument('--quiet', action='store_true', help='no line per workflow')
-    ap.add_argument('--max-reports', type=int, default=5, help='print at most this many failure reports')
-    ap.add_argument('--stop-after', type=int, default=50, help='stop after this many failed workflows')
+    ap.add_argument('--max-reports', type=int, default=3, help='print at most this many failure reports')
+    ap.add_argument('--stop-after', type=int, default=20, help='stop after this many failed workflows')
     ap.add_argument('--trace', default=None, help='write what the engine wrote (no times) to this file at the end')
     a = ap.parse_args()
     if a.seed is None:

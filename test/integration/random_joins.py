@@ -1181,6 +1181,12 @@ class Run:
             COVER['refused: fill of a wrong type'] += 1
             self.call(w, desc, sql, who, expect='22023')
             return
+        # a fill sets only the form's parameters that the workflow and the node leave open
+        fixed = set(w.g.params) | set(w.g.node[t.node]['params'])
+        if 'other' in params or set(params) & fixed:
+            COVER['refused: fill outside the open form'] += 1
+            self.call(w, desc, sql, who, expect='22023')
+            return
         p.m.actor = who
         p.m.fill(i, params)
         COVER['fill: ready' if t.state == 'ready' else 'fill: still pending'] += 1

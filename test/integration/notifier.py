@@ -4,13 +4,16 @@
 
 Talks to PostgreSQL through libpq with ctypes (no driver to install). A listener
 connection LISTENs; sender connections start and complete processes; every check
-looks at what the listener receives and from which backend.
+looks at what the listener receives and from which backend. What must happen is waited
+for up to DEADLINE seconds and the time it took printed as a '#' line: how fast belongs
+to bench/, here only whether.
 """
 import ctypes
 import ctypes.util
 import os
 import select
 import sys
+import threading
 import time
 
 pq = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
@@ -44,6 +47,7 @@ pq.PQnotifies.argtypes = [ctypes.c_void_p]
 pq.PQfreemem.argtypes = [ctypes.c_void_p]
 
 PGRES_COMMAND_OK, PGRES_TUPLES_OK = 1, 2
+DEADLINE = 30
 passed = failed = 0
 
 
@@ -55,6 +59,22 @@ def check(ok, what):
     else:
         failed += 1
         print("not ok - " + what)
+
+
+def poll(cond, seconds=DEADLINE):
+    """Seconds until cond() was true, or None after seconds."""
+    start = time.monotonic()
+    while True:
+        if cond():
+            return time.monotonic() - start
+        if time.monotonic() - start > seconds:
+            return None
+        time.sleep(0.02)
+
+
+def took(seconds, what):
+    if seconds is not None:
+        print("# %s: %.3f s" % (what, seconds))
 
 
 class Conn:
@@ -82,9 +102,11 @@ class Conn:
 
     def wait(self, seconds, until=None):
         """Notifications (channel, payload, pid) received within seconds, or until one
-        for which until() is true arrives."""
+        for which until() is true arrives (self.took: how long that took)."""
         got = []
-        end = time.monotonic() + seconds
+        start = time.monotonic()
+        end = start + seconds
+        self.took = None
         while True:
             pq.PQconsumeInput(self.c)
             while True:
@@ -95,6 +117,7 @@ class Conn:
                             n.contents.be_pid))
                 pq.PQfreemem(n)
             if until and any(until(g) for g in got):
+                self.took = time.monotonic() - start
                 return got
             left = end - time.monotonic()
             if left <= 0:
@@ -110,6 +133,21 @@ def notifiers(c, db):
                "AND datname = '%s'" % db)
 
 
+def sent_by(lis, snd, pid, action):
+    """Commit a process of action again until its ws_ready comes from backend pid, for up
+    to DEADLINE (a new notifier shows in pg_stat_activity a moment before it takes the
+    ring: until then a commit notifies in its transaction). What the last commit sent."""
+    got = []
+
+    def one():
+        snd.q("SELECT ws.start('%s')" % action)
+        got[:] = lis.wait(DEADLINE, lambda g: g[:2] == ("ws_ready", action))
+        return any(g[:2] == ("ws_ready", action) and g[2] == pid for g in got)
+
+    poll(one)
+    return got
+
+
 def main():
     db = os.environ.get("PGDATABASE", "notifier")
     admin = Conn(db)
@@ -117,27 +155,27 @@ def main():
         sys.exit("notifier: ws.notifier is off")
     admin.q("""SELECT ws.define(jsonb_build_object('name', w, 'nodes', jsonb_build_array(
                  jsonb_build_object('name', 'a', 'action', w))))
-               FROM (VALUES ('n.a'), ('n.b'), ('n.c'), ('n.' || repeat('x', 300))) v(w)""")
+               FROM (VALUES ('n.a'), ('n.b'), ('n.c'), ('n.' || repeat('x', 300)),
+                            ('n.s0'), ('n.s1'), ('n.s2'), ('n.s3')) v(w)""")
     lis = Conn(db)
     lis.q("LISTEN ws_ready")
     lis.q("LISTEN ws_process")
+    lis.q("LISTEN ws_test_last")
     snd = Conn(db)
     ready = lambda p: (lambda g: g[0] == "ws_ready" and g[1] == p)
 
     # the first commit that notifies starts the database's notifier
     snd.q("SELECT ws.start('n.a')")
-    for _ in range(100):
-        if notifiers(admin, db):
-            break
-        time.sleep(0.05)
+    took(poll(lambda: notifiers(admin, db)), "the first commit to a running notifier")
     pids = notifiers(admin, db)
     check(len(pids) == 1, "one notifier runs for the database after the first commit")
     notifier_pid = int(pids[0]) if pids else -1
     lis.wait(0.3)
 
     # a commit: ws_ready arrives, sent by the notifier, after the task is visible
-    snd.q("SELECT ws.start('n.a')")
-    got = lis.wait(3, ready("n.a"))
+    got = sent_by(lis, snd, notifier_pid, "n.a")
+    took(lis.took, "a commit to its ws_ready")
+    got += lis.wait(0.2)
     hits = [g for g in got if g[:2] == ("ws_ready", "n.a")]
     check(len(hits) == 1 and hits[0][2] == notifier_pid,
           "ws_ready n.a arrives once, from the notifier (got %r)" % got)
@@ -147,7 +185,7 @@ def main():
     snd.q("SELECT count(ws.start('n.a')) FROM generate_series(1, 50)")
     early = lis.wait(0.3)
     snd.q("COMMIT")
-    got = lis.wait(3, ready("n.a"))
+    got = lis.wait(DEADLINE, ready("n.a"))
     time.sleep(0.2)
     got += lis.wait(0.2)
     check(early == [], "nothing arrives before commit (got %r)" % early)
@@ -170,7 +208,7 @@ def main():
     snd.q("SELECT ws.start('n.c')")
     snd.q("RELEASE SAVEPOINT t")
     snd.q("COMMIT")
-    got = lis.wait(3, ready("n.c"))
+    got = lis.wait(DEADLINE, ready("n.c"))
     got += lis.wait(0.3)
     check([g[:2] for g in got] == [("ws_ready", "n.c")],
           "a rolled back savepoint drops its notification, a released one keeps it (got %r)" % got)
@@ -180,7 +218,7 @@ def main():
                BEGIN PERFORM ws.start('n.b'); PERFORM 1 / 0;
                EXCEPTION WHEN division_by_zero THEN NULL; END;
                PERFORM ws.start('n.c'); END $$""")
-    got = lis.wait(3, ready("n.c"))
+    got = lis.wait(DEADLINE, ready("n.c"))
     got += lis.wait(0.3)
     check([g[:2] for g in got] == [("ws_ready", "n.c")],
           "an exception block that caught an error sends nothing of its own (got %r)" % got)
@@ -191,7 +229,7 @@ def main():
     lis.wait(0.2)
     snd.q("SELECT ws.complete(%s)" % task)
     want = '{"process": %s, "state": "completed"}' % proc
-    got = lis.wait(3, lambda g: g[0] == "ws_process" and g[1] == want)
+    got = lis.wait(DEADLINE, lambda g: g[0] == "ws_process" and g[1] == want)
     hits = [g for g in got if g[:2] == ("ws_process", want)]
     check(len(hits) == 1 and hits[0][2] == notifier_pid,
           "ws_process arrives from the notifier when a process completes (got %r)" % got)
@@ -199,7 +237,7 @@ def main():
     # ws.notifier = off: NOTIFY in the transaction, from the sender itself
     snd.q("SET ws.notifier = off")
     snd.q("SELECT ws.start('n.a')")
-    got = lis.wait(3, ready("n.a"))
+    got = lis.wait(DEADLINE, ready("n.a"))
     hits = [g for g in got if g[:2] == ("ws_ready", "n.a")]
     check(len(hits) == 1 and hits[0][2] == snd.pid,
           "with ws.notifier = off the sender notifies itself (got %r)" % got)
@@ -208,60 +246,89 @@ def main():
     # a payload too long for the ring goes by NOTIFY in the transaction
     long_action = "n." + "x" * 300
     snd.q("SELECT ws.start('%s')" % long_action)
-    got = lis.wait(3, ready(long_action))
+    got = lis.wait(DEADLINE, ready(long_action))
     hits = [g for g in got if g[:2] == ("ws_ready", long_action)]
     check(len(hits) == 1 and hits[0][2] == snd.pid,
           "a 302-byte action name is sent by NOTIFY in the transaction")
 
-    # concurrency: 4 senders, 200 commits each, every commit notifies; all arrive
-    senders = [Conn(db) for _ in range(4)]
+    # concurrency: 4 senders at once, 200 commits each, each sender its own action, every
+    # commit notifies. At most one ws_ready a commit, and none lost at the end: the last
+    # commit of each action also sends ws_test_last (before its ws_ready, so that also a
+    # NOTIFY in the transaction comes after it) and a ws_ready of that action must arrive
+    # after it, that is sent after that commit
+    actions = ["n.s%d" % k for k in range(4)]
+    senders = [Conn(db) for _ in actions]
     lis.wait(0.2)
-    n = 0
-    for i in range(200):
-        for s in senders:
-            s.q("SELECT ws.start('n.b')")
-            n += 1
-    got = lis.wait(5, None)
-    b = [g for g in got if g[:2] == ("ws_ready", "n.b")]
-    check(1 <= len(b) <= n,
-          "800 commits from 4 sessions: %d ws_ready n.b delivered (batched, at most one each)" % len(b))
-    senders[0].q("SELECT ws.start('n.b')")
-    got = lis.wait(3, ready("n.b"))
-    check(any(g[:2] == ("ws_ready", "n.b") for g in got),
-          "the notification of the last commit arrives")
+    errors = []
+
+    def send(c, action):
+        try:
+            for _ in range(199):
+                c.q("SELECT ws.start('%s')" % action)
+            c.q("BEGIN")
+            c.q("NOTIFY ws_test_last, '%s'" % action)
+            c.q("SELECT ws.start('%s')" % action)
+            c.q("COMMIT")
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=send, args=(c, a)) for c, a in zip(senders, actions)]
+    got = []
+
+    def after_last(action):
+        marks = [i for i, g in enumerate(got) if g[:2] == ("ws_test_last", action)]
+        return bool(marks) and any(g[:2] == ("ws_ready", action) for g in got[marks[0] + 1:])
+
+    def all_after_last():
+        got.extend(lis.wait(0))
+        return all(after_last(a) for a in actions)
+
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took(time.monotonic() - start, "800 commits from 4 sessions")
+    took(poll(all_after_last), "the last commits to a ws_ready of each action after them")
+    got.extend(lis.wait(0.3))
+    check(errors == [], "800 commits from 4 sessions at once (%r)" % errors[:1])
+    for a in actions:
+        n = sum(1 for g in got if g[:2] == ("ws_ready", a))
+        check(after_last(a) and 1 <= n <= 200,
+              "200 commits of %s: a ws_ready arrives after the last; %d delivered, "
+              "at most one a commit" % (a, n))
     for s in senders:
         s.close()
 
     # idle: the notifier exits after ws.notifier_idle, and comes back when needed
     admin.q("ALTER SYSTEM SET ws.notifier_idle = '300ms'")
     admin.q("SELECT pg_reload_conf()")
-    # it wakes at least every 300 ms and exits once idle that long: about 0.6 s, given
-    # time on a loaded machine (a fixed 1.5 s failed once while other jobs ran)
-    for _ in range(200):
-        if not notifiers(admin, db):
-            break
-        time.sleep(0.05)
+    # it wakes at least every 300 ms and exits once idle that long: about 0.6 s
+    took(poll(lambda: not notifiers(admin, db)), "ws.notifier_idle set to 300ms to the idle notifier's exit")
     check(notifiers(admin, db) == [], "an idle notifier exits after ws.notifier_idle")
     snd.q("SELECT ws.start('n.a')")
-    got = lis.wait(3, ready("n.a"))
+    got = lis.wait(DEADLINE, ready("n.a"))
     check(any(g[:2] == ("ws_ready", "n.a") for g in got),
           "the first commit after that notifies (in its transaction) while a notifier starts")
-    for _ in range(100):
-        if notifiers(admin, db):
-            break
-        time.sleep(0.05)
+    took(poll(lambda: notifiers(admin, db)), "that commit to a new notifier")
     check(len(notifiers(admin, db)) == 1, "a new notifier started")
     admin.q("ALTER SYSTEM RESET ws.notifier_idle")
     admin.q("SELECT pg_reload_conf()")
 
-    # a killed notifier: the next commits still notify, and a new one starts
-    pid = notifiers(admin, db)
-    admin.q("SELECT pg_terminate_backend(%s)" % pid[0])
-    time.sleep(0.3)
+    # a killed notifier: the next commits still notify, and a new one starts and sends
+    old = notifiers(admin, db)
+    admin.q("SELECT pg_terminate_backend(%s)" % old[0])
+    poll(lambda: notifiers(admin, db) != old)
     snd.q("SELECT ws.start('n.c')")
-    got = lis.wait(3, ready("n.c"))
+    got = lis.wait(DEADLINE, ready("n.c"))
     check(any(g[:2] == ("ws_ready", "n.c") for g in got),
           "after the notifier was terminated, a commit still notifies")
+    took(poll(lambda: notifiers(admin, db) not in ([], old)), "that commit to a new notifier")
+    new = notifiers(admin, db)
+    check(len(new) == 1 and new != old, "a new notifier starts (was %r, now %r)" % (old, new))
+    got = sent_by(lis, snd, int(new[0]) if len(new) == 1 else -1, "n.c")
+    check(len(new) == 1 and any(g[2] == int(new[0]) for g in got),
+          "the new notifier sends the ws_ready of the next commits (last got %r)" % got)
 
     for c in (lis, snd, admin):
         c.close()

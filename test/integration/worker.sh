@@ -246,7 +246,9 @@ restore_hba
 # ---- an error that heals is retried: a database that accepts no connections for a while
 psql -X -q -d postgres -c "ALTER DATABASE $DB ALLOW_CONNECTIONS false"
 start_worker heal --action t.heal --poll 0.5 -- true
-sleep 1.5
+end=$((SECONDS + 30))      # until it has said so, then it must still run
+until grep -q 'not currently accepting connections; trying again' "$T/heal.log" || [ $SECONDS -ge $end ]; do sleep 0.1; done
+sleep 0.5
 if kill -0 "${WPID[heal]}" 2>/dev/null &&
    grep -q 'not currently accepting connections; trying again' "$T/heal.log"; then
     ok 0 "a database not accepting connections (55000): the worker keeps retrying"
@@ -324,7 +326,7 @@ is "a JSON array fails the task with a clear error" \
 # ---- kill -9 of a worker in the middle of a long task
 : >"$T/slow_done"
 start_worker k1 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
-p_slow=$(q -c "SELECT ws.start('slow', '{\"secs\": 4}')")
+p_slow=$(q -c "SELECT ws.start('slow', '{\"secs\": 6}')")
 if wait_for 10 "SELECT state = 'running' AND worker = 'k1' FROM ws.task WHERE process = $p_slow"; then
     ok 0 "k1 claimed the long task"
 else
@@ -336,8 +338,12 @@ else
     not_ok "a progress line on stderr reaches ws.task.progress" "$(q -c "SELECT progress FROM ws.task WHERE process = $p_slow")"
 fi
 start_worker k2 --action t.slow --lease 2 --poll 0.5 -- "$T/cmd.sh"
-sleep 2.5      # longer than the lease: k1's heartbeats keep the task
-is "heartbeats keep the lease of the running task" "SELECT state || ' ' || worker || ' ' || attempts FROM ws.task WHERE process = $p_slow" "running k1 1"
+# until half a second after the first lease ended (the ticker runs every 0.2 s): k1's
+# heartbeats keep the task, the command runs 3.5 s more
+wait_for 30 "SELECT clock_timestamp() > started_at + interval '2.5 seconds' FROM ws.task WHERE process = $p_slow" || true
+is "heartbeats keep the lease of the running task" \
+   "SELECT state || ' ' || worker || ' ' || attempts || ' ' || (lease_until > started_at + interval '2 seconds')
+      FROM ws.task WHERE process = $p_slow" "running k1 1 true"
 stop_worker k1
 if wait_for 25 "SELECT state <> 'running' FROM ws.process WHERE id = $p_slow"; then ok 0 "the process ends after kill -9"; else not_ok "the process ends after kill -9"; fi
 is "the other worker finished it at attempt 2" \

@@ -56,7 +56,12 @@
  * are active), and every step rewrites a task under its row lock after checking its
  * state again (one that moved anyway refuses the step with 40001). ws.heartbeat and ws.progress touch only the
  * lease and the progress of a running task, under its row lock. So steps of one process
- * are serialized, different processes run in parallel, and a claim never blocks.
+ * are serialized, different processes run in parallel, and a claim never blocks. A claim
+ * reads the process's state after it locked the task, and a step that fails its process
+ * holds the process's other active tasks (FOR KEY SHARE, which the claim's lock skips)
+ * until it commits: no claim takes a task of a process whose failure is decided. A call
+ * that a user's trigger makes from inside a step may not step the same process before
+ * that step's writes are done (step.c WsStepOpen): the two would overwrite each other.
  * Definitions: ws.add_node and friends lock the workflow row FOR UPDATE and refuse once
  * a process exists; ws.start takes FOR KEY SHARE on it first, so a version is frozen from
  * the moment its first process is inserted.

@@ -147,7 +147,7 @@ WsLeave(WsCaller *who)
 }
 
 /* May the caller act for role? A NULL role is open to every ws user. */
-static bool
+bool
 WsIsMember(WsCaller *who, const char *role)
 {
 	Oid			roleid;

@@ -16,6 +16,7 @@ typedef struct WsCaller
 extern void WsEnter(WsCaller *who);
 extern void WsLeave(WsCaller *who);
 extern bool WsIsAdmin(WsCaller *who);
+extern bool WsIsMember(WsCaller *who, const char *role);
 extern bool WsRoleCanLogin(Oid role);
 extern void WsCheckMember(WsCaller *who, const char *role, int64 task, const char *verb);
 

@@ -57,6 +57,7 @@
 #include "errors.h"
 #include "flush.h"
 #include "forms.h"
+#include "messages.h"
 #include "people.h"
 #include "queries.h"
 #include "timers.h"
@@ -403,8 +404,11 @@ ws_retry(PG_FUNCTION_ARGS)
 	{
 		st.state = WS_PROC_RUNNING;
 		WsStepProcEvent(&st, WS_PROC_RUNNING, psprintf("task " INT64_FORMAT " retried", task));
+		WsProceed(&st, target.node, task, target.params, target.state);
+		WsResumeMessageWaits(&st);	/* nothing moved while it was failed */
 	}
-	WsProceed(&st, target.node, task, target.params, target.state);
+	else
+		WsProceed(&st, target.node, task, target.params, target.state);
 	WsStepEnd(&st);
 	WsCallEnd(&who);
 	PG_RETURN_VOID();

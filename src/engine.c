@@ -79,6 +79,7 @@
 #include "errors.h"
 #include "flush.h"
 #include "forms.h"
+#include "messages.h"
 #include "notifier.h"
 #include "people.h"
 #include "timers.h"
@@ -139,6 +140,11 @@ WsActivate(WsStep *st, int ni)
 	Assert(ni >= 0 && ni < st->g->nnodes);
 	if (st->ended)
 		return;
+	if (n->message)
+	{
+		WsWaitForMessage(st, ni);
+		return;
+	}
 	if (n->wait || n->wait_until)
 	{
 		TimestampTz due;
@@ -268,9 +274,16 @@ WsAfterSuccess(WsStep *st, int ni)
 void
 WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result)
 {
+	WsSucceedWith(st, ni, task, result, NULL);
+}
+
+/* WsSucceed, with detail for the task's event */
+void
+WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail)
+{
 	if (result == NULL)
 		result = WsEmptyJsonb();
-	WsSetTask(st, ni, task, WS_TASK_SUCCEEDED, result, NULL, NULL, NULL, NULL);
+	WsSetTask(st, ni, task, WS_TASK_SUCCEEDED, result, NULL, NULL, NULL, detail);
 	WsRemoveActive(st, task);
 	st->vars = WsJsonbConcat(st->vars, result);
 	WsAfterSuccess(st, ni);

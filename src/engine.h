@@ -10,6 +10,7 @@
 extern void WsActivate(WsStep *st, int ni);
 extern void WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from);
 extern void WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result);
+extern void WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail);
 extern void WsStepFinish(WsStep *st);
 extern void WsStepEnd(WsStep *st);
 

@@ -93,6 +93,13 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsStoreSet(store, WS_TASK, "created_at", TIMESTAMPTZOID, now, false);
 		if (w->started)
 			WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+		if (w->message)
+		{
+			WsStoreSet(store, WS_TASK, "message", TEXTOID, CStringGetTextDatum(w->message), false);
+			WsStoreSet(store, WS_TASK, "message_key", TEXTOID,
+					   w->message_key ? CStringGetTextDatum(w->message_key) : (Datum) 0,
+					   w->message_key == NULL);
+		}
 	}
 	else
 	{

@@ -149,6 +149,8 @@ WsLoadNodes(WsGraph *g)
 		n->retries = (int) WsGetInt64(i, 12, NULL);
 		n->form = WsFormParse(WsGetJsonb(i, 13));
 		n->due = WsGetInterval(i, 14);
+		n->message = WsGetText(i, 15);
+		n->correlate = WsGetText(i, 16);
 	}
 	MemoryContextSwitchTo(old);
 }

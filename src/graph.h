@@ -34,6 +34,8 @@ typedef struct WsNode
 	int			retries;
 	WsForm	   *form;			/* its action's form, NULL: none */
 	Interval   *due;			/* human tasks: due this long after activation, NULL: none */
+	char	   *message;		/* a message wait: the message's name; NULL: none */
+	char	   *correlate;		/* with message: jsonpath text of its key, NULL: none */
 	int			nin;			/* incoming transitions (indexes into trans) */
 	int		   *in;
 	int			nout;			/* outgoing transitions, by priority then id */

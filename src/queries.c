@@ -29,7 +29,8 @@
 
 static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
 			plan_least_loaded, plan_assignee, plan_task, plan_set_params, plan_due_tasks,
-			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress;
+			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress, plan_correlate,
+			plan_take_kept[2], plan_waiting_for[2], plan_waiting_in, plan_keep, plan_expire;
 
 /* sql prepared once per backend: the kept plan */
 static SPIPlanPtr
@@ -192,7 +193,7 @@ WsQueryNodes(int64 workflow)
 				 "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
 				 "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
 				 "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
-				 "       n.due "
+				 "       n.due, n.message, n.correlate::text "
 				 "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
 				 1, types, values, NULL, 0);
 }
@@ -337,6 +338,128 @@ WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at)
 	if (*at == WS_NO_TIME)
 		*at = MIN_TIMESTAMP;	/* -infinity, which stands for NULL here: long past, due at once */
 	return true;
+}
+
+/* ---------- messages ---------- */
+
+/* The key the jsonpath path finds in params (its first item, as text); NULL: none */
+char *
+WsQueryCorrelate(Jsonb *params, const char *path)
+{
+	Oid			types[2] = {JSONBOID, TEXTOID};
+	Datum		values[2] = {JsonbPGetDatum(params), CStringGetTextDatum(path)};
+
+	WsRun(&plan_correlate,
+		  "SELECT pg_catalog.jsonb_path_query_first($1, $2::pg_catalog.jsonpath) OPERATOR(pg_catalog.#>>) '{}'",
+		  2, types, values, NULL, 1);
+	return WsGetText(0, 1);
+}
+
+/*
+ * Take (delete) the oldest kept message named name with key (NULL: none) that has not
+ * expired and that its sender may send to a task of role (NULL: anyone), skipping one
+ * another transaction is taking; its payload and sender in *payload, *sent_by. False:
+ * none (ws.message (name, key, id) index)
+ */
+bool
+WsQueryTakeKept(const char *name, const char *key, const char *role, Jsonb **payload, char **sent_by)
+{
+	Oid			types[3] = {TEXTOID, NAMEOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(name), role ? WsNameDatum(role) : (Datum) 0,
+		key ? CStringGetTextDatum(key) : (Datum) 0};
+	char		nulls[3] = {' ', role ? ' ' : 'n', key ? ' ' : 'n'};
+	const char *sql = key
+		? "DELETE FROM ws.message m WHERE m.id = ("
+		"  SELECT k.id FROM ws.message k"
+		"   WHERE k.name = $1 AND k.key = $3 AND k.expires_at > pg_catalog.now()"
+		"     AND ($2 IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles s, pg_catalog.pg_roles r"
+		"          WHERE s.rolname = k.sent_by AND r.rolname = $2"
+		"            AND pg_catalog.pg_has_role(s.oid, r.oid, 'MEMBER')))"
+		"   ORDER BY k.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING m.payload, m.sent_by::text"
+		: "DELETE FROM ws.message m WHERE m.id = ("
+		"  SELECT k.id FROM ws.message k"
+		"   WHERE k.name = $1 AND k.key IS NULL AND $3::text IS NULL AND k.expires_at > pg_catalog.now()"
+		"     AND ($2 IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_roles s, pg_catalog.pg_roles r"
+		"          WHERE s.rolname = k.sent_by AND r.rolname = $2"
+		"            AND pg_catalog.pg_has_role(s.oid, r.oid, 'MEMBER')))"
+		"   ORDER BY k.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING m.payload, m.sent_by::text";
+
+	if (WsRun(&plan_take_kept[key != NULL], sql, 3, types, values, nulls, 1) == 0)
+		return false;
+	*payload = WsGetJsonb(0, 1);
+	*sent_by = WsGetText(0, 2);
+	return true;
+}
+
+/*
+ * The tasks waiting for message name with key (NULL: none), by process then id, in
+ * *tasks and *processes, allocated here (partial index task_message)
+ */
+int
+WsQueryWaitingFor(const char *name, const char *key, int64 **tasks, int64 **processes)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(name), key ? CStringGetTextDatum(key) : (Datum) 0};
+	char		nulls[2] = {' ', key ? ' ' : 'n'};
+	int			n,
+				i;
+
+	n = WsRun(&plan_waiting_for[key != NULL],
+			  key ? "SELECT id, process FROM ws.task"
+			  " WHERE message = $1 AND message_key = $2 AND state = 'waiting' ORDER BY process, id"
+			  : "SELECT id, process FROM ws.task"
+			  " WHERE message = $1 AND message_key IS NULL AND $2::text IS NULL AND state = 'waiting'"
+			  " ORDER BY process, id",
+			  2, types, values, nulls, 0);
+	*tasks = palloc(sizeof(int64) * Max(n, 1));
+	*processes = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		(*tasks)[i] = WsGetInt64(i, 1, NULL);
+		(*processes)[i] = WsGetInt64(i, 2, NULL);
+	}
+	return n;
+}
+
+/*
+ * The tasks of process waiting for a message, by id: rows (id, message, message_key) left
+ * in SPI_tuptable (task_process index)
+ */
+int
+WsQueryWaitingIn(int64 process)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(process)};
+
+	return WsRun(&plan_waiting_in,
+				 "SELECT id, message, message_key FROM ws.task"
+				 " WHERE process = $1 AND state = 'waiting' AND message IS NOT NULL ORDER BY id",
+				 1, types, values, NULL, 0);
+}
+
+/* Keep message name with key and payload, sent by sent_by, for ttl */
+void
+WsQueryKeep(const char *name, const char *key, Jsonb *payload, Interval *ttl, const char *sent_by)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, INTERVALOID, NAMEOID};
+	Datum		values[5] = {CStringGetTextDatum(name), key ? CStringGetTextDatum(key) : (Datum) 0,
+		JsonbPGetDatum(payload), IntervalPGetDatum(ttl), WsNameDatum(sent_by)};
+	char		nulls[5] = {' ', key ? ' ' : 'n', ' ', ' ', ' '};
+
+	WsRun(&plan_keep,
+		  "INSERT INTO ws.message (name, key, payload, expires_at, sent_by)"
+		  " VALUES ($1, $2, $3, pg_catalog.now() OPERATOR(pg_catalog.+) $4, $5)",
+		  5, types, values, nulls, 0);
+}
+
+/* Drop the kept messages that have expired; how many (message_expires index) */
+int
+WsQueryExpire(void)
+{
+	return WsRun(&plan_expire, "DELETE FROM ws.message WHERE expires_at <= pg_catalog.now()",
+				 0, NULL, NULL, NULL, 0);
 }
 
 /* ---------- the worker protocol ---------- */

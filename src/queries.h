@@ -26,6 +26,16 @@ extern void WsQuerySetTaskParams(int64 task, Jsonb *params);
 extern int	WsQueryDueTasks(int64 **tasks, int64 **processes);
 extern bool WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at);
 
+/* messages (messages.c) */
+extern char *WsQueryCorrelate(Jsonb *params, const char *path);
+extern bool WsQueryTakeKept(const char *name, const char *key, const char *role, Jsonb **payload,
+							char **sent_by);
+extern int	WsQueryWaitingFor(const char *name, const char *key, int64 **tasks, int64 **processes);
+extern int	WsQueryWaitingIn(int64 process);
+extern void WsQueryKeep(const char *name, const char *key, Jsonb *payload, Interval *ttl,
+						const char *sent_by);
+extern int	WsQueryExpire(void);
+
 /* the worker protocol (claim.c) */
 extern bool WsQueryRunningTask(int64 task, char **state, int *attempts, char **role);
 extern int	WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt);

@@ -554,6 +554,23 @@ WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 	}
 }
 
+/* New task waits for message with key (NULL: none): written with the task (WsWriteTask). */
+void
+WsSetTaskMessage(WsStep *st, int64 task, const char *message, const char *key)
+{
+	int			i;
+
+	for (i = 0; i < st->nwrites; i++)
+		if (st->writes[i].task == task)
+		{
+			Assert(st->writes[i].insert);
+			st->writes[i].message = message ? pstrdup(message) : NULL;
+			st->writes[i].message_key = key ? pstrdup(key) : NULL;
+			return;
+		}
+	elog(ERROR, "ws: task " INT64_FORMAT " is not a new task of this step", task);
+}
+
 /* Cancel every active task of the step's process. */
 static void
 WsCancelAll(WsStep *st, const char *detail)

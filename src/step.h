@@ -44,6 +44,8 @@ typedef struct WsWrite
 	bool		due_set;		/* made waiting (or pending): due_at is due (WS_NO_TIME: NULL) */
 	TimestampTz due;
 	bool		started;		/* made succeeded: started_at is set if it was not */
+	char	   *message;		/* a new message wait: the message it waits for, NULL: none */
+	char	   *message_key;	/* and the key it must carry, NULL: none */
 } WsWrite;
 
 /* A ws.event row to write */
@@ -132,6 +134,7 @@ extern void WsRemoveActive(WsStep *st, int64 task);
 extern int64 WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 					   const char *error, const char *assignee, TimestampTz *due,
 					   const char *detail);
+extern void WsSetTaskMessage(WsStep *st, int64 task, const char *message, const char *key);
 extern void WsStepProcEvent(WsStep *st, WsProcState state, const char *detail);
 extern void WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail);
 extern void WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detail);

@@ -94,6 +94,7 @@ ws_tick(PG_FUNCTION_ARGS)
 			   *procs;
 
 	WsCallBegin(&who, fcinfo);
+	(void) WsQueryExpire();		/* kept messages no task took in time */
 	n = WsQueryDueTasks(&tasks, &procs);
 	for (i = 0; i < n;)
 	{

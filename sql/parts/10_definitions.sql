@@ -246,7 +246,7 @@ COMMENT ON FUNCTION ws.create_workflow(text, jsonb, text) IS
 CREATE FUNCTION ws_internal.add_node(workflow bigint, name text, action text, role name,
                                      is_start boolean, is_end boolean, "join" ws.gate, split ws.gate,
                                      params jsonb, wait interval, wait_until text, retries integer,
-                                     due interval)
+                                     due interval, message text, correlate text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -254,6 +254,7 @@ DECLARE
     w ws.workflow;
     what text := format('node "%s"', name);
     path jsonpath;
+    key_path jsonpath;
     id bigint;
 BEGIN
     w := ws_internal.editable(workflow);
@@ -296,16 +297,21 @@ BEGIN
         RAISE EXCEPTION 'node "%" has both wait and wait_until', name
             USING ERRCODE = '22023', HINT = 'A timer waits either for an interval or until a time, not both.';
     END IF;
+    IF message = '' THEN
+        RAISE EXCEPTION 'message of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Pass NULL for a node that waits for no message.';
+    END IF;
     path := ws_internal.jsonpath_value(wait_until, 'wait_until of ' || what, false);
+    key_path := ws_internal.jsonpath_value(correlate, 'correlate of ' || what, false);
     params := ws_internal.object(params, 'params of ' || what);
     INSERT INTO ws.node (workflow, name, action, role, is_start, is_end, "join", split, params, wait, wait_until,
-                         retries, due)
+                         retries, due, message, correlate)
     VALUES (w.id, name, action, role, coalesce(is_start, false), coalesce(is_end, false),
-            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due)
+            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path)
     RETURNING node.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval) IS
+COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
     'ws.add_node''s implementation';
 
 CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL, role name DEFAULT NULL,
@@ -313,9 +319,9 @@ CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL
                             "join" ws.gate DEFAULT 'and', split ws.gate DEFAULT 'and',
                             params jsonb DEFAULT '{}', wait interval DEFAULT NULL,
                             wait_until text DEFAULT NULL, retries integer DEFAULT 0,
-                            due interval DEFAULT NULL)
+                            due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval) IS
+COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
     'Adds a node (WHO: role, WHAT: action) to a workflow that has no processes yet. Returns its id';
 
 CREATE FUNCTION ws_internal.add_transition(workflow bigint, parent text, child text, condition jsonpath,

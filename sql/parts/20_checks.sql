@@ -42,6 +42,16 @@ BEGIN
     SELECT format('no end node can be reached from node "%s"', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.id NOT IN (SELECT id FROM back) ORDER BY n.id;
     RETURN QUERY
+    SELECT format('node "%s" has both an action and a message: a message wait has no action, its task succeeds with the message', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.message IS NOT NULL AND n.action IS NOT NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has a message and a timer (wait or wait_until): a task waits either for a time or for a message', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.message IS NOT NULL
+       AND (n.wait IS NOT NULL OR n.wait_until IS NOT NULL) ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has correlate but no message: correlate says which message key its task waits for', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.correlate IS NOT NULL AND n.message IS NULL ORDER BY n.id;
+    RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
        AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id) ORDER BY n.id;

@@ -39,7 +39,8 @@ BEGIN
     FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
         i := i + 1;
         PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
-                                          'wait', 'wait_until', 'retries', 'due'], format('node %s', i));
+                                          'wait', 'wait_until', 'retries', 'due', 'message', 'correlate'],
+                                    format('node %s', i));
         IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'node % needs a "name" string', i
                 USING ERRCODE = '22023', HINT = 'Name every node: {"name": "Collect papers", ...}.';
@@ -56,7 +57,9 @@ BEGIN
                     ws_internal.interval_value(ws_internal.text_value(n->'wait', 'wait of ' || what), 'wait of ' || what),
                     ws_internal.text_value(n->'wait_until', 'wait_until of ' || what),
                     ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
-                    ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what));
+                    ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what),
+                    ws_internal.text_value(n->'message', 'message of ' || what),
+                    ws_internal.text_value(n->'correlate', 'correlate of ' || what));
     END LOOP;
     i := 0;
     FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP

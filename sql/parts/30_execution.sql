@@ -73,7 +73,7 @@ COMMENT ON FUNCTION ws.retry(bigint) IS 'Puts a failed task back to ready and it
 CREATE FUNCTION ws.tick() RETURNS integer
     AS 'MODULE_PATHNAME', 'ws_tick' LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ws.tick() IS 'Fires due timers and expired leases; returns how many tasks it moved';
+COMMENT ON FUNCTION ws.tick() IS 'Fires due timers and expired leases, and drops expired kept messages; returns how many tasks it moved';
 
 CREATE FUNCTION ws.take(task bigint) RETURNS void
     AS 'MODULE_PATHNAME', 'ws_take' LANGUAGE C VOLATILE
@@ -93,3 +93,14 @@ CREATE FUNCTION ws.assign(task bigint, role name) RETURNS void
 COMMENT ON FUNCTION ws.assign(bigint, name) IS
     'An administrator assigns a pending task to a member of its node''s role (NULL: to nobody)';
 
+
+------------------------------------------------------------------------------
+-- Messages (C, src/messages.c)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ws.send(message text, key text DEFAULT NULL, payload jsonb DEFAULT '{}',
+                        ttl interval DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ws_send' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.send(text, text, jsonb, interval) IS
+    'Every task now waiting for the message with that key succeeds with payload; returns how many. None reached and a ttl: the message is kept for the first task that starts waiting for it';

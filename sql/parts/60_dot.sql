@@ -78,18 +78,23 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until=' || ws_internal.dot_quote(n.wait_until::text) END,
                    CASE WHEN n.retries <> 0 THEN format('retries=%s', n.retries) END,
                    CASE WHEN n.due IS NOT NULL THEN 'due=' || ws_internal.dot_quote(n.due::text) END,
+                   CASE WHEN n.message IS NOT NULL THEN 'message=' || ws_internal.dot_quote(n.message) END,
+                   CASE WHEN n.correlate IS NOT NULL THEN 'correlate=' || ws_internal.dot_quote(n.correlate::text) END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
+                        WHEN n.message IS NOT NULL THEN 'shape=note'
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
                    'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
+                       '✉ ' || n.message,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
                        CASE WHEN dot.process IS NOT NULL AND n.state IS NOT NULL
                             THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END)),
-                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL
-                        THEN 'tooltip=' || ws_internal.dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role)) END,
+                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL OR n.message IS NOT NULL
+                        THEN 'tooltip=' || ws_internal.dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role,
+                                                                          'message: ' || n.message)) END,
                    CASE WHEN dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
                         WHEN 'waiting' THEN 'khaki' WHEN 'pending' THEN 'gold' WHEN 'ready' THEN 'lightyellow'
                         WHEN 'running' THEN 'lightblue' WHEN 'succeeded' THEN 'palegreen'

@@ -32,6 +32,9 @@ BEGIN
                            ELSE '{}' END
                    || CASE WHEN n.retries <> 0 THEN jsonb_build_object('retries', n.retries) ELSE '{}' END
                    || CASE WHEN n.due IS NOT NULL THEN jsonb_build_object('due', n.due::text) ELSE '{}' END
+                   || CASE WHEN n.message IS NOT NULL THEN jsonb_build_object('message', n.message) ELSE '{}' END
+                   || CASE WHEN n.correlate IS NOT NULL THEN jsonb_build_object('correlate', n.correlate::text)
+                           ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((

@@ -26,7 +26,7 @@ BEGIN
                    'ws.complete_batch(bigint[], jsonb[], integer[]), '
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
                    'ws.progress(bigint, numeric), ws.fill(bigint, jsonb), ws.take(bigint), '
-                   'ws.release(bigint), ws.process_dot(bigint) TO %I', role);
+                   'ws.release(bigint), ws.process_dot(bigint), ws.send(text, text, jsonb, interval) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_user(name) IS 'ws.grant_user''s implementation';
 
@@ -41,7 +41,7 @@ BEGIN
     PERFORM ws_internal.grant_user(role);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ws TO %I', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
-                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval), '
+                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '

@@ -49,7 +49,7 @@ PG_MODULE_MAGIC;
 /* Workflow attributes, by the kind of object that carries them */
 static const char *const graph_keys[] = {"name", "description", "params"};
 static const char *const node_keys[] = {"action", "role", "start", "end", "join", "split",
-	"params", "wait", "wait_until", "retries", "due"};
+	"params", "wait", "wait_until", "retries", "due", "message", "correlate"};
 static const char *const edge_keys[] = {"condition", "priority"};
 
 #define NGRAPH_KEYS lengthof(graph_keys)
@@ -243,7 +243,7 @@ DotCheckKeys(Agraph_t *g, int kind, const char *what, const char *const *ours, i
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown %s attribute \"%s\" in DOT input", what, sym->name),
 				 who ? errdetail("%s", who) : 0,
-				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due. Edge attributes: condition, priority. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
+				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due, message, correlate. Edge attributes: condition, priority. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
 	}
 }
 
@@ -567,6 +567,8 @@ DotDocument(DotGraph *dg)
 					DotCheckInput(INTERVALOID, v, key, owner, "an interval such as 2 days");
 				else if (strcmp(key, "wait_until") == 0)
 					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.deadline");
+				else if (strcmp(key, "correlate") == 0)
+					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.order");
 				JsonKey(&buf, key);
 				escape_json(&buf, v);
 			}

@@ -98,6 +98,7 @@ writers=(
     "SELECT ws.tick()"
     "SELECT ws.retry($doomed)"
     "SELECT ws.cancel($p)"
+    "SELECT ws.send('sb.go', NULL, '{}', '1 hour')"
 )
 bad=()
 for sql in "${writers[@]}"; do

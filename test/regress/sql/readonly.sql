@@ -24,6 +24,7 @@ CREATE FUNCTION fingerprint() RETURNS text LANGUAGE sql AS $$
                       (SELECT count(*) FROM ws.event),
                       (SELECT count(*) FROM ws.workflow), (SELECT count(*) FROM ws.node),
                       (SELECT count(*) FROM ws.transition), (SELECT count(*) FROM ws.action),
+                      (SELECT count(*) FROM ws.message),
                       (SELECT string_agg(concat_ws(',', s.seqrelid::regclass, pg_sequence_last_value(s.seqrelid)), ';'
                                          ORDER BY s.seqrelid::regclass::text)
                          FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
@@ -91,6 +92,7 @@ SELECT try(format($$SELECT ws.complete(%s)$$, :person));
 SELECT try($$SELECT ws.tick()$$);
 SELECT try(format($$SELECT ws.retry(%s)$$, :doomed));
 SELECT try(format($$SELECT ws.cancel(%s)$$, :p));
+SELECT try($$SELECT ws.send('ro.go', NULL, '{}', '1 hour')$$);
 COMMIT;
 RESET ws.history;
 SELECT fingerprint() = :'before' AS nothing_written;
@@ -123,6 +125,7 @@ SELECT try(format($$SELECT ws.complete(%s)$$, :person));
 SELECT try($$SELECT ws.tick()$$);
 SELECT try(format($$SELECT ws.retry(%s)$$, :doomed));
 SELECT try(format($$SELECT ws.cancel(%s)$$, :p));
+SELECT try($$SELECT ws.send('ro.go', NULL, '{}', '1 hour')$$);
 -- as psql shows it, with its detail and hint; ws.run_ticks calls ws.tick
 SELECT ws.cancel(:p);
 CALL ws.run_ticks(0);

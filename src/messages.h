@@ -1,0 +1,12 @@
+/*
+ * messages.h: message waits, ws.send and kept messages (messages.c).
+ */
+#ifndef WS_MESSAGES_H
+#define WS_MESSAGES_H
+
+#include "step.h"
+
+extern void WsWaitForMessage(WsStep *st, int ni);
+extern void WsResumeMessageWaits(WsStep *st);
+
+#endif

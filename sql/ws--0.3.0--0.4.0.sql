@@ -52,6 +52,13 @@ SELECT pg_catalog.pg_extension_config_dump('ws.message', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ws.message', 'id'), '');
 COMMENT ON FUNCTION ws.tick() IS 'Fires due timers and expired leases, and drops expired kept messages; returns how many tasks it moved';
 
+-- deadlines and boundary paths: node key deadline, transition key on, ws.task.deadline_at
+ALTER TABLE ws.node ADD COLUMN deadline interval CHECK (deadline > interval '0');
+ALTER TABLE ws.transition ADD COLUMN "on" text NOT NULL DEFAULT 'success' CHECK ("on" IN ('success', 'deadline', 'failure'));
+ALTER TABLE ws.task ADD COLUMN deadline_at timestamptz;
+CREATE INDEX task_deadline ON ws.task (deadline_at)
+    WHERE deadline_at IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
+
 -- the trigger functions move; what ws 0.3.0 had as internal helpers, and the functions
 -- that become C entries into ws_internal, are made anew below (grants are given again at
 -- the end, to the roles that had them)
@@ -105,12 +112,14 @@ COMMENT ON COLUMN ws.node.retries IS 'How many more attempts a failed task gets,
 COMMENT ON COLUMN ws.node.due IS 'How long a person has for its pending task: sets ws.task.due_at when the task becomes pending (shown in ws.my_tasks)';
 COMMENT ON COLUMN ws.node.message IS 'A message wait: its task waits until a message of this name arrives (ws.send)';
 COMMENT ON COLUMN ws.node.correlate IS 'With message: a jsonpath into the task''s effective params that yields the key a message must carry';
+COMMENT ON COLUMN ws.node.deadline IS 'A deadline on its tasks, counted from activation: ws.tick cancels a task still active at ws.task.deadline_at and takes the node''s on deadline transitions';
 COMMENT ON COLUMN ws.transition.id IS 'The transition''s id; ties of priority are taken in id order';
 COMMENT ON COLUMN ws.transition.workflow IS 'The workflow version it belongs to';
 COMMENT ON COLUMN ws.transition.parent IS 'The node it leaves (ws.node.id)';
 COMMENT ON COLUMN ws.transition.child IS 'The node it enters (ws.node.id)';
 COMMENT ON COLUMN ws.transition.condition IS 'A jsonpath predicate over the process variables ($now: the time); NULL: always taken';
 COMMENT ON COLUMN ws.transition.priority IS 'Splits follow transitions in ascending priority, then id; an XOR split takes the first that holds';
+COMMENT ON COLUMN ws.transition."on" IS 'success: taken by the split; deadline or failure: a boundary path, taken when the parent''s deadline passes or its task runs out of retries';
 COMMENT ON COLUMN ws.action.name IS 'The action''s name, which workers claim by';
 COMMENT ON COLUMN ws.action.params IS 'Its form: {"param": {"type": ..., "label": ..., "required": ..., "default": ..., "description": ...}}';
 COMMENT ON COLUMN ws.action.description IS 'Free text';
@@ -142,6 +151,7 @@ COMMENT ON COLUMN ws.task.started_at IS 'When its current attempt was claimed (a
 COMMENT ON COLUMN ws.task.ended_at IS 'When it succeeded, failed or was cancelled';
 COMMENT ON COLUMN ws.task.role IS 'The node''s role, copied when the task is created, so ws.claim checks it without reading the node';
 COMMENT ON COLUMN ws.task.message IS 'The message it waits for (its node''s), copied when the task is created; NULL: none, or its correlate yielded no key';
+COMMENT ON COLUMN ws.task.deadline_at IS 'Its node''s deadline: activation plus the node''s deadline; ws.tick cancels it if it is still active then';
 COMMENT ON COLUMN ws.task.message_key IS 'The key that message must carry (its node''s correlate, at activation); NULL: a message sent without a key';
 COMMENT ON COLUMN ws.ready.action IS 'The task''s action';
 COMMENT ON COLUMN ws.ready.task IS 'A ready task';
@@ -407,7 +417,7 @@ COMMENT ON FUNCTION ws.create_workflow(text, jsonb, text) IS
 CREATE FUNCTION ws_internal.add_node(workflow bigint, name text, action text, role name,
                                      is_start boolean, is_end boolean, "join" ws.gate, split ws.gate,
                                      params jsonb, wait interval, wait_until text, retries integer,
-                                     due interval, message text, correlate text)
+                                     due interval, message text, correlate text, deadline interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -458,6 +468,10 @@ BEGIN
         RAISE EXCEPTION 'node "%" has both wait and wait_until', name
             USING ERRCODE = '22023', HINT = 'A timer waits either for an interval or until a time, not both.';
     END IF;
+    IF deadline IS NOT NULL AND deadline <= interval '0' THEN
+        RAISE EXCEPTION 'deadline of node "%" must be positive', name
+            USING ERRCODE = '22023', HINT = 'Write an interval such as ''3 days''.';
+    END IF;
     IF message = '' THEN
         RAISE EXCEPTION 'message of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node that waits for no message.';
@@ -466,13 +480,13 @@ BEGIN
     key_path := ws_internal.jsonpath_value(correlate, 'correlate of ' || what, false);
     params := ws_internal.object(params, 'params of ' || what);
     INSERT INTO ws.node (workflow, name, action, role, is_start, is_end, "join", split, params, wait, wait_until,
-                         retries, due, message, correlate)
+                         retries, due, message, correlate, deadline)
     VALUES (w.id, name, action, role, coalesce(is_start, false), coalesce(is_end, false),
-            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path)
+            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline)
     RETURNING node.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
+COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
     'ws.add_node''s implementation';
 
 CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL, role name DEFAULT NULL,
@@ -480,13 +494,14 @@ CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL
                             "join" ws.gate DEFAULT 'and', split ws.gate DEFAULT 'and',
                             params jsonb DEFAULT '{}', wait interval DEFAULT NULL,
                             wait_until text DEFAULT NULL, retries integer DEFAULT 0,
-                            due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL)
+                            due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL,
+                            deadline interval DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
+COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
     'Adds a node (WHO: role, WHAT: action) to a workflow that has no processes yet. Returns its id';
 
 CREATE FUNCTION ws_internal.add_transition(workflow bigint, parent text, child text, condition jsonpath,
-                                           priority integer)
+                                           priority integer, "on" text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -513,18 +528,23 @@ BEGIN
                   DETAIL = 'A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.',
                   HINT = 'Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).';
     END IF;
-    INSERT INTO ws.transition (workflow, parent, child, condition, priority)
-    VALUES (w.id, p, c, condition, coalesce(priority, 0))
+    IF "on" IS NOT NULL AND "on" NOT IN ('success', 'deadline', 'failure') THEN
+        RAISE EXCEPTION 'on of transition "%" -> "%" must be success, deadline or failure, not %', parent, child, "on"
+            USING ERRCODE = '22023',
+                  HINT = 'success (the default) is the split; deadline and failure are boundary paths of the parent.';
+    END IF;
+    INSERT INTO ws.transition (workflow, parent, child, condition, priority, "on")
+    VALUES (w.id, p, c, condition, coalesce(priority, 0), coalesce("on", 'success'))
     RETURNING transition.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_transition(bigint, text, text, jsonpath, integer) IS
+COMMENT ON FUNCTION ws_internal.add_transition(bigint, text, text, jsonpath, integer, text) IS
     'ws.add_transition''s implementation';
 
 CREATE FUNCTION ws.add_transition(workflow bigint, parent text, child text, condition jsonpath DEFAULT NULL,
-                                  priority integer DEFAULT 0)
+                                  priority integer DEFAULT 0, "on" text DEFAULT 'success')
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_transition(bigint, text, text, jsonpath, integer) IS
+COMMENT ON FUNCTION ws.add_transition(bigint, text, text, jsonpath, integer, text) IS
     'Adds a transition parent -> child (node names of that workflow) with an optional condition. Returns its id';
 
 CREATE FUNCTION ws_internal.keys(doc jsonb, allowed text[], what text) RETURNS void
@@ -641,7 +661,18 @@ BEGIN
     RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id) ORDER BY n.id;
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id AND t."on" = 'success')
+     ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is on deadline, but node "%s" has no deadline', a.name, b.name, a.name)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t."on" = 'deadline' AND a.deadline IS NULL ORDER BY t.id;
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role or message): its task never waits, fails or runs late',
+                  a.name, b.name, t."on", a.name)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t."on" <> 'success'
+       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL ORDER BY t.id;
     -- An AND join (not a start node) waits for a token on each incoming transition. A
     -- parent that runs only after the join has fired (every path from a start node to it
     -- passes through the join, as a loop back into the join does) can never deliver the
@@ -755,23 +786,34 @@ BEGIN
     SELECT format('XOR split "%s" has no transition without a condition: when no condition holds, the process fails', n.name)
       FROM ws.node n
      WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id)
-       AND NOT EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t.condition IS NULL)
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t."on" = 'success')
+       AND NOT EXISTS (SELECT FROM ws.transition t
+                        WHERE t.parent = n.id AND t."on" = 'success' AND t.condition IS NULL)
      ORDER BY n.id;
     -- After an unconditioned transition of an XOR split, the split takes nothing further.
     RETURN QUERY
     SELECT format('transition "%s" -> "%s" is never taken: XOR split "%s" takes "%s" -> "%s" first, which has no condition',
                   n.name, c.name, n.name, n.name, fc.name)
       FROM ws.node n
-      JOIN ws.transition t ON t.parent = n.id
+      JOIN ws.transition t ON t.parent = n.id AND t."on" = 'success'
       JOIN ws.node c ON c.id = t.child
       JOIN LATERAL (SELECT f.priority, f.id, f.child FROM ws.transition f
-                     WHERE f.parent = n.id AND f.condition IS NULL
+                     WHERE f.parent = n.id AND f."on" = 'success' AND f.condition IS NULL
                      ORDER BY f.priority, f.id LIMIT 1) fb ON true
       JOIN ws.node fc ON fc.id = fb.child
      WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
        AND (t.priority, t.id) > (fb.priority, fb.id)
      ORDER BY n.id, t.priority, t.id;
+    -- An AND join waits for a token on every incoming transition, boundary paths included:
+    -- one fed by a path taken only when a deadline passes or a task fails usually waits
+    -- for ever.
+    RETURN QUERY
+    SELECT format('AND join "%s" is fed by boundary path "%s" -> "%s" (on %s), which is taken only when that happens: the join waits for it; an OR or XOR join is probably meant',
+                  j.name, p.name, j.name, t."on")
+      FROM ws.transition t JOIN ws.node j ON j.id = t.child JOIN ws.node p ON p.id = t.parent
+     WHERE t.workflow = workflow AND t."on" <> 'success' AND j."join" = 'and'
+       AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) >= 2
+     ORDER BY t.id;
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 
@@ -828,7 +870,8 @@ BEGIN
     FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
         i := i + 1;
         PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
-                                          'wait', 'wait_until', 'retries', 'due', 'message', 'correlate'],
+                                          'wait', 'wait_until', 'retries', 'due', 'message', 'correlate',
+                                          'deadline'],
                                     format('node %s', i));
         IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'node % needs a "name" string', i
@@ -848,12 +891,14 @@ BEGIN
                     ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
                     ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what),
                     ws_internal.text_value(n->'message', 'message of ' || what),
-                    ws_internal.text_value(n->'correlate', 'correlate of ' || what));
+                    ws_internal.text_value(n->'correlate', 'correlate of ' || what),
+                    ws_internal.interval_value(ws_internal.text_value(n->'deadline', 'deadline of ' || what),
+                                               'deadline of ' || what));
     END LOOP;
     i := 0;
     FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
         i := i + 1;
-        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority'], format('transition %s', i));
+        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority', 'on'], format('transition %s', i));
         IF jsonb_typeof(t->'from') IS DISTINCT FROM 'string' OR jsonb_typeof(t->'to') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'transition % needs "from" and "to" node names', i
                 USING ERRCODE = '22023', HINT = 'Write {"from": "Collect papers", "to": "Publicize"}.';
@@ -862,7 +907,8 @@ BEGIN
         PERFORM ws_internal.add_transition(wf, t->>'from', t->>'to',
                     ws_internal.jsonpath_value(ws_internal.text_value(t->'condition', 'condition of ' || what),
                                                'condition of ' || what, true),
-                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL));
+                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL),
+                    ws_internal.text_value(t->'on', 'on of ' || what));
     END LOOP;
     -- no node marked start: those without incoming transitions; likewise for end
     SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;
@@ -1203,6 +1249,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    CASE WHEN n.due IS NOT NULL THEN 'due=' || ws_internal.dot_quote(n.due::text) END,
                    CASE WHEN n.message IS NOT NULL THEN 'message=' || ws_internal.dot_quote(n.message) END,
                    CASE WHEN n.correlate IS NOT NULL THEN 'correlate=' || ws_internal.dot_quote(n.correlate::text) END,
+                   CASE WHEN n.deadline IS NOT NULL THEN 'deadline=' || ws_internal.dot_quote(n.deadline::text) END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
@@ -1210,6 +1257,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
                    'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
                        '✉ ' || n.message,
+                       'deadline ' || n.deadline::text,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
@@ -1229,7 +1277,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    coalesce(' [' || nullif(concat_ws(', ',
                        CASE WHEN t.condition IS NOT NULL THEN 'condition=' || ws_internal.dot_quote(t.condition::text) END,
                        CASE WHEN t.priority <> 0 THEN format('priority=%s', t.priority) END,
+                       CASE WHEN t."on" <> 'success' THEN format('on=%s, style=dashed', t."on") END,
                        'label=' || nullif(ws_internal.dot_label(concat_ws(' ',
+                           CASE WHEN t."on" <> 'success' THEN 'on ' || t."on" END,
                            CASE WHEN t.priority <> 0 THEN '#' || t.priority END,
                            -- drawn without jsonpath's outer parentheses and quotes of plain keys
                            regexp_replace(regexp_replace(t.condition::text, '^\((.*)\)$', '\1'),
@@ -1368,6 +1418,7 @@ BEGIN
                    || CASE WHEN n.message IS NOT NULL THEN jsonb_build_object('message', n.message) ELSE '{}' END
                    || CASE WHEN n.correlate IS NOT NULL THEN jsonb_build_object('correlate', n.correlate::text)
                            ELSE '{}' END
+                   || CASE WHEN n.deadline IS NOT NULL THEN jsonb_build_object('deadline', n.deadline::text) ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((
@@ -1375,6 +1426,7 @@ BEGIN
                    || CASE WHEN t.condition IS NOT NULL THEN jsonb_build_object('condition', t.condition::text)
                            ELSE '{}' END
                    || CASE WHEN t.priority <> 0 THEN jsonb_build_object('priority', t.priority) ELSE '{}' END
+                   || CASE WHEN t."on" <> 'success' THEN jsonb_build_object('on', t."on") ELSE '{}' END
                    ORDER BY t.id)
                  FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
                 WHERE t.workflow = w.id), '[]'));
@@ -1437,8 +1489,8 @@ BEGIN
     PERFORM ws_internal.grant_user(role);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ws TO %I', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
-                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text), '
-                   'ws.add_transition(bigint, text, text, jsonpath, integer), ws.define(jsonb), '
+                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval), '
+                   'ws.add_transition(bigint, text, text, jsonpath, integer, text), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '

@@ -212,13 +212,7 @@ ws_fail(PG_FUNCTION_ARGS)
 						   target.attempts, n->retries + 1, seconds, error));
 	}
 	else
-	{
-		WsSetTask(&st, target.node, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
-		WsRemoveActive(&st, task);
-		WsEndProcess(&st, WS_PROC_FAILED,
-					 psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error),
-					 NULL);
-	}
+		WsTaskFailed(&st, target.node, task, error);
 	WsStepEnd(&st);
 	WsCallEnd(&who);
 	PG_RETURN_VOID();

@@ -73,6 +73,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonpath.h"
 
 #include "engine.h"
@@ -242,6 +243,7 @@ WsAfterSuccess(WsStep *st, int ni)
 	WsNode	   *n = &g->nodes[ni];
 	int		   *taken;
 	int			ntaken = 0,
+				nsplit = 0,
 				i;
 
 	if (st->ended)
@@ -253,21 +255,119 @@ WsAfterSuccess(WsStep *st, int ni)
 	}
 	taken = palloc(sizeof(int) * Max(n->nout, 1));
 	for (i = 0; i < n->nout; i++)
-		if (WsCondition(st, g->trans[n->out[i]].condition))
+		if (g->trans[n->out[i]].on == WS_ON_SUCCESS)
 		{
-			taken[ntaken++] = n->out[i];
-			if (n->split == WS_GATE_XOR)
-				break;
+			nsplit++;
+			if (WsCondition(st, g->trans[n->out[i]].condition) &&
+				!(n->split == WS_GATE_XOR && ntaken > 0))
+				taken[ntaken++] = n->out[i];
 		}
 	if (ntaken == 0)
 	{
 		WsEndProcess(st, WS_PROC_FAILED,
 					 psprintf("node \"%s\" took no transition: no condition of its %d outgoing transitions held",
-							  n->name, n->nout), NULL);
+							  n->name, nsplit), NULL);
 		return;
 	}
 	for (i = 0; i < ntaken && !st->ended; i++)
 		WsDeliver(st, taken[i]);
+}
+
+/* s as a JSON string */
+static char *
+WsJsonString(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return buf.data;
+}
+
+/* The object {key: value}, value a JSON text */
+static Jsonb *
+WsVar(const char *key, const char *value)
+{
+	char	   *text = psprintf("{%s: %s}", WsJsonString(key), value);
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+/*
+ * Follow node ni's boundary paths of kind on (deadline, failure) as a split of the node
+ * follows its transitions: every one whose condition holds, by priority then id. With
+ * none defined, or none holding, the process fails with error.
+ */
+void
+WsBoundary(WsStep *st, int ni, WsOn on, const char *error)
+{
+	WsGraph    *g = st->g;
+	WsNode	   *n = &g->nodes[ni];
+	int		   *taken = palloc(sizeof(int) * Max(n->nout, 1));
+	int			ntaken = 0,
+				i;
+
+	if (st->ended)
+		return;
+	for (i = 0; i < n->nout; i++)
+		if (g->trans[n->out[i]].on == on && WsCondition(st, g->trans[n->out[i]].condition))
+			taken[ntaken++] = n->out[i];
+	if (ntaken == 0)
+	{
+		WsEndProcess(st, WS_PROC_FAILED, error, NULL);
+		return;
+	}
+	for (i = 0; i < ntaken && !st->ended; i++)
+		WsDeliver(st, taken[i]);
+}
+
+/* Does node ni have boundary paths of kind on? */
+static bool
+WsHasBoundary(WsGraph *g, int ni, WsOn on)
+{
+	int			i;
+
+	for (i = 0; i < g->nodes[ni].nout; i++)
+		if (g->trans[g->nodes[ni].out[i]].on == on)
+			return true;
+	return false;
+}
+
+/*
+ * Task of node ni is out of retries, with error: it fails, and the process goes on along
+ * the node's failure paths, with $.error = {"node": name, "message": error}, or fails.
+ */
+void
+WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	char	   *why = psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error);
+
+	WsSetTask(st, ni, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
+	WsRemoveActive(st, task);
+	if (!WsHasBoundary(st->g, ni, WS_ON_FAILURE))
+	{
+		WsEndProcess(st, WS_PROC_FAILED, why, NULL);
+		return;
+	}
+	st->vars = WsJsonbConcat(st->vars, WsVar("error", psprintf("{\"node\": %s, \"message\": %s}",
+																WsJsonString(n->name), WsJsonString(error))));
+	WsBoundary(st, ni, WS_ON_FAILURE, why);
+}
+
+/*
+ * The deadline of task, of node ni, passed while it was active: it is cancelled and the
+ * process goes on along the node's deadline paths, with $.deadline = the node's name,
+ * or fails.
+ */
+void
+WsDeadlinePassed(WsStep *st, int ni, int64 task)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+
+	WsCancelTasks(st, &task, 1, psprintf("deadline of node \"%s\" passed", n->name));
+	st->vars = WsJsonbConcat(st->vars, WsVar("deadline", WsJsonString(n->name)));
+	WsBoundary(st, ni, WS_ON_DEADLINE, psprintf("deadline of node \"%s\" passed", n->name));
 }
 
 /* task of node ni succeeded with result (NULL: {}): merged into the variables, then split */

@@ -93,6 +93,8 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsStoreSet(store, WS_TASK, "created_at", TIMESTAMPTZOID, now, false);
 		if (w->started)
 			WsStoreSet(store, WS_TASK, "started_at", TIMESTAMPTZOID, now, false);
+		if (w->deadline_at != WS_NO_TIME)
+			WsStoreSet(store, WS_TASK, "deadline_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->deadline_at), false);
 		if (w->message)
 		{
 			WsStoreSet(store, WS_TASK, "message", TEXTOID, CStringGetTextDatum(w->message), false);

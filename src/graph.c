@@ -108,6 +108,17 @@ WsCompareOut(const void *a, const void *b, void *arg)
 	return ta->id < tb->id ? -1 : (ta->id > tb->id ? 1 : 0);
 }
 
+/* A transition's on, from its text */
+static WsOn
+WsParseOn(const char *s)
+{
+	if (strcmp(s, "deadline") == 0)
+		return WS_ON_DEADLINE;
+	if (strcmp(s, "failure") == 0)
+		return WS_ON_FAILURE;
+	return WS_ON_SUCCESS;
+}
+
 static WsGate
 WsParseGate(const char *s)
 {
@@ -151,6 +162,7 @@ WsLoadNodes(WsGraph *g)
 		n->due = WsGetInterval(i, 14);
 		n->message = WsGetText(i, 15);
 		n->correlate = WsGetText(i, 16);
+		n->deadline = WsGetInterval(i, 17);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -177,6 +189,7 @@ WsLoadTransitions(WsGraph *g)
 		t->child = WsNodeIndex(g, WsGetInt64(i, 3, NULL));
 		t->condition = WsGetJsonPath(i, 4);
 		t->priority = (int) WsGetInt64(i, 5, NULL);
+		t->on = WsParseOn(WsGetText(i, 6));
 		g->nodes[t->parent].nout++;
 		g->nodes[t->child].nin++;
 	}

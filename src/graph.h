@@ -36,6 +36,7 @@ typedef struct WsNode
 	Interval   *due;			/* human tasks: due this long after activation, NULL: none */
 	char	   *message;		/* a message wait: the message's name; NULL: none */
 	char	   *correlate;		/* with message: jsonpath text of its key, NULL: none */
+	Interval   *deadline;		/* its tasks' deadline after activation, NULL: none */
 	int			nin;			/* incoming transitions (indexes into trans) */
 	int		   *in;
 	int			nout;			/* outgoing transitions, by priority then id */
@@ -44,6 +45,14 @@ typedef struct WsNode
 	bool	   *reach_done;
 } WsNode;
 
+/* When a transition is taken: by the split, or as a boundary path of its parent */
+typedef enum WsOn
+{
+	WS_ON_SUCCESS,
+	WS_ON_DEADLINE,
+	WS_ON_FAILURE
+} WsOn;
+
 typedef struct WsTransition
 {
 	int64		id;
@@ -51,6 +60,7 @@ typedef struct WsTransition
 	int			child;
 	JsonPath   *condition;		/* NULL: always true */
 	int			priority;
+	WsOn		on;
 } WsTransition;
 
 typedef struct WsGraph

@@ -193,7 +193,7 @@ WsQueryNodes(int64 workflow)
 				 "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
 				 "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
 				 "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
-				 "       n.due, n.message, n.correlate::text "
+				 "       n.due, n.message, n.correlate::text, n.deadline "
 				 "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
 				 1, types, values, NULL, 0);
 }
@@ -206,7 +206,7 @@ WsQueryTransitions(int64 workflow)
 	Datum		values[1] = {Int64GetDatum(workflow)};
 
 	return WsRun(&plan_transitions,
-				 "SELECT id, parent, child, condition, priority FROM ws.transition "
+				 "SELECT id, parent, child, condition, priority, \"on\" FROM ws.transition "
 				 " WHERE workflow = $1 ORDER BY id",
 				 1, types, values, NULL, 0);
 }
@@ -265,13 +265,13 @@ WsQueryAssignee(int64 task)
 /* task's node, state, attempts, params and times (primary key of ws.task); false: none */
 bool
 WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params,
-			TimestampTz *due_at, TimestampTz *lease_until)
+			TimestampTz *due_at, TimestampTz *lease_until, TimestampTz *deadline_at)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task)};
 
 	if (WsRun(&plan_task,
-			  "SELECT node, state, attempts, params, due_at, lease_until FROM ws.task WHERE id = $1",
+			  "SELECT node, state, attempts, params, due_at, lease_until, deadline_at FROM ws.task WHERE id = $1",
 			  1, types, values, NULL, 1) == 0)
 		return false;
 	*node = WsGetInt64(0, 1, NULL);
@@ -280,6 +280,7 @@ WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params
 	*params = WsGetJsonb(0, 4);
 	*due_at = WsGetTimestamp(0, 5);
 	*lease_until = WsGetTimestamp(0, 6);
+	*deadline_at = WsGetTimestamp(0, 7);
 	return true;
 }
 
@@ -294,9 +295,10 @@ WsQuerySetTaskParams(int64 task, Jsonb *params)
 }
 
 /*
- * The waiting tasks now due and the running tasks whose lease has ended, by process
- * then id, at most 10000 (the partial indexes task_due and task_lease); in *tasks and
- * *processes, allocated here
+ * The waiting tasks now due, the running tasks whose lease has ended and the active tasks
+ * whose deadline has passed, by process then id, at most 10000 (the partial indexes
+ * task_due, task_lease and task_deadline, one branch each); in *tasks and *processes,
+ * allocated here
  */
 int
 WsQueryDueTasks(int64 **tasks, int64 **processes)
@@ -305,9 +307,16 @@ WsQueryDueTasks(int64 **tasks, int64 **processes)
 				i;
 
 	n = WsRun(&plan_due_tasks,
-			  "SELECT id, process FROM ws.task "
-			  " WHERE (state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()) "
-			  "    OR (state = 'running' AND lease_until < pg_catalog.clock_timestamp()) "
+			  "SELECT id, process FROM ("
+			  "  SELECT id, process FROM ws.task"
+			  "   WHERE state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()"
+			  "  UNION"
+			  "  SELECT id, process FROM ws.task"
+			  "   WHERE state = 'running' AND lease_until < pg_catalog.clock_timestamp()"
+			  "  UNION"
+			  "  SELECT id, process FROM ws.task"
+			  "   WHERE deadline_at <= pg_catalog.clock_timestamp() AND deadline_at IS NOT NULL"
+			  "     AND state IN ('waiting', 'pending', 'ready', 'running')) due"
 			  " ORDER BY process, id LIMIT 10000",
 			  0, NULL, NULL, NULL, 0);
 	*tasks = palloc(sizeof(int64) * Max(n, 1));

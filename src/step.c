@@ -350,6 +350,8 @@ WsReadTarget(WsStore *store, int64 task, WsTarget *target, int64 *node)
 	target->due_at = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
 	d = WsStoreGet(store, WS_TASK, "lease_until", &isnull);
 	target->lease_until = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
+	d = WsStoreGet(store, WS_TASK, "deadline_at", &isnull);
+	target->deadline_at = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
 }
 
 /*
@@ -460,7 +462,7 @@ WsRereadTask(WsStep *st, int64 task, WsTarget *target)
 
 	WsFlush(st, false);
 	if (!WsQueryTask(task, &node, &state, &target->attempts, &target->params,
-					 &target->due_at, &target->lease_until))
+					 &target->due_at, &target->lease_until, &target->deadline_at))
 		return false;
 	target->id = task;
 	target->node = WsNodeIndex(st->g, node);
@@ -510,6 +512,11 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 		w->task = task ? task : WsStoreNextId(WS_TASK);
 		w->node = ni;
 		w->first_state = state;
+		w->deadline_at = WS_NO_TIME;
+		if (task == 0 && st->g->nodes[ni].deadline)
+			w->deadline_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+																   IntervalPGetDatum(st->g->nodes[ni].deadline)));
 		for (i = 0; i < st->nactive && task != 0 && ni < 0; i++)
 			if (st->active[i].task == task)
 				w->node = st->active[i].node;

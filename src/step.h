@@ -46,6 +46,7 @@ typedef struct WsWrite
 	bool		started;		/* made succeeded: started_at is set if it was not */
 	char	   *message;		/* a new message wait: the message it waits for, NULL: none */
 	char	   *message_key;	/* and the key it must carry, NULL: none */
+	TimestampTz deadline_at;	/* a new task of a node with a deadline: when; else WS_NO_TIME */
 } WsWrite;
 
 /* A ws.event row to write */
@@ -99,6 +100,7 @@ typedef struct WsTarget
 	Jsonb	   *params;
 	TimestampTz due_at;			/* WS_NO_TIME when NULL */
 	TimestampTz lease_until;	/* WS_NO_TIME when NULL */
+	TimestampTz deadline_at;	/* WS_NO_TIME when NULL */
 } WsTarget;
 
 /* A task row as a load reads it: an active task of a process, or a batch's own */

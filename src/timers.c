@@ -61,6 +61,11 @@ WsRetryDue(int attempt, double *seconds)
 static bool
 WsTickTask(WsStep *st, WsTarget *target, TimestampTz now)
 {
+	if (WsTaskActive(target->state) && target->deadline_at != WS_NO_TIME && target->deadline_at <= now)
+	{
+		WsDeadlinePassed(st, target->node, target->id);
+		return true;
+	}
 	if (target->state == WS_TASK_WAITING && target->due_at != WS_NO_TIME && target->due_at <= now)
 	{
 		WsProceed(st, target->node, target->id, target->params, target->state);

@@ -246,7 +246,7 @@ COMMENT ON FUNCTION ws.create_workflow(text, jsonb, text) IS
 CREATE FUNCTION ws_internal.add_node(workflow bigint, name text, action text, role name,
                                      is_start boolean, is_end boolean, "join" ws.gate, split ws.gate,
                                      params jsonb, wait interval, wait_until text, retries integer,
-                                     due interval, message text, correlate text)
+                                     due interval, message text, correlate text, deadline interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -297,6 +297,10 @@ BEGIN
         RAISE EXCEPTION 'node "%" has both wait and wait_until', name
             USING ERRCODE = '22023', HINT = 'A timer waits either for an interval or until a time, not both.';
     END IF;
+    IF deadline IS NOT NULL AND deadline <= interval '0' THEN
+        RAISE EXCEPTION 'deadline of node "%" must be positive', name
+            USING ERRCODE = '22023', HINT = 'Write an interval such as ''3 days''.';
+    END IF;
     IF message = '' THEN
         RAISE EXCEPTION 'message of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node that waits for no message.';
@@ -305,13 +309,13 @@ BEGIN
     key_path := ws_internal.jsonpath_value(correlate, 'correlate of ' || what, false);
     params := ws_internal.object(params, 'params of ' || what);
     INSERT INTO ws.node (workflow, name, action, role, is_start, is_end, "join", split, params, wait, wait_until,
-                         retries, due, message, correlate)
+                         retries, due, message, correlate, deadline)
     VALUES (w.id, name, action, role, coalesce(is_start, false), coalesce(is_end, false),
-            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path)
+            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline)
     RETURNING node.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
+COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
     'ws.add_node''s implementation';
 
 CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL, role name DEFAULT NULL,
@@ -319,13 +323,14 @@ CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL
                             "join" ws.gate DEFAULT 'and', split ws.gate DEFAULT 'and',
                             params jsonb DEFAULT '{}', wait interval DEFAULT NULL,
                             wait_until text DEFAULT NULL, retries integer DEFAULT 0,
-                            due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL)
+                            due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL,
+                            deadline interval DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text) IS
+COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
     'Adds a node (WHO: role, WHAT: action) to a workflow that has no processes yet. Returns its id';
 
 CREATE FUNCTION ws_internal.add_transition(workflow bigint, parent text, child text, condition jsonpath,
-                                           priority integer)
+                                           priority integer, "on" text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -352,18 +357,23 @@ BEGIN
                   DETAIL = 'A condition compares or tests values; a bare path holds only when its first value is the boolean true, and is silently false otherwise.',
                   HINT = 'Compare it or test it, as in $.papers >= 10, $.approved == true or exists($.reviewer).';
     END IF;
-    INSERT INTO ws.transition (workflow, parent, child, condition, priority)
-    VALUES (w.id, p, c, condition, coalesce(priority, 0))
+    IF "on" IS NOT NULL AND "on" NOT IN ('success', 'deadline', 'failure') THEN
+        RAISE EXCEPTION 'on of transition "%" -> "%" must be success, deadline or failure, not %', parent, child, "on"
+            USING ERRCODE = '22023',
+                  HINT = 'success (the default) is the split; deadline and failure are boundary paths of the parent.';
+    END IF;
+    INSERT INTO ws.transition (workflow, parent, child, condition, priority, "on")
+    VALUES (w.id, p, c, condition, coalesce(priority, 0), coalesce("on", 'success'))
     RETURNING transition.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_transition(bigint, text, text, jsonpath, integer) IS
+COMMENT ON FUNCTION ws_internal.add_transition(bigint, text, text, jsonpath, integer, text) IS
     'ws.add_transition''s implementation';
 
 CREATE FUNCTION ws.add_transition(workflow bigint, parent text, child text, condition jsonpath DEFAULT NULL,
-                                  priority integer DEFAULT 0)
+                                  priority integer DEFAULT 0, "on" text DEFAULT 'success')
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_transition(bigint, text, text, jsonpath, integer) IS
+COMMENT ON FUNCTION ws.add_transition(bigint, text, text, jsonpath, integer, text) IS
     'Adds a transition parent -> child (node names of that workflow) with an optional condition. Returns its id';
 
 CREATE FUNCTION ws_internal.keys(doc jsonb, allowed text[], what text) RETURNS void

@@ -54,7 +54,18 @@ BEGIN
     RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id) ORDER BY n.id;
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.workflow = w.id AND t.parent = n.id AND t."on" = 'success')
+     ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is on deadline, but node "%s" has no deadline', a.name, b.name, a.name)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t."on" = 'deadline' AND a.deadline IS NULL ORDER BY t.id;
+    RETURN QUERY
+    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role or message): its task never waits, fails or runs late',
+                  a.name, b.name, t."on", a.name)
+      FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
+     WHERE t.workflow = w.id AND t."on" <> 'success'
+       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL ORDER BY t.id;
     -- An AND join (not a start node) waits for a token on each incoming transition. A
     -- parent that runs only after the join has fired (every path from a start node to it
     -- passes through the join, as a loop back into the join does) can never deliver the
@@ -168,23 +179,34 @@ BEGIN
     SELECT format('XOR split "%s" has no transition without a condition: when no condition holds, the process fails', n.name)
       FROM ws.node n
      WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
-       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id)
-       AND NOT EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t.condition IS NULL)
+       AND EXISTS (SELECT FROM ws.transition t WHERE t.parent = n.id AND t."on" = 'success')
+       AND NOT EXISTS (SELECT FROM ws.transition t
+                        WHERE t.parent = n.id AND t."on" = 'success' AND t.condition IS NULL)
      ORDER BY n.id;
     -- After an unconditioned transition of an XOR split, the split takes nothing further.
     RETURN QUERY
     SELECT format('transition "%s" -> "%s" is never taken: XOR split "%s" takes "%s" -> "%s" first, which has no condition',
                   n.name, c.name, n.name, n.name, fc.name)
       FROM ws.node n
-      JOIN ws.transition t ON t.parent = n.id
+      JOIN ws.transition t ON t.parent = n.id AND t."on" = 'success'
       JOIN ws.node c ON c.id = t.child
       JOIN LATERAL (SELECT f.priority, f.id, f.child FROM ws.transition f
-                     WHERE f.parent = n.id AND f.condition IS NULL
+                     WHERE f.parent = n.id AND f."on" = 'success' AND f.condition IS NULL
                      ORDER BY f.priority, f.id LIMIT 1) fb ON true
       JOIN ws.node fc ON fc.id = fb.child
      WHERE n.workflow = workflow AND n.split = 'xor' AND NOT n.is_end
        AND (t.priority, t.id) > (fb.priority, fb.id)
      ORDER BY n.id, t.priority, t.id;
+    -- An AND join waits for a token on every incoming transition, boundary paths included:
+    -- one fed by a path taken only when a deadline passes or a task fails usually waits
+    -- for ever.
+    RETURN QUERY
+    SELECT format('AND join "%s" is fed by boundary path "%s" -> "%s" (on %s), which is taken only when that happens: the join waits for it; an OR or XOR join is probably meant',
+                  j.name, p.name, j.name, t."on")
+      FROM ws.transition t JOIN ws.node j ON j.id = t.child JOIN ws.node p ON p.id = t.parent
+     WHERE t.workflow = workflow AND t."on" <> 'success' AND j."join" = 'and'
+       AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) >= 2
+     ORDER BY t.id;
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 

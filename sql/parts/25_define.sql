@@ -39,7 +39,8 @@ BEGIN
     FOR n IN SELECT value FROM jsonb_array_elements(doc->'nodes') LOOP
         i := i + 1;
         PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
-                                          'wait', 'wait_until', 'retries', 'due', 'message', 'correlate'],
+                                          'wait', 'wait_until', 'retries', 'due', 'message', 'correlate',
+                                          'deadline'],
                                     format('node %s', i));
         IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'node % needs a "name" string', i
@@ -59,12 +60,14 @@ BEGIN
                     ws_internal.integer_value(n->'retries', 'retries of ' || what, 0),
                     ws_internal.interval_value(ws_internal.text_value(n->'due', 'due of ' || what), 'due of ' || what),
                     ws_internal.text_value(n->'message', 'message of ' || what),
-                    ws_internal.text_value(n->'correlate', 'correlate of ' || what));
+                    ws_internal.text_value(n->'correlate', 'correlate of ' || what),
+                    ws_internal.interval_value(ws_internal.text_value(n->'deadline', 'deadline of ' || what),
+                                               'deadline of ' || what));
     END LOOP;
     i := 0;
     FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
         i := i + 1;
-        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority'], format('transition %s', i));
+        PERFORM ws_internal.keys(t, ARRAY['from', 'to', 'condition', 'priority', 'on'], format('transition %s', i));
         IF jsonb_typeof(t->'from') IS DISTINCT FROM 'string' OR jsonb_typeof(t->'to') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'transition % needs "from" and "to" node names', i
                 USING ERRCODE = '22023', HINT = 'Write {"from": "Collect papers", "to": "Publicize"}.';
@@ -73,7 +76,8 @@ BEGIN
         PERFORM ws_internal.add_transition(wf, t->>'from', t->>'to',
                     ws_internal.jsonpath_value(ws_internal.text_value(t->'condition', 'condition of ' || what),
                                                'condition of ' || what, true),
-                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL));
+                    ws_internal.integer_value(t->'priority', 'priority of ' || what, NULL),
+                    ws_internal.text_value(t->'on', 'on of ' || what));
     END LOOP;
     -- no node marked start: those without incoming transitions; likewise for end
     SELECT bool_or(is_start), bool_or(is_end) INTO any_start, any_end FROM ws.node WHERE workflow = wf;

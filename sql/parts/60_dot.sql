@@ -80,6 +80,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    CASE WHEN n.due IS NOT NULL THEN 'due=' || ws_internal.dot_quote(n.due::text) END,
                    CASE WHEN n.message IS NOT NULL THEN 'message=' || ws_internal.dot_quote(n.message) END,
                    CASE WHEN n.correlate IS NOT NULL THEN 'correlate=' || ws_internal.dot_quote(n.correlate::text) END,
+                   CASE WHEN n.deadline IS NOT NULL THEN 'deadline=' || ws_internal.dot_quote(n.deadline::text) END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
@@ -87,6 +88,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
                    'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
                        '✉ ' || n.message,
+                       'deadline ' || n.deadline::text,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
@@ -106,7 +108,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    coalesce(' [' || nullif(concat_ws(', ',
                        CASE WHEN t.condition IS NOT NULL THEN 'condition=' || ws_internal.dot_quote(t.condition::text) END,
                        CASE WHEN t.priority <> 0 THEN format('priority=%s', t.priority) END,
+                       CASE WHEN t."on" <> 'success' THEN format('on=%s, style=dashed', t."on") END,
                        'label=' || nullif(ws_internal.dot_label(concat_ws(' ',
+                           CASE WHEN t."on" <> 'success' THEN 'on ' || t."on" END,
                            CASE WHEN t.priority <> 0 THEN '#' || t.priority END,
                            -- drawn without jsonpath's outer parentheses and quotes of plain keys
                            regexp_replace(regexp_replace(t.condition::text, '^\((.*)\)$', '\1'),

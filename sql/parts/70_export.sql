@@ -35,6 +35,7 @@ BEGIN
                    || CASE WHEN n.message IS NOT NULL THEN jsonb_build_object('message', n.message) ELSE '{}' END
                    || CASE WHEN n.correlate IS NOT NULL THEN jsonb_build_object('correlate', n.correlate::text)
                            ELSE '{}' END
+                   || CASE WHEN n.deadline IS NOT NULL THEN jsonb_build_object('deadline', n.deadline::text) ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((
@@ -42,6 +43,7 @@ BEGIN
                    || CASE WHEN t.condition IS NOT NULL THEN jsonb_build_object('condition', t.condition::text)
                            ELSE '{}' END
                    || CASE WHEN t.priority <> 0 THEN jsonb_build_object('priority', t.priority) ELSE '{}' END
+                   || CASE WHEN t."on" <> 'success' THEN jsonb_build_object('on', t."on") ELSE '{}' END
                    ORDER BY t.id)
                  FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
                 WHERE t.workflow = w.id), '[]'));

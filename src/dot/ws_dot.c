@@ -49,8 +49,8 @@ PG_MODULE_MAGIC;
 /* Workflow attributes, by the kind of object that carries them */
 static const char *const graph_keys[] = {"name", "description", "params"};
 static const char *const node_keys[] = {"action", "role", "start", "end", "join", "split",
-	"params", "wait", "wait_until", "retries", "due", "message", "correlate"};
-static const char *const edge_keys[] = {"condition", "priority"};
+	"params", "wait", "wait_until", "retries", "due", "message", "correlate", "deadline"};
+static const char *const edge_keys[] = {"condition", "priority", "on"};
 
 #define NGRAPH_KEYS lengthof(graph_keys)
 #define NNODE_KEYS lengthof(node_keys)
@@ -243,7 +243,7 @@ DotCheckKeys(Agraph_t *g, int kind, const char *what, const char *const *ours, i
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown %s attribute \"%s\" in DOT input", what, sym->name),
 				 who ? errdetail("%s", who) : 0,
-				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due, message, correlate. Edge attributes: condition, priority. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
+				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due, message, correlate, deadline. Edge attributes: condition, priority, on. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
 	}
 }
 
@@ -563,7 +563,7 @@ DotDocument(DotGraph *dg)
 				DotJsonObject(&buf, key, v, owner);
 			else
 			{
-				if (strcmp(key, "wait") == 0 || strcmp(key, "due") == 0)
+				if (strcmp(key, "wait") == 0 || strcmp(key, "due") == 0 || strcmp(key, "deadline") == 0)
 					DotCheckInput(INTERVALOID, v, key, owner, "an interval such as 2 days");
 				else if (strcmp(key, "wait_until") == 0)
 					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.deadline");
@@ -594,6 +594,14 @@ DotDocument(DotGraph *dg)
 		}
 		if (e->attr[1])
 			DotInteger(&buf, "priority", e->attr[1], owner);
+		if (e->attr[2])
+		{
+			if (strcmp(e->attr[2], "success") != 0 && strcmp(e->attr[2], "deadline") != 0 &&
+				strcmp(e->attr[2], "failure") != 0)
+				DotBadValue("on", e->attr[2], owner, "success, deadline or failure");
+			JsonKey(&buf, "on");
+			escape_json(&buf, e->attr[2]);
+		}
 		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoString(&buf, "]}");

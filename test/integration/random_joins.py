@@ -104,7 +104,9 @@ WORKERS = ['rj_a1', 'rj_a2', 'rj_b1', 'rj_c1']
 SUPER = None       # the test's own (superuser) role: set in Run.main
 
 # what a run of 100 workflows or more must have seen at least: about a third of the
-# fewest seen in runs of 100 workflows
+# fewest seen in runs of 100 workflows. random_joins.sh asserts them for its pinned seed,
+# whose counts are the same every run; its random seed only reports them (--no-floors):
+# a rare case can fall below a third by chance.
 MIN_COVER = {
     'or join waits for a source': 80,
     'or join waits for a token at another join': 10,
@@ -1537,7 +1539,7 @@ class Run:
                  ', '.join('%s %d' % kv for kv in sorted(self.outcomes.items())),
                  self.ncalls, self.nchecks, time.time() - t0))
         print('random_joins: seen: %s' % ', '.join('%s %d' % kv for kv in sorted(COVER.items())))
-        if self.args.only is None and self.args.workflows >= 100 and not self.failed:
+        if self.args.only is None and self.args.workflows >= 100 and not self.failed and not self.args.no_floors:
             short = ['%s: %d, at least %d' % (k, COVER[k], n) for k, n in sorted(MIN_COVER.items())
                      if COVER[k] < n]
             if short:
@@ -1581,6 +1583,8 @@ def parse():
     ap.add_argument('--max-reports', type=int, default=3, help='print at most this many failure reports')
     ap.add_argument('--stop-after', type=int, default=20, help='stop after this many failed workflows')
     ap.add_argument('--trace', default=None, help='write what the engine wrote (no times) to this file at the end')
+    ap.add_argument('--no-floors', action='store_true',
+                    help='report coverage without asserting MIN_COVER (a random seed may see few of a rare case)')
     a = ap.parse_args()
     if a.seed is None:
         a.seed = int(os.environ.get('RANDOM_JOINS_SEED') or int(time.time()) % 1000000)

@@ -15,6 +15,6 @@ ws_scratch_db random_joins
 n=${RANDOM_JOINS_WORKFLOWS:-100}
 /usr/bin/python3 "$here/random_joins.py" --quiet --seed "$pinned" --workflows "$n" "$@"
 tally $?
-/usr/bin/python3 "$here/random_joins.py" --quiet --seed "${RANDOM_JOINS_SEED:-$(( $(date +%s) % 1000000 ))}" --workflows "$n" "$@"
+/usr/bin/python3 "$here/random_joins.py" --quiet --no-floors --seed "${RANDOM_JOINS_SEED:-$(( $(date +%s) % 1000000 ))}" --workflows "$n" "$@"
 tally $?
 [ "$failed" = 0 ]

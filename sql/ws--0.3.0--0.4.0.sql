@@ -59,6 +59,16 @@ ALTER TABLE ws.task ADD COLUMN deadline_at timestamptz;
 CREATE INDEX task_deadline ON ws.task (deadline_at)
     WHERE deadline_at IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
 
+-- call activities and multi-instance: node keys call, foreach, item, sequential, as; a
+-- child process's calling task and tree; a task's instance and its group
+ALTER TABLE ws.node ADD COLUMN call text CHECK (call <> ''), ADD COLUMN foreach jsonpath,
+    ADD COLUMN item text CHECK (item <> ''), ADD COLUMN sequential boolean NOT NULL DEFAULT false,
+    ADD COLUMN "as" text CHECK ("as" <> '');
+ALTER TABLE ws.process ADD COLUMN parent_task bigint, ADD COLUMN root bigint;
+CREATE INDEX process_parent_task ON ws.process (parent_task) WHERE parent_task IS NOT NULL;
+CREATE INDEX process_root ON ws.process (root) WHERE root IS NOT NULL;
+ALTER TABLE ws.task ADD COLUMN instance integer, ADD COLUMN instance_of bigint, ADD COLUMN instance_items jsonb;
+
 -- the trigger functions move; what ws 0.3.0 had as internal helpers, and the functions
 -- that become C entries into ws_internal, are made anew below (grants are given again at
 -- the end, to the roles that had them)
@@ -112,6 +122,11 @@ COMMENT ON COLUMN ws.node.retries IS 'How many more attempts a failed task gets,
 COMMENT ON COLUMN ws.node.due IS 'How long a person has for its pending task: sets ws.task.due_at when the task becomes pending (shown in ws.my_tasks)';
 COMMENT ON COLUMN ws.node.message IS 'A message wait: its task waits until a message of this name arrives (ws.send)';
 COMMENT ON COLUMN ws.node.correlate IS 'With message: a jsonpath into the task''s effective params that yields the key a message must carry';
+COMMENT ON COLUMN ws.node.call IS 'A call activity: activating it starts a child process of the newest version of this workflow';
+COMMENT ON COLUMN ws.node.foreach IS 'Multi-instance: a jsonpath into the effective params that yields an array; one task (instance) per element';
+COMMENT ON COLUMN ws.node.item IS 'With foreach: the param each instance gets its element under (NULL: item); its position is under index';
+COMMENT ON COLUMN ws.node.sequential IS 'With foreach: one instance at a time, in array order';
+COMMENT ON COLUMN ws.node."as" IS 'Where its result goes in the process variables: a call''s child variables, a multi-instance node''s array of results';
 COMMENT ON COLUMN ws.node.deadline IS 'A deadline on its tasks, counted from activation: ws.tick cancels a task still active at ws.task.deadline_at and takes the node''s on deadline transitions';
 COMMENT ON COLUMN ws.transition.id IS 'The transition''s id; ties of priority are taken in id order';
 COMMENT ON COLUMN ws.transition.workflow IS 'The workflow version it belongs to';
@@ -132,6 +147,8 @@ COMMENT ON COLUMN ws.process.started_at IS 'When it started';
 COMMENT ON COLUMN ws.process.ended_at IS 'When it completed, failed or was cancelled';
 COMMENT ON COLUMN ws.process.error IS 'Why it failed';
 COMMENT ON COLUMN ws.process.started_by IS 'The role that started it';
+COMMENT ON COLUMN ws.process.parent_task IS 'A child process: the calling task of its parent (a call activity); NULL: a top-level process';
+COMMENT ON COLUMN ws.process.root IS 'A child process: the top-level process of its tree, whose lock every step of the tree takes first; NULL: a top-level process';
 COMMENT ON COLUMN ws.task.id IS 'The task''s id';
 COMMENT ON COLUMN ws.task.process IS 'The process it belongs to';
 COMMENT ON COLUMN ws.task.node IS 'The node it runs (ws.node.id)';
@@ -152,6 +169,9 @@ COMMENT ON COLUMN ws.task.ended_at IS 'When it succeeded, failed or was cancelle
 COMMENT ON COLUMN ws.task.role IS 'The node''s role, copied when the task is created, so ws.claim checks it without reading the node';
 COMMENT ON COLUMN ws.task.message IS 'The message it waits for (its node''s), copied when the task is created; NULL: none, or its correlate yielded no key';
 COMMENT ON COLUMN ws.task.deadline_at IS 'Its node''s deadline: activation plus the node''s deadline; ws.tick cancels it if it is still active then';
+COMMENT ON COLUMN ws.task.instance IS 'A multi-instance node''s task: the index of its element in the array (0-based)';
+COMMENT ON COLUMN ws.task.instance_of IS 'A multi-instance node''s task: the first instance of its activation (the group''s id)';
+COMMENT ON COLUMN ws.task.instance_items IS 'On the first instance of a multi-instance activation: the array its instances run over';
 COMMENT ON COLUMN ws.task.message_key IS 'The key that message must carry (its node''s correlate, at activation); NULL: a message sent without a key';
 COMMENT ON COLUMN ws.ready.action IS 'The task''s action';
 COMMENT ON COLUMN ws.ready.task IS 'A ready task';

@@ -4,7 +4,7 @@ EXTENSION = ws
 EXTVERSION = 0.4.0
 MODULE_big = ws
 OBJS = src/ws.o src/access.o src/store.o src/store_write.o src/queries.o src/graph.o src/forms.o src/states.o \
-       src/step.o src/flush.o src/engine.o src/people.o src/timers.o src/batch.o src/calls.o \
+       src/step.o src/flush.o src/engine.o src/children.o src/people.o src/timers.o src/batch.o src/calls.o \
        src/claim.o src/messages.o src/notifier.o src/errors.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # the install script of the first version (frozen), and the upgrade scripts from it on;

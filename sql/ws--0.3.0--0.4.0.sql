@@ -1312,7 +1312,8 @@ COMMENT ON FUNCTION ws_internal.dot_label(text) IS 'A DOT string that Graphviz d
 --   not AND. Edges are labelled with their condition, prefixed by #priority when not 0.
 --   Process: each node is filled with the colour of the state of its latest task and the
 --   state is written under the name, with the number of runs when there were several,
---   and a call's child processes by id (the first five);
+--   and a call's child processes by id (the first five); a child process's title names
+--   its parent;
 --   transitions holding tokens are drawn bold blue with the count.
 CREATE FUNCTION ws_internal.dot(workflow bigint, process bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1420,7 +1421,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
+                   || coalesce((SELECT format(', process %s: %s', p.id, p.state)
+                                           || coalesce(', called by process '
+                                                       || (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task), '')
+                                  FROM p), '')) || ';',
                '  labelloc=t; fontname="Helvetica";',
                '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
                '  edge [fontname="Helvetica", fontsize=10];',

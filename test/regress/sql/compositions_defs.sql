@@ -201,6 +201,9 @@ VALUES (101, :review, 'completed', 1000, 100), (102, :review, 'running', 1001, 1
 SELECT process, workflow, state, parent FROM ws.process_overview ORDER BY process;
 -- the parent's picture names the child processes of each calling node
 SELECT line FROM regexp_split_to_table(ws.process_dot(100), E'\n') line WHERE line ~ '^  "(Collect papers|Keynote)" \[';
+-- a child's picture names its parent in the title
+SELECT line FROM regexp_split_to_table(ws.process_dot(102), E'\n') line WHERE line ~ '^  label=';
+SELECT line FROM regexp_split_to_table(ws.process_dot(100), E'\n') line WHERE line ~ '^  label=';
 -- many children: the first five ids, and how many more
 INSERT INTO ws.process (id, workflow, state, parent_task, root)
 SELECT 200 + i, :review, 'completed', 1002, 100 FROM generate_series(1, 6) i;

@@ -25,6 +25,7 @@
 #include "calls.h"
 #include "children.h"
 #include "engine.h"
+#include "flush.h"
 #include "queries.h"
 #include "states.h"
 #include "timers.h"
@@ -48,6 +49,11 @@ WsStartChildOf(WsStep *st, int ni, int64 task, Jsonb *params)
 		return;
 	}
 	WsSetTaskAttempts(st, task, started + 1);
+	/*
+	 * The child's steps read the calling task's row (its depth, the hand-back of its
+	 * end): written before it starts.
+	 */
+	WsFlush(st, false);
 	(void) WsStartChild(st->who, n->call, params, task, st->root ? st->root : st->process);
 }
 

@@ -122,10 +122,12 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		old = WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)));
 		/*
 		 * The old state re-checked under the row lock (the process lock makes this moot):
-		 * active, or failed for a retry, which makes it ready or pending.
+		 * active, or failed for a retry, which makes it ready or pending (or running: a
+		 * calling task that starts a new child).
 		 */
 		if (!(WsTaskActive(old) ||
-			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING))))
+			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING ||
+										 w->first_state == WS_TASK_RUNNING))))
 			WsErrChanged(w->task, psprintf("It is %s now.", WsTaskStateName(old)));
 		action = WsStoreGet(store, WS_TASK, "action", &noaction);
 		if (!noaction)

@@ -408,6 +408,23 @@ ws_retry(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is %s",
 						task, st.process, WsProcStateName(st.state))));
+	if (st.parent_task != 0)
+	{
+		WsTarget	caller;
+		int64		node;
+		char	   *state;
+
+		/* a child whose calling task has ended would complete for nobody */
+		if (WsQueryTask(st.parent_task, &node, &state, &caller.attempts, &caller.params,
+						&caller.due_at, &caller.lease_until, &caller.deadline_at) &&
+			!WsTaskActive(WsTaskStateOf(state)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is a child whose calling task " INT64_FORMAT " is %s",
+							task, st.process, st.parent_task, state),
+					 errhint("Retry the calling task " INT64_FORMAT ": it starts a new child process.",
+							 st.parent_task)));
+	}
 	if (st.state == WS_PROC_FAILED)
 	{
 		st.state = WS_PROC_RUNNING;

@@ -124,6 +124,9 @@ SELECT count(*) AS children, count(*) FILTER (WHERE state = 'running') AS runnin
 SELECT ws.fail(task, 'broken again') FROM ws.claim(ARRAY['f.try'], 'w');
 SELECT state, error FROM ws.process WHERE id = :caller;
 SELECT t.state, t.attempts, t.error FROM ws.task t WHERE t.process = :caller;
+-- the failed child's own task cannot be retried: its calling task has ended
+SELECT co_attempt(format('SELECT ws.retry(%s)', t.id)) FROM ws.task t JOIN ws.process p ON p.id = t.process
+ WHERE p.root = :caller AND t.state = 'failed' ORDER BY t.id DESC LIMIT 1;
 -- ws.retry of the calling task starts one more child
 SELECT ws.retry(id) FROM ws.task WHERE process = :caller;
 SELECT state FROM ws.process WHERE id = :caller;

@@ -217,15 +217,25 @@ WsInstanceParams(WsNode *n, Jsonb *items, int i)
 	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 }
 
-/* Is an instance of group still active? */
+/* The group of active task a (of st->active), found once */
+static int64
+WsActiveGroup(WsStep *st, int a)
+{
+	int			instance;
+
+	if (st->active[a].group < 0)
+		(void) WsTaskGroup(st, st->active[a].task, &instance);
+	return st->active[a].group;
+}
+
+/* Is an instance of group, of node ni, still active? */
 static bool
 WsGroupActive(WsStep *st, int ni, int64 group)
 {
-	int			a,
-				instance;
+	int			a;
 
 	for (a = 0; a < st->nactive; a++)
-		if (st->active[a].node == ni && WsTaskGroup(st, st->active[a].task, &instance) == group)
+		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
 			return true;
 	return false;
 }
@@ -236,11 +246,10 @@ WsCancelGroup(WsStep *st, int ni, int64 group, const char *detail)
 {
 	int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
 	int			a,
-				n = 0,
-				instance;
+				n = 0;
 
 	for (a = 0; a < st->nactive; a++)
-		if (st->active[a].node == ni && WsTaskGroup(st, st->active[a].task, &instance) == group)
+		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
 			ids[n++] = st->active[a].task;
 	WsCancelTasks(st, ids, n, detail);
 	if (group == st->filling)

@@ -237,9 +237,10 @@ WsTaskGroup(WsStep *st, int64 task, int *instance)
 	if (w && w->insert)
 	{
 		*instance = w->instance;
-		return w->is_instance ? w->instance_of : 0;
+		group = w->is_instance ? w->instance_of : 0;
 	}
-	group = WsQueryTaskInstance(task, instance);
+	else
+		group = WsQueryTaskInstance(task, instance);
 	for (i = 0; i < st->nactive; i++)
 		if (st->active[i].task == task)
 		{

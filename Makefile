@@ -30,11 +30,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # the version is compiled in (-DWS_VERSION), and WS_ASSERTS: objects follow the Makefile
-# and the last build's flags
+# and the last build's flags; and the headers (PGXS tracks them only with --enable-depend:
+# an object built against an older struct layout crashes the server)
 src/build-flags: FORCE
 	@echo 'WS_ASSERTS=$(WS_ASSERTS)' | cmp -s - $@ || echo 'WS_ASSERTS=$(WS_ASSERTS)' > $@
 FORCE:
-$(OBJS) src/dot/ws_dot.o: Makefile src/build-flags
+$(OBJS) src/dot/ws_dot.o: Makefile src/build-flags $(wildcard src/*.h)
 .PHONY: FORCE
 
 # the install script is built from its parts, in name order

@@ -99,3 +99,11 @@ ALTER TABLE bench.fready SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vac
 -- left them (the engine's plans are made with whatever statistics exist when a backend
 -- first runs them)
 VACUUM ANALYZE;
+
+-- m: a multi-instance node over $.xs (10 or 1000 items: the start params), then the end
+SELECT ws.define(jsonb_build_object(
+    'name', w,
+    'nodes', jsonb_build_array(jsonb_build_object('name', 'each', 'action', w, 'foreach', '$.xs', 'start', true),
+                               jsonb_build_object('name', 'done', 'end', true)),
+    'transitions', jsonb_build_array(jsonb_build_object('from', 'each', 'to', 'done'))))
+FROM (VALUES ('bench.mi10'), ('bench.mi1000')) v(w);

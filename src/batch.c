@@ -331,6 +331,8 @@ WsBatchSteps(WsBatch *b, WsCaller *who, WsBatchProc *procs, int np, WsLoadedTask
 			WsAddActiveOf(st, rows[i].id, WsNodeIndex(st->g, rows[i].node), rows[i].group,
 						  rows[i].instance);
 	}
+	for (i = 0; i < np; i++)
+		b->steps[i]->active_loaded = true;	/* read above, under the locks */
 }
 
 /*

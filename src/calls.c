@@ -538,6 +538,7 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params, int64 parent
 
 	/* the row just inserted holds what the step starts from: no write unless it changes */
 	WsStepInit(&st, who, process, wf, WS_PROC_RUNNING, params, NULL);
+	st.active_loaded = true;	/* a new process: no task yet */
 	st.parent_task = parent_task;
 	st.root = root;
 	WsStepProcEvent(&st, WS_PROC_RUNNING,

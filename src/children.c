@@ -85,9 +85,7 @@ WsCall(WsStep *st, int ni, int64 task, Jsonb *tparams)
 	{
 		WsSetTask(st, ni, task, WS_TASK_RUNNING, NULL, ws_no_error, NULL, NULL, detail);
 		WsSetTaskParams(st, task, params);
-		WsRemoveActive(st, task);
 	}
-	WsAddActive(st, task, ni);
 	WsStartChildOf(st, ni, task, params);
 	return task;
 }
@@ -102,13 +100,11 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 {
 	WsNode	   *n;
 	int			a,
-				ni = -1;
+				ni;
 
-	for (a = 0; a < st->nactive; a++)
-		if (st->active[a].task == task)
-			ni = st->active[a].node;
-	if (ni < 0 || st->state != WS_PROC_RUNNING || st->ended)
+	if (st->state != WS_PROC_RUNNING || st->ended || (a = WsFindActive(st, task)) < 0)
 		return;
+	ni = st->active[a].node;
 	n = &st->g->nodes[ni];
 	if (state == WS_PROC_COMPLETED)
 	{
@@ -201,6 +197,7 @@ WsFreezeChildren(WsStep *st)
 {
 	int			a;
 
+	WsEnsureActive(st);
 	for (a = 0; a < st->nactive; a++)
 	{
 		char	   *state;
@@ -231,6 +228,7 @@ WsThaw(WsStep *st)
 {
 	int			a;
 
+	WsEnsureActive(st);
 	for (a = 0; a < st->nactive; a++)
 	{
 		char	   *state;

@@ -19,7 +19,11 @@
  * rule that only the assignee (or an admin) completes, fails or fills it holds against a
  * concurrent take. A step
  *   1. locks the process row (as FOR UPDATE does; WsStepLoad) and reads its variables,
- *      its tokens and its active tasks into a WsStep (step.c);
+ *      its tokens and the task it acts on into a WsStep (step.c). The process's other
+ *      active tasks are read only when the step needs them all (an XOR join cancelling,
+ *      the OR-join rule, the process ending, a multi-instance group cancelled:
+ *      WsEnsureActive), or one of them (is one still active? of this group?), so a step
+ *      that completes one of a thousand instances reads none of the others;
  *   2. does its change, which activates nodes depth first: a split follows its taken
  *      transitions in ascending priority, then id; each delivery may fire the child's join,
  *      and a routing child (no action, no role) succeeds at once and splits in turn before
@@ -152,8 +156,6 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from)
 	}
 	if (n->action == NULL || problems != NULL)
 		task = WsMakePending(st, ni, task, problems, was_pending);
-	WsRemoveActive(st, task);
-	WsAddActive(st, task, ni);
 	return task;
 }
 
@@ -180,10 +182,7 @@ WsArm(WsStep *st, int ni, WsArming *a)
 		char	   *why;
 
 		if (WsDueAt(st, ni, tparams, &due, &why))
-		{
 			task = WsSetTask(st, ni, 0, WS_TASK_WAITING, NULL, NULL, NULL, &due, "timer");
-			WsAddActive(st, task, ni);
-		}
 		else
 			WsEndProcess(st, WS_PROC_FAILED, why, NULL);
 	}
@@ -217,39 +216,21 @@ WsInstanceParams(WsNode *n, Jsonb *items, int i)
 	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 }
 
-/* The group of active task a (of st->active), found once */
-static int64
-WsActiveGroup(WsStep *st, int a)
-{
-	int			instance;
-
-	if (st->active[a].group < 0)
-		(void) WsTaskGroup(st, st->active[a].task, &instance);
-	return st->active[a].group;
-}
-
-/* Is an instance of group, of node ni, still active? */
-static bool
-WsGroupActive(WsStep *st, int ni, int64 group)
-{
-	int			a;
-
-	for (a = 0; a < st->nactive; a++)
-		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
-			return true;
-	return false;
-}
-
 /* Cancel the active instances of group, of node ni, with detail. */
 static void
 WsCancelGroup(WsStep *st, int ni, int64 group, const char *detail)
 {
-	int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+	int64	   *ids;
 	int			a,
-				n = 0;
+				n = 0,
+				instance;
 
+	WsEnsureActive(st);
+	ids = palloc(sizeof(int64) * Max(st->nactive, 1));
 	for (a = 0; a < st->nactive; a++)
-		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
+		if (st->active[a].node == ni &&
+			(st->active[a].group >= 0 ? st->active[a].group
+			 : WsTaskGroup(st, st->active[a].task, &instance)) == group)
 			ids[n++] = st->active[a].task;
 	WsCancelTasks(st, ids, n, detail);
 	if (group == st->filling)
@@ -306,13 +287,13 @@ WsInstancesFrom(WsStep *st, int ni, int64 group, Jsonb *items, int i, TimestampT
 		a.items = i == 0 ? items : NULL;
 		a.deadline_at = deadline_at;
 		WsArm(st, ni, &a);
-		if (n->sequential && WsGroupActive(st, ni, group))
+		if (n->sequential && WsGroupHasActive(st, ni, group))
 			break;
 	}
 	stopped = st->filling_stopped;
 	st->filling = saved;
 	st->filling_stopped = saved_stopped;
-	if (!st->ended && !stopped && !WsGroupActive(st, ni, group))
+	if (!st->ended && !stopped && !WsGroupHasActive(st, ni, group))
 		WsGroupDone(st, ni, group, nitems);
 }
 
@@ -359,7 +340,7 @@ WsInstanceSucceeded(WsStep *st, int ni, int64 group, int instance)
 	TimestampTz deadline_at;
 	int			i;
 
-	if (group == st->filling || WsGroupActive(st, ni, group))
+	if (group == st->filling || WsGroupHasActive(st, ni, group))
 		return;
 	/* the array is on the first instance: in the step's writes, or stored */
 	items = NULL;
@@ -439,10 +420,12 @@ WsDeliver(WsStep *st, int ti)
 	}
 	else if (c->join == WS_GATE_XOR)
 	{
-		int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+		int64	   *ids;
 		int			n = 0,
 					a;
 
+		WsEnsureActive(st);
+		ids = palloc(sizeof(int64) * Max(st->nactive, 1));
 		st->tokens[ti]--;
 		for (a = 0; a < st->nactive; a++)
 		{
@@ -575,7 +558,6 @@ WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
 	int64		group = WsTaskGroup(st, task, &instance);
 
 	WsSetTask(st, ni, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
-	WsRemoveActive(st, task);
 	if (!WsHasBoundary(st->g, ni, WS_ON_FAILURE))
 	{
 		WsEndProcess(st, WS_PROC_FAILED, why, NULL);
@@ -652,7 +634,6 @@ WsAfterTask(WsStep *st, int ni, int64 task, Jsonb *result)
 	int			instance;
 	int64		group = WsTaskGroup(st, task, &instance);
 
-	WsRemoveActive(st, task);
 	if (group != 0)
 	{
 		WsInstanceSucceeded(st, ni, group, instance);
@@ -747,6 +728,7 @@ WsOrCanFire(WsStep *st, int j)
 		return false;
 	if (empty == NULL)
 		return true;
+	WsEnsureActive(st);
 	for (a = 0; a < st->nactive; a++)
 	{
 		Bitmapset  *r = WsReach(g, j, st->active[a].node);
@@ -838,7 +820,7 @@ WsStepFinish(WsStep *st)
 	if (!st->ended && st->state == WS_PROC_RUNNING)
 	{
 		WsOrJoins(st);
-		if (!st->ended && st->nactive == 0)
+		if (!st->ended && WsNoActive(st))
 			WsEndProcess(st, WS_PROC_FAILED, WsStuckError(st), NULL);
 	}
 }

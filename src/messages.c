@@ -81,7 +81,6 @@ WsWaitForMessage(WsStep *st, int ni, Jsonb *tparams)
 	task = WsSetTask(st, ni, 0, WS_TASK_WAITING, NULL, error, NULL, NULL,
 					 key ? psprintf("waiting for message \"%s\" with key %s", n->message, key)
 					 : psprintf("waiting for message \"%s\"", n->message));
-	WsAddActive(st, task, ni);
 	if (error)
 		return task;
 	WsSetTaskMessage(st, task, n->message, key);
@@ -101,6 +100,7 @@ WsResumeMessageWaits(WsStep *st)
 	int64	   *tasks;
 	char	  **keys;
 
+	WsEnsureActive(st);
 	WsFlush(st, false);			/* the waits as the step left them */
 	n = WsQueryWaitingIn(st->process);
 	tasks = palloc(sizeof(int64) * Max(n, 1));

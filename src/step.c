@@ -76,6 +76,67 @@ WsLoadedTaskCmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The scan of the active tasks of the np processes pids (index task_process) */
+static WsStoreScan *
+WsActiveScan(WsStore *store, const int64 *pids, int np)
+{
+	Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
+	Datum		keys[2];
+	int			i;
+
+	for (i = 0; i < np; i++)
+		pd[i] = Int64GetDatum(pids[i]);
+	keys[0] = np == 1 ? pd[0] :
+		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										TYPALIGN_DOUBLE));
+	keys[1] = WsActiveStatesArray();
+	return WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2, np == 1 ? 2 : 3);
+}
+
+/* The columns an active scan reads, by number */
+typedef struct WsActiveCols
+{
+	int			process,
+				id,
+				node,
+				state,
+				attempts,
+				group,
+				instance;
+} WsActiveCols;
+
+static void
+WsActiveColsOf(WsStoreScan *sc, WsActiveCols *c)
+{
+	c->process = WsStoreScanCol(sc, "process");
+	c->id = WsStoreScanCol(sc, "id");
+	c->node = WsStoreScanCol(sc, "node");
+	c->state = WsStoreScanCol(sc, "state");
+	c->attempts = WsStoreScanCol(sc, "attempts");
+	c->group = WsStoreScanCol(sc, "instance_of");
+	c->instance = WsStoreScanCol(sc, "instance");
+}
+
+/* The scan's current row into r */
+static void
+WsActiveRow(WsStoreScan *sc, const WsActiveCols *c, WsLoadedTask *r)
+{
+	bool		isnull;
+
+	r->process = DatumGetInt64(WsStoreScanGetAt(sc, c->process, &isnull));
+	r->id = DatumGetInt64(WsStoreScanGetAt(sc, c->id, &isnull));
+	r->node = DatumGetInt64(WsStoreScanGetAt(sc, c->node, &isnull));
+	r->active = true;
+	r->state = WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c->state, &isnull)));
+	r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c->attempts, &isnull));
+	r->group = DatumGetInt64(WsStoreScanGetAt(sc, c->group, &isnull));
+	if (isnull)
+		r->group = 0;
+	r->instance = DatumGetInt32(WsStoreScanGetAt(sc, c->instance, &isnull));
+	if (isnull)
+		r->instance = 0;
+}
+
 /*
  * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
  * one scan of the index on (process, state): process = ANY (pids) AND state = ANY (the
@@ -84,56 +145,19 @@ WsLoadedTaskCmp(const void *a, const void *b)
 WsLoadedTask *
 WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int *n, int *room)
 {
-	Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
-	Datum		keys[2];
-	WsStoreScan *sc;
-	int			i,
-				c_process,
-				c_id,
-				c_node,
-				c_state,
-				c_attempts,
-				c_group,
-				c_instance;
+	WsStoreScan *sc = WsActiveScan(store, pids, np);
+	WsActiveCols c;
 
-	for (i = 0; i < np; i++)
-		pd[i] = Int64GetDatum(pids[i]);
-	keys[0] = np == 1 ? pd[0] :
-		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-										TYPALIGN_DOUBLE));
-	keys[1] = WsActiveStatesArray();
-	sc = WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2, np == 1 ? 2 : 3);
-	c_process = WsStoreScanCol(sc, "process");
-	c_id = WsStoreScanCol(sc, "id");
-	c_node = WsStoreScanCol(sc, "node");
-	c_state = WsStoreScanCol(sc, "state");
-	c_attempts = WsStoreScanCol(sc, "attempts");
-	c_group = WsStoreScanCol(sc, "instance_of");
-	c_instance = WsStoreScanCol(sc, "instance");
+	WsActiveColsOf(sc, &c);
 	while (WsStoreScanNext(sc))
 	{
-		WsLoadedTask *r;
-		bool		isnull;
-
 		if (*n == *room)
 		{
 			*room = Max(16, *room * 2);
 			rows = rows ? repalloc(rows, sizeof(WsLoadedTask) * *room)
 				: palloc(sizeof(WsLoadedTask) * *room);
 		}
-		r = &rows[(*n)++];
-		r->process = DatumGetInt64(WsStoreScanGetAt(sc, c_process, &isnull));
-		r->id = DatumGetInt64(WsStoreScanGetAt(sc, c_id, &isnull));
-		r->node = DatumGetInt64(WsStoreScanGetAt(sc, c_node, &isnull));
-		r->active = true;
-		r->state = WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c_state, &isnull)));
-		r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c_attempts, &isnull));
-		r->group = DatumGetInt64(WsStoreScanGetAt(sc, c_group, &isnull));
-		if (isnull)
-			r->group = 0;
-		r->instance = DatumGetInt32(WsStoreScanGetAt(sc, c_instance, &isnull));
-		if (isnull)
-			r->instance = 0;
+		WsActiveRow(sc, &c, &rows[(*n)++]);
 	}
 	WsStoreScanEnd(sc);
 	if (*n > 1)
@@ -169,9 +193,38 @@ WsParseTokens(WsGraph *g, Jsonb *tokens)
 	return out;
 }
 
-/* task (of node index ni) is active: an instance of group (0: none, -1: not known yet) */
+static void WsAddActiveNew(WsStep *st, int64 task, int ni, int64 group, int instance);
+static void WsRemoveActive(WsStep *st, int64 task);
+
+/*
+ * task (of node index ni) is active: an instance of group (0: none, -1: not known yet).
+ * The step keeps the active tasks it knows in st->active: the task it acts on, every
+ * task it creates or moves, and those it looked for; all of them only once it needed
+ * them (WsEnsureActive). A step that completes one task of a process with many active
+ * ones then reads none of the others.
+ */
 void
 WsAddActiveOf(WsStep *st, int64 task, int ni, int64 group, int instance)
+{
+	int			i;
+
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task)
+		{
+			st->active[i].node = ni;
+			if (group >= 0)
+			{
+				st->active[i].group = group;
+				st->active[i].instance = instance;
+			}
+			return;
+		}
+	WsAddActiveNew(st, task, ni, group, instance);
+}
+
+/* task, not in st->active, is active (see WsAddActiveOf) */
+static void
+WsAddActiveNew(WsStep *st, int64 task, int ni, int64 group, int instance)
 {
 	if (st->nactive == st->maxactive)
 	{
@@ -202,21 +255,6 @@ WsFindWrite(WsStep *st, int64 task)
 }
 
 /*
- * task (of node index ni) is active. A task this step created knows its group; one it
- * read does not until WsTaskGroup asks.
- */
-void
-WsAddActive(WsStep *st, int64 task, int ni)
-{
-	WsWrite    *w = WsFindWrite(st, task);
-
-	if (w && w->insert)
-		WsAddActiveOf(st, task, ni, w->is_instance ? w->instance_of : 0, w->instance);
-	else
-		WsAddActiveOf(st, task, ni, -1, 0);
-}
-
-/*
  * The multi-instance group of task (the first instance of its activation), its index in
  * *instance; 0: not an instance. A group never changes, so a row already stored answers.
  */
@@ -234,13 +272,17 @@ WsTaskGroup(WsStep *st, int64 task, int *instance)
 			return st->active[i].group;
 		}
 	w = WsFindWrite(st, task);
-	if (w && w->insert)
+	if (w && w->group >= 0)
 	{
 		*instance = w->instance;
-		group = w->is_instance ? w->instance_of : 0;
+		return w->group;
 	}
-	else
-		group = WsQueryTaskInstance(task, instance);
+	group = WsQueryTaskInstance(task, instance);
+	if (w)
+	{
+		w->group = group;
+		w->instance = *instance;
+	}
 	for (i = 0; i < st->nactive; i++)
 		if (st->active[i].task == task)
 		{
@@ -250,8 +292,138 @@ WsTaskGroup(WsStep *st, int64 task, int *instance)
 	return group;
 }
 
-/* task is no longer active */
+/*
+ * The first active task of st's process in the store (index task_process) that the step
+ * has not written (the active ones it wrote are in st->active), of group when not 0,
+ * into *row; false: none.
+ */
+static bool
+WsScanActive(WsStep *st, int64 group, WsLoadedTask *row)
+{
+	WsStore    *store = WsStoreBegin(st->who);
+	WsStoreScan *sc = WsActiveScan(store, &st->process, 1);
+	WsActiveCols c;
+	bool		found = false;
+
+	WsActiveColsOf(sc, &c);
+	while (!found && WsStoreScanNext(sc))
+	{
+		WsActiveRow(sc, &c, row);
+		found = (group == 0 || row->group == group) && WsFindWrite(st, row->id) == NULL;
+	}
+	WsStoreScanEnd(sc);
+	WsStoreEnd(store);
+	return found;
+}
+
+/* st->active holds every active task of the process from here on. */
 void
+WsEnsureActive(WsStep *st)
+{
+	WsStore    *store;
+	WsLoadedTask *rows = NULL;
+	int			n = 0,
+				room = 0,
+				known = st->nactive,
+				i,
+				k;
+
+	if (st->active_loaded)
+		return;
+	store = WsStoreBegin(st->who);
+	rows = WsLoadActive(store, &st->process, 1, rows, &n, &room);
+	WsStoreEnd(store);
+	for (i = 0; i < n; i++)
+	{
+		if (WsFindWrite(st, rows[i].id))
+			continue;			/* the step's own: st->active says whether it is active */
+		for (k = 0; k < known; k++)
+			if (st->active[k].task == rows[i].id)
+				break;
+		if (k == known)
+			WsAddActiveNew(st, rows[i].id, WsNodeIndex(st->g, rows[i].node), rows[i].group,
+						   rows[i].instance);
+	}
+	st->active_loaded = true;
+}
+
+/* The index of active task in st->active (found in the store if need be), -1: not active */
+int
+WsFindActive(WsStep *st, int64 task)
+{
+	WsStore    *store;
+	Datum		id = Int64GetDatum(task);
+	int			i;
+	bool		found = false,
+				isnull;
+	WsLoadedTask r;
+
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task)
+			return i;
+	if (st->active_loaded || WsFindWrite(st, task))
+		return -1;
+	store = WsStoreBegin(st->who);
+	if (WsStoreFind(store, WS_TASK, &id, WS_LOCK_NONE) &&
+		DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull)) == st->process &&
+		WsTaskActive(WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)))))
+	{
+		found = true;
+		r.node = DatumGetInt64(WsStoreGet(store, WS_TASK, "node", &isnull));
+		r.group = DatumGetInt64(WsStoreGet(store, WS_TASK, "instance_of", &isnull));
+		if (isnull)
+			r.group = 0;
+		r.instance = DatumGetInt32(WsStoreGet(store, WS_TASK, "instance", &isnull));
+		if (isnull)
+			r.instance = 0;
+	}
+	WsStoreEnd(store);
+	if (!found)
+		return -1;
+	WsAddActiveNew(st, task, WsNodeIndex(st->g, r.node), r.group, r.instance);
+	return st->nactive - 1;
+}
+
+/* Is no task of the process active? */
+bool
+WsNoActive(WsStep *st)
+{
+	WsLoadedTask r;
+
+	if (st->nactive > 0)
+		return false;
+	if (st->active_loaded)
+		return true;
+	if (WsScanActive(st, 0, &r))
+	{
+		WsAddActiveNew(st, r.id, WsNodeIndex(st->g, r.node), r.group, r.instance);
+		return false;
+	}
+	st->active_loaded = true;	/* none: the empty list is all of them */
+	return true;
+}
+
+/* Is an instance of group, of node ni, active? */
+bool
+WsGroupHasActive(WsStep *st, int ni, int64 group)
+{
+	WsLoadedTask r;
+	int			a,
+				instance;
+
+	for (a = 0; a < st->nactive; a++)
+		if (st->active[a].node == ni &&
+			(st->active[a].group >= 0 ? st->active[a].group
+			 : WsTaskGroup(st, st->active[a].task, &instance)) == group)
+			return true;
+	if (st->active_loaded || !WsScanActive(st, group, &r))
+		return false;
+	WsAddActiveNew(st, r.id, WsNodeIndex(st->g, r.node), r.group, r.instance);
+	return true;
+}
+
+/* task is no longer active */
+static void
 WsRemoveActive(WsStep *st, int64 task)
 {
 	int			i;
@@ -443,12 +615,16 @@ WsReadTarget(WsStore *store, int64 task, WsTarget *target, int64 *node)
 	target->lease_until = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
 	d = WsStoreGet(store, WS_TASK, "deadline_at", &isnull);
 	target->deadline_at = isnull ? WS_NO_TIME : DatumGetTimestampTz(d);
+	d = WsStoreGet(store, WS_TASK, "instance_of", &isnull);
+	target->group = isnull ? 0 : DatumGetInt64(d);
+	d = WsStoreGet(store, WS_TASK, "instance", &isnull);
+	target->instance = isnull ? 0 : DatumGetInt32(d);
 }
 
 /*
  * Lock process (mode: waiting for it, or skipping it when another step holds it) and load
- * it into st: its variables, its tokens and its active tasks. With task (not 0), also
- * read that task into target; with process 0, the process locked is task's. False when
+ * it into st: its variables and its tokens. With task (not 0), also read that task into
+ * target (and st->active, when it is active); with process 0, the process locked is task's. False when
  * there is no such process (or task), or when it was skipped.
  */
 bool
@@ -465,10 +641,6 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 	WsProcState state;
 	Jsonb	   *vars,
 			   *tokens;
-	WsLoadedTask *tasks = NULL;
-	int			n = 0,
-				room = 0,
-				i;
 
 	if (process == 0)
 	{
@@ -510,10 +682,7 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 	vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
 	tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
 
-	/* its active tasks */
-	tasks = WsLoadActive(store, &process, 1, tasks, &n, &room);
-
-	/* the task, active or not: it must be of this process */
+	/* its active tasks are read when the step needs them (WsEnsureActive); the task, active or not: it must be of this process */
 	if (task != 0)
 	{
 		if (!WsStoreFind(store, WS_TASK, &tid, WS_LOCK_NONE) ||
@@ -531,10 +700,11 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 	st->parent_task = parent_task;
 	st->root = parent_task ? DatumGetInt64(root) : 0;
 	if (task != 0)
+	{
 		target->node = WsNodeIndex(st->g, node);
-	for (i = 0; i < n; i++)
-		WsAddActiveOf(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node), tasks[i].group,
-					  tasks[i].instance);
+		if (WsTaskActive(target->state))
+			WsAddActiveNew(st, task, target->node, target->group, target->instance);
+	}
 	return true;
 }
 
@@ -629,6 +799,7 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 		w->first_state = state;
 		w->deadline_at = WS_NO_TIME;
 		w->attempts = -1;
+		w->group = task == 0 ? 0 : -1;
 		if (task == 0 && st->arming)
 		{
 			WsArming   *a = st->arming;
@@ -640,14 +811,20 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 			w->instance_of = a->group ? a->group : w->task;
 			w->items = a->items;
 			w->deadline_at = a->deadline_at;
+			w->group = a->is_instance ? w->instance_of : 0;
 		}
 		if (task == 0 && w->deadline_at == WS_NO_TIME && st->g->nodes[ni].deadline)
 			w->deadline_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 																   IntervalPGetDatum(st->g->nodes[ni].deadline)));
-		for (i = 0; i < st->nactive && task != 0 && ni < 0; i++)
+		for (i = 0; i < st->nactive && task != 0; i++)
 			if (st->active[i].task == task)
-				w->node = st->active[i].node;
+			{
+				if (ni < 0)
+					w->node = st->active[i].node;
+				w->group = st->active[i].group;
+				w->instance = st->active[i].instance;
+			}
 	}
 	w->state = state;
 	if (result)
@@ -669,6 +846,11 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 	}
 	if (state == WS_TASK_SUCCEEDED)
 		w->started = true;
+	/* st->active follows (an ended task keeps its group in its write) */
+	if (!WsTaskActive(state))
+		WsRemoveActive(st, w->task);
+	else if (w->node >= 0)
+		WsAddActiveOf(st, w->task, w->node, w->group, w->instance);
 	WsStepTaskEvent(st, w->task, state, detail);
 	if (st->batch)
 		WsBatchTouch(st, w->task, w->node, state);
@@ -683,14 +865,12 @@ WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 
 	for (i = 0; i < n; i++)
 	{
-		int			a;
+		int			a = WsFindActive(st, ids[i]);
 
-		for (a = 0; a < st->nactive; a++)
-			if (st->active[a].task == ids[i] && st->g->nodes[st->active[a].node].call)
-				WsCancelChild(st, ids[i], "was cancelled");
+		if (a >= 0 && st->g->nodes[st->active[a].node].call)
+			WsCancelChild(st, ids[i], "was cancelled");
 		/* an existing task: the node index only matters for a new one */
 		WsSetTask(st, -1, ids[i], WS_TASK_CANCELLED, NULL, NULL, NULL, NULL, detail);
-		WsRemoveActive(st, ids[i]);
 	}
 }
 
@@ -773,6 +953,7 @@ WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detai
 {
 	if (st->ended)
 		return;
+	WsEnsureActive(st);			/* every one of them is cancelled, or held and frozen */
 	if (state != WS_PROC_FAILED)
 		WsCancelAll(st, state == WS_PROC_COMPLETED ? "the process completed" :
 					(detail ? detail : "the process was cancelled"));

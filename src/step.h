@@ -68,8 +68,9 @@ typedef struct WsWrite
 	bool		params_set;		/* an existing task: params are its new own params */
 	int			attempts;		/* its new attempts, -1: unchanged */
 	bool		is_instance;	/* a new instance of a multi-instance node: */
-	int			instance;		/* its index */
+	int			instance;		/* its index (any instance: see group) */
 	int64		instance_of;	/* its group */
+	int64		group;			/* an instance: its group; 0: none; -1: not known */
 	Jsonb	   *items;			/* the group's array (first instance only), NULL: none */
 } WsWrite;
 
@@ -92,9 +93,10 @@ typedef struct WsStep
 	char	   *error;			/* why it failed */
 	Jsonb	   *vars;			/* process variables */
 	int		   *tokens;			/* per transition index */
-	WsActive   *active;
+	WsActive   *active;			/* the active tasks the step knows: all, once active_loaded */
 	int			nactive;
 	int			maxactive;
+	bool		active_loaded;	/* active holds every active task of the process */
 
 	/*
 	 * The process row as stored (when the step began, or at its last write): the row is
@@ -132,6 +134,8 @@ typedef struct WsTarget
 	TimestampTz due_at;			/* WS_NO_TIME when NULL */
 	TimestampTz lease_until;	/* WS_NO_TIME when NULL */
 	TimestampTz deadline_at;	/* WS_NO_TIME when NULL */
+	int64		group;			/* an instance: its group (instance_of); else 0 */
+	int			instance;
 } WsTarget;
 
 /* A task row as a load reads it: an active task of a process, or a batch's own */
@@ -164,10 +168,12 @@ extern WsLoadedTask *WsLoadActive(WsStore *store, const int64 *pids, int np,
 								  WsLoadedTask *rows, int *n, int *room);
 extern int	WsLoadedTaskCmp(const void *a, const void *b);
 extern void WsRequireRunning(WsStep *st);
-extern void WsAddActive(WsStep *st, int64 task, int ni);
 extern void WsAddActiveOf(WsStep *st, int64 task, int ni, int64 group, int instance);
 extern int64 WsTaskGroup(WsStep *st, int64 task, int *instance);
-extern void WsRemoveActive(WsStep *st, int64 task);
+extern void WsEnsureActive(WsStep *st);
+extern int	WsFindActive(WsStep *st, int64 task);
+extern bool WsNoActive(WsStep *st);
+extern bool WsGroupHasActive(WsStep *st, int ni, int64 group);
 extern int64 WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 					   const char *error, const char *assignee, TimestampTz *due,
 					   const char *detail);

@@ -69,6 +69,13 @@ CREATE INDEX process_parent_task ON ws.process (parent_task) WHERE parent_task I
 CREATE INDEX process_root ON ws.process (root) WHERE root IS NOT NULL;
 ALTER TABLE ws.task ADD COLUMN instance integer, ADD COLUMN instance_of bigint, ADD COLUMN instance_items jsonb;
 
+-- SQL actions and task hooks: the action's function and its owner, the function as a
+-- dependency, and each event's node and action
+ALTER TABLE ws.action ADD COLUMN function regprocedure, ADD COLUMN owner name;
+CREATE TABLE ws_internal.action_function (params jsonb);
+COMMENT ON TABLE ws_internal.action_function IS 'Never has a row: its CHECK constraints make each SQL action''s function a dependency';
+ALTER TABLE ws.event ADD COLUMN node text, ADD COLUMN action text;
+
 -- the trigger functions move; what ws 0.3.0 had as internal helpers, and the functions
 -- that become C entries into ws_internal, are made anew below (grants are given again at
 -- the end, to the roles that had them)
@@ -138,6 +145,9 @@ COMMENT ON COLUMN ws.transition."on" IS 'success: taken by the split; deadline o
 COMMENT ON COLUMN ws.action.name IS 'The action''s name, which workers claim by';
 COMMENT ON COLUMN ws.action.params IS 'Its form: {"param": {"type": ..., "label": ..., "required": ..., "default": ..., "description": ...}}';
 COMMENT ON COLUMN ws.action.description IS 'Free text';
+COMMENT ON COLUMN ws.action.function IS 'A SQL action: the function (params jsonb) RETURNS jsonb the engine runs inside the step when a task of the action becomes ready; NULL: workers run it';
+COMMENT ON COLUMN ws.action.owner IS 'The role that registered the function, as which it runs';
+COMMENT ON COLUMN ws_internal.action_function.params IS 'What the constraints would pass the functions';
 COMMENT ON COLUMN ws.process.id IS 'The process''s id';
 COMMENT ON COLUMN ws.process.workflow IS 'The workflow version it runs';
 COMMENT ON COLUMN ws.process.state IS 'running, completed, failed or cancelled';
@@ -182,6 +192,8 @@ COMMENT ON COLUMN ws.event.task IS 'The task; NULL for a change of the process i
 COMMENT ON COLUMN ws.event.state IS 'The state the task or process moved to (a pending task also when it is assigned again)';
 COMMENT ON COLUMN ws.event.actor IS 'The role that made the call (current_user: SET ROLE counts)';
 COMMENT ON COLUMN ws.event.detail IS 'Why, in words';
+COMMENT ON COLUMN ws.event.node IS 'The task''s node, by name; NULL for a change of the process itself (for triggers: the seed''s task hooks)';
+COMMENT ON COLUMN ws.event.action IS 'The task''s action; NULL for a change of the process itself, or a task without one';
 COMMENT ON COLUMN ws.message.id IS 'The message''s id: kept messages are taken oldest first';
 COMMENT ON COLUMN ws.message.name IS 'The message''s name, matched against node key message';
 COMMENT ON COLUMN ws.message.key IS 'Its correlation key, matched against what the node''s correlate yields; NULL: for nodes without correlate';
@@ -607,12 +619,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.keys(jsonb, text[], text) IS 'Refuses a document that is not an object, or has keys that are not allowed';
 
-CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text)
+CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text, function regprocedure)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
     f record;
+    fp record;
+    dep name;
 BEGIN
     IF name IS NULL THEN
         RAISE EXCEPTION 'action name must not be null' USING ERRCODE = '22004';
@@ -637,15 +651,49 @@ BEGIN
                 USING ERRCODE = '22023', HINT = 'Write "required": true or leave it out.';
         END IF;
     END LOOP;
-    INSERT INTO ws.action AS a (name, params, description) VALUES (name, params, description)
-    ON CONFLICT ON CONSTRAINT action_pkey DO UPDATE SET params = excluded.params, description = excluded.description;
+    IF function IS NOT NULL THEN
+        SELECT p.prokind, p.pronargs, p.proargtypes, p.prorettype, p.proretset, p.proname, n.nspname
+          INTO fp FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = function;
+        IF fp.prokind IS DISTINCT FROM 'f' THEN
+            RAISE EXCEPTION 'the function of action "%" must be a function, and % is %', name, function,
+                CASE fp.prokind WHEN 'p' THEN 'a procedure' WHEN 'a' THEN 'an aggregate'
+                                WHEN 'w' THEN 'a window function' ELSE 'not known' END
+                USING ERRCODE = '42809', HINT = 'Write CREATE FUNCTION ... (params jsonb) RETURNS jsonb.';
+        END IF;
+        IF fp.pronargs <> 1 OR fp.proargtypes[0] <> 'jsonb'::regtype OR fp.prorettype <> 'jsonb'::regtype
+           OR fp.proretset THEN
+            RAISE EXCEPTION 'the function of action "%" must take (params jsonb) and return jsonb, and % returns %',
+                name, function, CASE WHEN fp.proretset THEN 'SETOF ' ELSE '' END || format_type(fp.prorettype, NULL)
+                USING ERRCODE = '42P13',
+                      HINT = 'It gets the task''s effective params and returns the task''s result, a JSON object.';
+        END IF;
+        IF NOT has_function_privilege(ws_internal.caller(), function, 'EXECUTE') THEN
+            RAISE EXCEPTION 'role "%" may not execute %, so it cannot make it the function of action "%"',
+                ws_internal.caller(), function, name
+                USING ERRCODE = '42501',
+                      HINT = 'The function runs as the role that registers it: its owner grants that role EXECUTE first.';
+        END IF;
+    END IF;
+    INSERT INTO ws.action AS a (name, params, description, function, owner)
+    VALUES (name, params, description, function, CASE WHEN function IS NOT NULL THEN ws_internal.caller() END)
+    ON CONFLICT ON CONSTRAINT action_pkey DO UPDATE
+       SET params = excluded.params, description = excluded.description, function = excluded.function,
+           owner = excluded.owner;
+    -- the function is a dependency of the action (see ws_internal.action_function)
+    dep := 'action ' || md5(name);
+    EXECUTE format('ALTER TABLE ws_internal.action_function DROP CONSTRAINT IF EXISTS %I', dep);
+    IF function IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE ws_internal.action_function ADD CONSTRAINT %I CHECK (params IS NULL OR %I.%I(params) IS NULL)',
+                       dep, fp.nspname, fp.proname);
+    END IF;
 END $$;
-COMMENT ON FUNCTION ws_internal.register_action(text, jsonb, text) IS 'ws.register_action''s implementation';
+COMMENT ON FUNCTION ws_internal.register_action(text, jsonb, text, regprocedure) IS 'ws.register_action''s implementation';
 
-CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', description text DEFAULT NULL)
+CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', description text DEFAULT NULL,
+                                   function regprocedure DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.register_action(text, jsonb, text) IS
-    'Registers (or replaces) an action and its parameter form';
+COMMENT ON FUNCTION ws.register_action(text, jsonb, text, regprocedure) IS
+    'Registers (or replaces) an action and its parameter form; with function, a SQL action the engine runs inside the step, as the caller';
 ------------------------------------------------------------------------------
 -- Checks: what makes a workflow unusable (ws.validate, which ws.start and ws.define
 -- refuse) and what is probably a mistake (ws.lint, which blocks nothing)
@@ -1622,7 +1670,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
                    'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer, text), ws.define(jsonb), '
-                   'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
+                   'ws.register_action(text, jsonb, text, regprocedure), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text) TO %I', role);

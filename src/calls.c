@@ -102,6 +102,8 @@ void
 WsCallBegin(WsCaller *who, FunctionCallInfo fcinfo)
 {
 	WsRefuseReadOnly(fcinfo->flinfo->fn_oid);
+	if (!WsAnyStepOpen())
+		WsCallsBegin();			/* a top-level call: ws.max_steps counts from here */
 	WsEnter(who);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ws: SPI_connect failed");

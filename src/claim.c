@@ -154,8 +154,8 @@ WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
 
 /*
  * Take the candidate task of action the store holds (WsClaimCandidate) for worker into
- * c: running with the next attempt and a lease until until; out of the claim queue; its
- * event.
+ * c: running with the next attempt and a lease until until; out of the claim queue (its
+ * event is written once the node's name is known: ws_claim).
  */
 static void
 WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char *worker,
@@ -187,9 +187,6 @@ WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char 
 	/* the task is locked: its queue row is ours to delete, no need to lock it */
 	if (WsStoreFind(store, WS_READY, keys, WS_LOCK_NONE))
 		WsStoreDelete(store, WS_READY);
-	if (WsKeepTaskEvent(WS_TASK_RUNNING))
-		WsWriteEvent(store, c->process, c->task, WsTaskStateName(WS_TASK_RUNNING), who->actor,
-					 psprintf("claimed by %s, attempt %d", worker, c->attempt));
 }
 
 /*
@@ -307,6 +304,22 @@ ws_claim(PG_FUNCTION_ARGS)
 		out[5] = Int32GetDatum(c->attempt);
 		out[6] = TimestampTzGetDatum(c->lease_until);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+	}
+	/* the events, with each task's node and action (the graphs may query: after the claims) */
+	if (n > 0 && WsKeepTaskEvent(WS_TASK_RUNNING))
+	{
+		WsStore    *store = WsStoreBegin(&who);
+
+		for (i = 0; i < n; i++)
+		{
+			WsClaimed  *c = &claimed[i];
+			WsGraph    *g = WsGetGraph(c->workflow);
+			WsNode	   *node = &g->nodes[WsNodeIndex(g, c->node)];
+
+			WsWriteEvent(store, c->process, c->task, WsTaskStateName(WS_TASK_RUNNING), who.actor,
+						 psprintf("claimed by %s, attempt %d", worker, c->attempt), node->name, node->action);
+		}
+		WsStoreEnd(store);
 	}
 	WsCallEnd(&who);
 	return (Datum) 0;

@@ -100,6 +100,7 @@
 #include "utils/json.h"
 #include "utils/jsonpath.h"
 
+#include "actions.h"
 #include "children.h"
 #include "engine.h"
 #include "errors.h"
@@ -145,6 +146,11 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from)
 		{
 			task = WsSetTask(st, ni, task, WS_TASK_READY, NULL, was_pending ? ws_no_error : NULL,
 							 NULL, NULL, NULL);
+			if (n->fn)
+			{
+				WsRunAction(st, ni, task, tparams);	/* a SQL action: now, in the step */
+				return task;
+			}
 			WsNotifyReady(n->action);
 		}
 	}
@@ -359,7 +365,31 @@ WsInstanceSucceeded(WsStep *st, int ni, int64 group, int instance)
 		WsGroupDone(st, ni, group, JB_ROOT_COUNT(items));
 }
 
-/* Activate node ni: its task, or its instances, created and armed. */
+/*
+ * How deep activations are nested (a node's success activating the next one, depth
+ * first: routing nodes, SQL actions, children's first steps), and how many one top-level
+ * call has made (ws.max_steps); both start again at a call that no step encloses.
+ */
+static int	ws_activation_depth = 0;
+static int	ws_activations = 0;
+
+/* Deeper than this, an activation waits for the step to unwind (WsStepFinish). */
+#define WS_MAX_ACTIVATION_DEPTH 40
+
+/* A call that no step encloses begins: the counts start again. */
+void
+WsCallsBegin(void)
+{
+	ws_activation_depth = 0;
+	ws_activations = 0;
+}
+
+/*
+ * Activate node ni: its task, or its instances, created and armed. Past ws.max_steps
+ * activations in one top-level call the process fails instead (an endless loop of
+ * routing nodes or SQL actions ends there); past a nesting depth, the activation waits
+ * until the step unwinds, so that no loop exhausts the stack.
+ */
 void
 WsActivate(WsStep *st, int ni)
 {
@@ -368,10 +398,49 @@ WsActivate(WsStep *st, int ni)
 	Assert(ni >= 0 && ni < st->g->nnodes);
 	if (st->ended)
 		return;
-	if (st->g->nodes[ni].foreach)
-		WsActivateInstances(st, ni);
-	else
-		(void) WsArm(st, ni, NULL);
+	if (++ws_activations > ws_max_steps)
+	{
+		WsEndProcess(st, WS_PROC_FAILED,
+					 psprintf("step limit reached: node \"%s\" would be activation %d of this call, more than ws.max_steps (%d)",
+							  st->g->nodes[ni].name, ws_activations, ws_max_steps), NULL);
+		return;
+	}
+	if (ws_activation_depth >= WS_MAX_ACTIVATION_DEPTH)
+	{
+		if (st->ndeferred == st->maxdeferred)
+		{
+			st->maxdeferred = Max(16, st->maxdeferred * 2);
+			st->deferred = st->deferred ? repalloc(st->deferred, sizeof(int) * st->maxdeferred)
+				: palloc(sizeof(int) * st->maxdeferred);
+		}
+		st->deferred[st->ndeferred++] = ni;
+		ws_activations--;		/* counted when it runs */
+		return;
+	}
+	ws_activation_depth++;
+	PG_TRY();
+	{
+		if (st->g->nodes[ni].foreach)
+			WsActivateInstances(st, ni);
+		else
+			(void) WsArm(st, ni, NULL);
+	}
+	PG_FINALLY();
+	{
+		ws_activation_depth--;
+	}
+	PG_END_TRY();
+}
+
+/* The activations that waited for the step to unwind, in the order they came. */
+static void
+WsActivateDeferred(WsStep *st)
+{
+	int			i;
+
+	for (i = 0; i < st->ndeferred && !st->ended; i++)
+		WsActivate(st, st->deferred[i]);
+	st->ndeferred = 0;
 }
 
 /* ---------- splits and joins ---------- */
@@ -552,12 +621,19 @@ WsHasBoundary(WsGraph *g, int ni, WsOn on)
 void
 WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
 {
+	WsTaskFailedWith(st, ni, task, error, error);
+}
+
+/* WsTaskFailed, with detail for the task's event */
+void
+WsTaskFailedWith(WsStep *st, int ni, int64 task, const char *error, const char *detail)
+{
 	WsNode	   *n = &st->g->nodes[ni];
 	char	   *why = psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error);
 	int			instance;
 	int64		group = WsTaskGroup(st, task, &instance);
 
-	WsSetTask(st, ni, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
+	WsSetTask(st, ni, task, WS_TASK_FAILED, NULL, error, NULL, NULL, detail);
 	if (!WsHasBoundary(st->g, ni, WS_ON_FAILURE))
 	{
 		WsEndProcess(st, WS_PROC_FAILED, why, NULL);
@@ -819,6 +895,7 @@ WsStepFinish(WsStep *st)
 {
 	if (!st->ended && st->state == WS_PROC_RUNNING)
 	{
+		WsActivateDeferred(st);
 		WsOrJoins(st);
 		if (!st->ended && WsNoActive(st))
 			WsEndProcess(st, WS_PROC_FAILED, WsStuckError(st), NULL);

@@ -26,6 +26,7 @@ typedef struct WsEventRef
 {
 	WsEventRow *e;
 	int64		process;
+	WsGraph    *g;				/* its step's graph, for the node's name */
 } WsEventRef;
 
 /* Order events as they happened */
@@ -233,7 +234,7 @@ WsWriteProcess(WsStore *store, WsStep *st)
 /* Append one ws.event row (task 0: the process's own) */
 void
 WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state, const char *actor,
-			 const char *detail)
+			 const char *detail, const char *node, const char *action)
 {
 	WsStoreNew(store, WS_EVENT);
 	WsStoreSet(store, WS_EVENT, "id", INT8OID, Int64GetDatum(WsStoreNextId(WS_EVENT)), false);
@@ -245,6 +246,9 @@ WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state, const
 	WsStoreSet(store, WS_EVENT, "actor", NAMEOID, WsNameDatum(actor), false);
 	WsStoreSet(store, WS_EVENT, "detail", TEXTOID, detail ? CStringGetTextDatum(detail) : (Datum) 0,
 			   detail == NULL);
+	WsStoreSet(store, WS_EVENT, "node", TEXTOID, node ? CStringGetTextDatum(node) : (Datum) 0, node == NULL);
+	WsStoreSet(store, WS_EVENT, "action", TEXTOID, action ? CStringGetTextDatum(action) : (Datum) 0,
+			   action == NULL);
 	WsStoreInsert(store, WS_EVENT);
 }
 
@@ -344,12 +348,18 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		{
 			ev[m].e = &steps[s]->events[i];
 			ev[m].process = steps[s]->process;
+			ev[m].g = steps[s]->g;
 		}
 	if (nsteps > 1)
 		qsort(ev, m, sizeof(WsEventRef), WsEventRefCmp);
 	for (i = 0; i < m; i++)
+	{
+		WsNode	   *node = ev[i].e->node >= 0 ? &ev[i].g->nodes[ev[i].e->node] : NULL;
+
 		WsWriteEvent(store, ev[i].process, ev[i].e->task, ev[i].e->state,
-					 steps[0]->who->actor, ev[i].e->detail);
+					 steps[0]->who->actor, ev[i].e->detail, node ? node->name : NULL,
+					 node ? node->action : NULL);
+	}
 
 	for (s = 0; s < nsteps; s++)
 		if (write_process[s])

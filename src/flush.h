@@ -10,6 +10,6 @@
 extern void WsFlush(WsStep *st, bool end);
 extern void WsFlushSteps(WsStep **steps, int nsteps, bool end);
 extern void WsWriteEvent(WsStore *store, int64 process, int64 task, const char *state,
-						 const char *actor, const char *detail);
+						 const char *actor, const char *detail, const char *node, const char *action);
 
 #endif

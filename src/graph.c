@@ -170,6 +170,9 @@ WsLoadNodes(WsGraph *g)
 			n->item = pstrdup("item");
 		n->sequential = WsGetBool(i, 21);
 		n->as = WsGetText(i, 22);
+		n->fn = (Oid) WsGetInt64(i, 23, NULL);
+		n->fn_name = WsGetText(i, 24);
+		n->fn_owner = (Oid) WsGetInt64(i, 25, NULL);
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -42,6 +42,9 @@ typedef struct WsNode
 	char	   *item;			/* with foreach: each instance's param for its element */
 	bool		sequential;		/* with foreach: one instance at a time */
 	char	   *as;				/* where its result goes in the variables; NULL: see engine.c */
+	Oid			fn;				/* a SQL action: its action's function (maybe dropped since) */
+	char	   *fn_name;		/* and its name, as registered */
+	Oid			fn_owner;		/* the role that registered it, InvalidOid: gone */
 	int			nin;			/* incoming transitions (indexes into trans) */
 	int		   *in;
 	int			nout;			/* outgoing transitions, by priority then id */

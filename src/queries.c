@@ -32,7 +32,7 @@ static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
 			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress, plan_correlate,
 			plan_take_kept[2], plan_waiting_for[2], plan_waiting_in, plan_keep, plan_expire,
 			plan_instance, plan_foreach, plan_group_first, plan_group_results,
-			plan_depth, plan_task_process, plan_child, plan_changed;
+			plan_depth, plan_task_process, plan_child, plan_changed, plan_search_path;
 
 /* sql prepared once per backend: the kept plan */
 static SPIPlanPtr
@@ -196,8 +196,11 @@ WsQueryNodes(int64 workflow)
 				 "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
 				 "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
 				 "       n.due, n.message, n.correlate::text, n.deadline, "
-				 "       n.call, n.foreach::text, n.item, n.sequential, n.\"as\" "
-				 "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
+				 "       n.call, n.foreach::text, n.item, n.sequential, n.\"as\", "
+				 "       a.function::oid::bigint, a.function::text, "
+				 "       (SELECT r.oid::bigint FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) a.owner) "
+				 "  FROM ws.node n LEFT JOIN ws.action a ON a.name OPERATOR(pg_catalog.=) n.action "
+				 " WHERE n.workflow = $1 ORDER BY n.id",
 				 1, types, values, NULL, 0);
 }
 
@@ -491,6 +494,33 @@ WsQueryChanged(Jsonb *vars, Jsonb *start)
 		  " WHERE ($2 OPERATOR(pg_catalog.->) e.key) IS DISTINCT FROM e.value",
 		  2, types, values, NULL, 1);
 	return WsGetJsonb(0, 1);
+}
+
+/* ---------- SQL actions ---------- */
+
+/*
+ * The search_path a new session of role would have in this database: its setting for
+ * this database, its own, this database's, else the built-in default (pg_db_role_setting)
+ */
+char *
+WsQueryRoleSearchPath(Oid role)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(role)};
+	char	   *path;
+
+	WsRun(&plan_search_path,
+		  "SELECT s.c FROM ("
+		  "  SELECT pg_catalog.substr(c, 13) AS c, "
+		  "         CASE WHEN d.setrole = $1 AND d.setdatabase <> 0 THEN 1 WHEN d.setrole = $1 THEN 2 ELSE 3 END AS rank"
+		  "    FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) c"
+		  "   WHERE d.setrole IN ($1, 0)"
+		  "     AND d.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))"
+		  "     AND NOT (d.setrole = 0 AND d.setdatabase = 0)"
+		  "     AND c LIKE 'search_path=%') s ORDER BY s.rank LIMIT 1",
+		  1, types, values, NULL, 1);
+	path = SPI_processed > 0 ? WsGetText(0, 1) : NULL;
+	return path ? path : pstrdup("\"$user\", public");
 }
 
 /* ---------- messages ---------- */

@@ -38,6 +38,9 @@ extern int64 WsQueryTaskProcess(int64 task);
 extern int64 WsQueryChild(int64 task, char **state, int *count);
 extern Jsonb *WsQueryChanged(Jsonb *vars, Jsonb *start);
 
+/* SQL actions (actions.c) */
+extern char *WsQueryRoleSearchPath(Oid role);
+
 /* messages (messages.c) */
 extern char *WsQueryCorrelate(Jsonb *params, const char *path);
 extern bool WsQueryTakeKept(const char *name, const char *key, const char *role, Jsonb **payload,

@@ -30,7 +30,7 @@ const char	ws_no_error[] = "";
 
 /* Add an event to the step's writes (task 0: the process's own), state's name */
 static void
-WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
+WsStepEvent(WsStep *st, int64 task, int node, const char *state, const char *detail)
 {
 	WsEventRow *e;
 
@@ -44,16 +44,17 @@ WsStepEvent(WsStep *st, int64 task, const char *state, const char *detail)
 	e->seq = st->batch ? st->batch->nevents++ : st->nevents;
 	st->nevents++;
 	e->task = task;
+	e->node = node;
 	e->state = state;
 	e->detail = detail ? pstrdup(detail) : NULL;
 }
 
 /* The event of task moving to state, if ws.history keeps it */
 static void
-WsStepTaskEvent(WsStep *st, int64 task, WsTaskState state, const char *detail)
+WsStepTaskEvent(WsStep *st, int64 task, int node, WsTaskState state, const char *detail)
 {
 	if (WsKeepTaskEvent(state))
-		WsStepEvent(st, task, WsTaskStateName(state), detail);
+		WsStepEvent(st, task, node, WsTaskStateName(state), detail);
 }
 
 /* The event of the process moving to state, if ws.history keeps it */
@@ -61,7 +62,7 @@ void
 WsStepProcEvent(WsStep *st, WsProcState state, const char *detail)
 {
 	if (WsKeepProcEvent())
-		WsStepEvent(st, 0, WsProcStateName(state), detail);
+		WsStepEvent(st, 0, -1, WsProcStateName(state), detail);
 }
 
 /* Order loaded tasks by process, then id */
@@ -535,6 +536,13 @@ WsStepOpen(WsStep *st, WsCaller *who, int64 process)
 	ws_nopen++;
 }
 
+/* Is a step open in this backend (is this call nested in another's step)? */
+bool
+WsAnyStepOpen(void)
+{
+	return ws_nopen > 0;
+}
+
 /* The step open on process in this backend, or NULL */
 WsStep *
 WsOpenStepOf(int64 process)
@@ -851,7 +859,7 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 		WsRemoveActive(st, w->task);
 	else if (w->node >= 0)
 		WsAddActiveOf(st, w->task, w->node, w->group, w->instance);
-	WsStepTaskEvent(st, w->task, state, detail);
+	WsStepTaskEvent(st, w->task, w->node, state, detail);
 	if (st->batch)
 		WsBatchTouch(st, w->task, w->node, state);
 	return w->task;
@@ -895,6 +903,25 @@ WsSetTaskParams(WsStep *st, int64 task, Jsonb *params)
 		elog(ERROR, "ws: task " INT64_FORMAT " has no write in this step", task);
 	w->params = params;
 	w->params_set = !w->insert;
+}
+
+/* task's attempts, as the step leaves them */
+int
+WsTaskAttempts(WsStep *st, int64 task)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+	WsTarget	t;
+	int64		node;
+	char	   *state;
+
+	if (w && w->attempts >= 0)
+		return w->attempts;
+	if (w && w->insert)
+		return 0;
+	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
+					 &t.deadline_at))
+		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	return t.attempts;
 }
 
 /* task's own params, as the step leaves them */

@@ -79,6 +79,7 @@ typedef struct WsEventRow
 {
 	int			seq;			/* order among the events of the flush */
 	int64		task;			/* 0: the process's own */
+	int			node;			/* the task's node index, -1: none (the process's own) */
 	const char *state;			/* the state's name, of the task or the process */
 	char	   *detail;
 } WsEventRow;
@@ -121,6 +122,9 @@ typedef struct WsStep
 	int64		root;			/* a child process: its tree's top-level process; 0: top-level */
 	bool		no_hand_back;	/* a child ended by its parent's step: nothing to hand back */
 	bool		handed_back;	/* its end was handed back to its parent */
+	int		   *deferred;		/* nodes to activate when the step unwinds (engine.c) */
+	int			ndeferred;
+	int			maxdeferred;
 } WsStep;
 
 /* The task a call acts on, as read under its process's lock */
@@ -182,6 +186,8 @@ extern void WsSetTaskAttempts(WsStep *st, int64 task, int attempts);
 extern void WsSetTaskParams(WsStep *st, int64 task, Jsonb *params);
 extern Jsonb *WsTaskParams(WsStep *st, int64 task);
 extern WsStep *WsOpenStepOf(int64 process);
+extern bool WsAnyStepOpen(void);
+extern int	WsTaskAttempts(WsStep *st, int64 task);
 extern void WsStepProcEvent(WsStep *st, WsProcState state, const char *detail);
 extern void WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail);
 extern void WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detail);

@@ -25,6 +25,7 @@ int			ws_retry_cap_ms = 3600 * 1000;
 bool		ws_notify = true;
 int			ws_history = WS_HISTORY_FULL;
 int			ws_max_depth = 32;
+int			ws_max_steps = 10000;
 
 static const struct config_enum_entry ws_history_options[] = {
 	{"full", WS_HISTORY_FULL, false},
@@ -65,6 +66,12 @@ _PG_init(void)
 							"child fails its calling task without retries.",
 							&ws_max_depth, 32, 0, 1000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ws.max_steps",
+							"Most node activations one top-level call may make.",
+							"Beyond it the process fails with \"step limit reached\": an endless loop "
+							"of routing nodes or SQL actions stops there.",
+							&ws_max_steps, 10000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	WsNotifierInit();
 	MarkGUCPrefixReserved("ws");
 	WsGraphInit();

@@ -17,6 +17,7 @@
  * errors.h   the errors raised in more than one place
  * calls.h    the way into ws from SQL
  * children.h call activities: child processes and their parents
+ * actions.h  SQL actions: functions the engine runs inside the step
  * notifier.h ws_ready and ws_process, sent after commit
  */
 #ifndef WS_H
@@ -32,6 +33,7 @@ extern int	ws_retry_cap_ms;
 extern bool ws_notify;
 extern int	ws_history;
 extern int	ws_max_depth;
+extern int	ws_max_steps;
 
 /* The TimestampTz that stands for a NULL time (-infinity: never a due time or lease) */
 #define WS_NO_TIME DT_NOBEGIN

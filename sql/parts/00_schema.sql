@@ -111,12 +111,24 @@ COMMENT ON COLUMN ws.transition."on" IS 'success: taken by the split; deadline o
 CREATE TABLE ws.action (
     name        text PRIMARY KEY CHECK (name <> ''),
     params      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
-    description text
+    description text,
+    function    regprocedure,           -- from here on in the order upgrades add them
+    owner       name
 );
 COMMENT ON TABLE ws.action IS 'Actions workers run, with their parameter forms';
 COMMENT ON COLUMN ws.action.name IS 'The action''s name, which workers claim by';
 COMMENT ON COLUMN ws.action.params IS 'Its form: {"param": {"type": ..., "label": ..., "required": ..., "default": ..., "description": ...}}';
 COMMENT ON COLUMN ws.action.description IS 'Free text';
+COMMENT ON COLUMN ws.action.function IS 'A SQL action: the function (params jsonb) RETURNS jsonb the engine runs inside the step when a task of the action becomes ready; NULL: workers run it';
+COMMENT ON COLUMN ws.action.owner IS 'The role that registered the function, as which it runs';
+
+-- The dependencies of SQL actions on their functions: one CHECK constraint per action,
+-- calling its function, on this table that never has a row, so that DROP FUNCTION of a
+-- registered function is refused unless CASCADE (which drops the constraint, and the task
+-- that becomes ready then fails naming the missing function).
+CREATE TABLE ws_internal.action_function (params jsonb);
+COMMENT ON TABLE ws_internal.action_function IS 'Never has a row: its CHECK constraints make each SQL action''s function a dependency';
+COMMENT ON COLUMN ws_internal.action_function.params IS 'What the constraints would pass the functions';
 
 -- ws.process and ws.task, the tables every step writes, have no CHECK constraints:
 -- PostgreSQL re-reads a table's CHECK constraints from their stored text at the start of
@@ -255,6 +267,8 @@ CREATE TABLE ws.event (
     state       text NOT NULL,
     actor       name NOT NULL DEFAULT current_user,
     detail      text,
+    node        text,                   -- from here on in the order upgrades add them
+    action      text,
     -- one index, not two: it serves a process's history in order, and id alone is
     -- unique anyway (an identity). Each step writes three events, so a second index on
     -- id would be written three times a step for nothing.
@@ -268,6 +282,8 @@ COMMENT ON COLUMN ws.event.task IS 'The task; NULL for a change of the process i
 COMMENT ON COLUMN ws.event.state IS 'The state the task or process moved to (a pending task also when it is assigned again)';
 COMMENT ON COLUMN ws.event.actor IS 'The role that made the call (current_user: SET ROLE counts)';
 COMMENT ON COLUMN ws.event.detail IS 'Why, in words';
+COMMENT ON COLUMN ws.event.node IS 'The task''s node, by name; NULL for a change of the process itself (for triggers: the seed''s task hooks)';
+COMMENT ON COLUMN ws.event.action IS 'The task''s action; NULL for a change of the process itself, or a task without one';
 
 -- Messages kept for a task that is not waiting yet (ws.send with a ttl that reached none):
 -- the first task to start waiting for one takes it, until it expires (ws.tick removes it).

@@ -416,12 +416,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws_internal.keys(jsonb, text[], text) IS 'Refuses a document that is not an object, or has keys that are not allowed';
 
-CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text)
+CREATE FUNCTION ws_internal.register_action(name text, params jsonb, description text, function regprocedure)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
     f record;
+    fp record;
+    dep name;
 BEGIN
     IF name IS NULL THEN
         RAISE EXCEPTION 'action name must not be null' USING ERRCODE = '22004';
@@ -446,12 +448,50 @@ BEGIN
                 USING ERRCODE = '22023', HINT = 'Write "required": true or leave it out.';
         END IF;
     END LOOP;
-    INSERT INTO ws.action AS a (name, params, description) VALUES (name, params, description)
-    ON CONFLICT ON CONSTRAINT action_pkey DO UPDATE SET params = excluded.params, description = excluded.description;
+    IF function IS NOT NULL THEN
+        SELECT p.prokind, p.pronargs, p.proargtypes, p.prorettype, p.proretset, p.proname, n.nspname
+          INTO fp FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = function;
+        IF fp.prokind IS DISTINCT FROM 'f' THEN
+            RAISE EXCEPTION 'the function of action "%" must be a function, and % is %', name, function,
+                CASE fp.prokind WHEN 'p' THEN 'a procedure' WHEN 'a' THEN 'an aggregate'
+                                WHEN 'w' THEN 'a window function' ELSE 'not known' END
+                USING ERRCODE = '42809', HINT = 'Write CREATE FUNCTION ... (params jsonb) RETURNS jsonb.';
+        END IF;
+        IF fp.pronargs <> 1 OR fp.proargtypes[0] <> 'jsonb'::regtype OR fp.prorettype <> 'jsonb'::regtype
+           OR fp.proretset THEN
+            RAISE EXCEPTION 'the function of action "%" must take (params jsonb) and return jsonb, and % returns %',
+                name, function, CASE WHEN fp.proretset THEN 'SETOF ' ELSE '' END || format_type(fp.prorettype, NULL)
+                USING ERRCODE = '42P13',
+                      HINT = 'It gets the task''s effective params and returns the task''s result, a JSON object.';
+        END IF;
+        IF NOT has_function_privilege(ws_internal.caller(), function, 'EXECUTE') THEN
+            RAISE EXCEPTION 'role "%" may not execute %, so it cannot make it the function of action "%"',
+                ws_internal.caller(), function, name
+                USING ERRCODE = '42501',
+                      HINT = 'The function runs as the role that registers it: its owner grants that role EXECUTE first.';
+        END IF;
+    END IF;
+    INSERT INTO ws.action AS a (name, params, description, function, owner)
+    VALUES (name, params, description, function, CASE WHEN function IS NOT NULL THEN ws_internal.caller() END)
+    ON CONFLICT ON CONSTRAINT action_pkey DO UPDATE
+       SET params = excluded.params, description = excluded.description, function = excluded.function,
+           owner = excluded.owner;
+    -- the function is a dependency of the action (see ws_internal.action_function)
+    dep := 'action ' || md5(name);
+    IF EXISTS (SELECT FROM pg_constraint c
+                WHERE c.conrelid = 'ws_internal.action_function'::regclass AND c.conname = dep) THEN
+        EXECUTE format('ALTER TABLE ws_internal.action_function DROP CONSTRAINT %I', dep);
+    END IF;
+    IF function IS NOT NULL THEN
+        -- NOT VALID: the table has no row to check, and checking would plan the call
+        EXECUTE format('ALTER TABLE ws_internal.action_function ADD CONSTRAINT %I CHECK (params IS NULL OR %I.%I(params) IS NULL) NOT VALID',
+                       dep, fp.nspname, fp.proname);
+    END IF;
 END $$;
-COMMENT ON FUNCTION ws_internal.register_action(text, jsonb, text) IS 'ws.register_action''s implementation';
+COMMENT ON FUNCTION ws_internal.register_action(text, jsonb, text, regprocedure) IS 'ws.register_action''s implementation';
 
-CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', description text DEFAULT NULL)
+CREATE FUNCTION ws.register_action(name text, params jsonb DEFAULT '{}', description text DEFAULT NULL,
+                                   function regprocedure DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.register_action(text, jsonb, text) IS
-    'Registers (or replaces) an action and its parameter form';
+COMMENT ON FUNCTION ws.register_action(text, jsonb, text, regprocedure) IS
+    'Registers (or replaces) an action and its parameter form; with function, a SQL action the engine runs inside the step, as the caller';

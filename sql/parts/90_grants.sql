@@ -43,7 +43,7 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
                    'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer, text), ws.define(jsonb), '
-                   'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
+                   'ws.register_action(text, jsonb, text, regprocedure), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text) TO %I', role);

@@ -107,3 +107,14 @@ SELECT ws.define(jsonb_build_object(
                                jsonb_build_object('name', 'done', 'end', true)),
     'transitions', jsonb_build_array(jsonb_build_object('from', 'each', 'to', 'done'))))
 FROM (VALUES ('bench.mi10'), ('bench.mi1000')) v(w);
+
+-- s and t: SQL actions, a function that does nothing: 3 in a row, and a foreach of them
+CREATE FUNCTION bench.sql_noop(params jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+SELECT ws.register_action(a, '{}', NULL, 'bench.sql_noop(jsonb)') FROM (VALUES ('bench.sql'), ('bench.sqlmi')) v(a);
+SELECT ws.define('{"name": "bench.sql3", "nodes": [
+  {"name": "a", "action": "bench.sql", "start": true}, {"name": "b", "action": "bench.sql"},
+  {"name": "c", "action": "bench.sql", "end": true}],
+  "transitions": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}]}');
+SELECT ws.define('{"name": "bench.sqlmi", "nodes": [
+  {"name": "each", "action": "bench.sqlmi", "foreach": "$.xs", "start": true}, {"name": "done", "end": true}],
+  "transitions": [{"from": "each", "to": "done"}]}');

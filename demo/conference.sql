@@ -1,4 +1,15 @@
--- The seed's "Organizing a conference" workflow as one ws.define document.
+-- The seed's "Organizing a conference" workflow as one ws.define document. Receiving
+-- subscriptions is a purely database step, a SQL action: the engine runs its function
+-- inside the step (each round, 40 more people subscribe); the other actions go to the
+-- demo's ws-worker.
+CREATE TABLE public.demo_subscription (id serial PRIMARY KEY, person text NOT NULL, at timestamptz DEFAULT now());
+CREATE FUNCTION public.demo_receive_subscriptions(params jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    INSERT INTO public.demo_subscription (person)
+        SELECT 'person ' || i FROM generate_series(1, 40) i;
+    SELECT jsonb_build_object('subscriptions', count(*)) FROM public.demo_subscription;
+$$;
+SELECT ws.register_action('conferencer.tasks.subscriptions', '{}', 'counts the subscriptions (in the database)',
+                          'public.demo_receive_subscriptions(jsonb)');
 SELECT ws.register_action('conferencer.tasks.mailing', '{"to": {"type": "string", "label": "recipients", "required": true}}',
                           'sends a mailing');
 SELECT ws.define($${"name": "conference", "params": {"city": "Bilbao", "to": "speakers@example.org"},

@@ -18,8 +18,6 @@ if ($action eq 'conferencer.tasks.mailing') {
 } elsif ($action eq 'conferencer.tasks.poster') {
     print STDERR "progress: 50\n";
     %result = (posters => 200);
-} elsif ($action eq 'conferencer.tasks.subscriptions') {
-    %result = (subscriptions => ($p->{subscriptions} // 0) + 40);
 } elsif ($action eq 'conferencer.tasks.calendar') {
     %result = (days_left => (defined $p->{days_left} ? $p->{days_left} : 2) - 1);
 } else {

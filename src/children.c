@@ -102,8 +102,13 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 	int			a,
 				ni;
 
+	char	   *cstate;
+	int			started;
+
 	if (st->state != WS_PROC_RUNNING || st->ended || (a = WsFindActive(st, task)) < 0)
 		return;
+	if (WsQueryChild(task, &cstate, &started) != child)
+		return;					/* an earlier child's end (a cancel of a failed one): not this call's */
 	ni = st->active[a].node;
 	n = &st->g->nodes[ni];
 	if (state == WS_PROC_COMPLETED)
@@ -124,10 +129,7 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 		char	   *why = state == WS_PROC_FAILED
 			? psprintf("child process " INT64_FORMAT " failed: %s", child, error ? error : "")
 			: psprintf("child process " INT64_FORMAT " was cancelled", child);
-		char	   *cstate;
-		int			started;
 
-		(void) WsQueryChild(task, &cstate, &started);
 		if (started <= n->retries)
 		{
 			double		seconds;
@@ -140,6 +142,27 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 		else
 			WsTaskFailed(st, ni, task, why);
 	}
+}
+
+/*
+ * st, a child process's step, has just ended its process: when its parent's step is open
+ * in this backend (the child ended in its first step, started inside the parent's step;
+ * a batch holding both), the end is handed back now, in that step's memory, so that the
+ * parent's step goes on knowing it; else at the child's write (WsHandBack).
+ */
+void
+WsHandBackNow(WsStep *st)
+{
+	int64		parent;
+	WsStep	   *open;
+
+	if (st->parent_task == 0 || st->no_hand_back || st->handed_back || !WsAnyOtherStepOpen())
+		return;
+	parent = WsQueryTaskProcess(st->parent_task);
+	if (parent == 0 || (open = WsOpenStepOf(parent)) == NULL)
+		return;
+	st->handed_back = true;
+	WsChildEnded(open, st->parent_task, st->process, st->state, st->vars, st->error);
 }
 
 /*
@@ -178,7 +201,22 @@ WsCancelChild(WsStep *st, int64 task, const char *detail)
 	int64		child = WsQueryChild(task, &state, &started);
 	WsStep		cst;
 
-	if (child == 0 || WsProcStateOf(state) == WS_PROC_COMPLETED || WsProcStateOf(state) == WS_PROC_CANCELLED)
+	WsStep	   *open;
+
+	if (child == 0)
+		return;
+	if ((open = WsOpenStepOf(child)) != NULL)
+	{
+		/* its step is open in this backend (a batch): changed there, written with it */
+		if (!open->ended && (open->state == WS_PROC_RUNNING || open->state == WS_PROC_FAILED))
+		{
+			open->no_hand_back = true;
+			WsEndProcess(open, WS_PROC_CANCELLED, NULL,
+						 psprintf("cancelled: its calling task " INT64_FORMAT " %s", task, detail));
+		}
+		return;
+	}
+	if (WsProcStateOf(state) == WS_PROC_COMPLETED || WsProcStateOf(state) == WS_PROC_CANCELLED)
 		return;
 	if (!WsStepLock(&cst, st->who, child, false))
 		return;
@@ -204,13 +242,25 @@ WsFreezeChildren(WsStep *st)
 		int			started;
 		int64		child;
 		WsStep		cst;
+		WsStep	   *open;
 
 		if (st->g->nodes[st->active[a].node].call == NULL)
 			continue;
 		child = WsQueryChild(st->active[a].task, &state, &started);
-		if (child == 0 || WsProcStateOf(state) != WS_PROC_RUNNING)
+		if (child == 0)
 			continue;
-		if (!WsStepLock(&cst, st->who, child, false))
+		if ((open = WsOpenStepOf(child)) != NULL)
+		{
+			/* its step is open in this backend (a batch): frozen there */
+			if (!open->ended && open->state == WS_PROC_RUNNING)
+			{
+				open->no_hand_back = true;
+				WsEndProcess(open, WS_PROC_FAILED,
+							 psprintf("frozen: parent process " INT64_FORMAT " failed", st->process), NULL);
+			}
+			continue;
+		}
+		if (WsProcStateOf(state) != WS_PROC_RUNNING || !WsStepLock(&cst, st->who, child, false))
 			continue;
 		if (cst.state == WS_PROC_RUNNING)
 		{
@@ -236,8 +286,9 @@ WsThaw(WsStep *st)
 		int64		child;
 		WsStep		cst;
 
-		if (st->g->nodes[st->active[a].node].call == NULL)
-			continue;
+		if (st->g->nodes[st->active[a].node].call == NULL ||
+			WsTaskStateNow(st, st->active[a].task) != WS_TASK_RUNNING)
+			continue;			/* a child that failed on its own: its calling task waits or failed */
 		child = WsQueryChild(st->active[a].task, &state, &started);
 		if (child == 0 || WsProcStateOf(state) != WS_PROC_FAILED)
 			continue;

@@ -8,6 +8,7 @@
 
 extern int64 WsCall(WsStep *st, int ni, int64 task, Jsonb *tparams);
 extern void WsHandBack(WsStep *st);
+extern void WsHandBackNow(WsStep *st);
 extern void WsCancelChild(WsStep *st, int64 task, const char *detail);
 extern void WsFreezeChildren(WsStep *st);
 extern void WsThaw(WsStep *st);

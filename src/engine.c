@@ -679,6 +679,8 @@ WsVarJsonb(const char *key, Jsonb *value)
 void
 WsResumeAfterFailure(WsStep *st)
 {
+	if (st->ended || st->state != WS_PROC_RUNNING)
+		return;					/* the retried task failed it again */
 	WsResumeMessageWaits(st);
 	WsThaw(st);
 }

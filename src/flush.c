@@ -321,9 +321,10 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 		WsStep	   *st = steps[s];
 
 		if (end)
-			write_process[s] = !(st->state == st->stored_state &&
-								 WsJsonbSame(st->vars, st->stored_vars) &&
-								 memcmp(st->tokens, st->stored_tokens, sizeof(int) * st->g->ntrans) == 0);
+			write_process[s] = st->ended ||	/* its error and end, even in the same state */
+				!(st->state == st->stored_state &&
+				  WsJsonbSame(st->vars, st->stored_vars) &&
+				  memcmp(st->tokens, st->stored_tokens, sizeof(int) * st->g->ntrans) == 0);
 		m += st->nevents;
 		any |= st->nwrites > 0 || st->nevents > 0 || write_process[s];
 	}

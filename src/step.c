@@ -543,6 +543,30 @@ WsAnyStepOpen(void)
 	return ws_nopen > 0;
 }
 
+/* Is a step open in this backend besides one (the caller's own)? */
+bool
+WsAnyOtherStepOpen(void)
+{
+	return ws_nopen > 1;
+}
+
+/* task's state, as the step leaves it (a task it did not change: as stored) */
+WsTaskState
+WsTaskStateNow(WsStep *st, int64 task)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+	WsTarget	t;
+	int64		node;
+	char	   *state;
+
+	if (w)
+		return w->state;
+	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
+					 &t.deadline_at))
+		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	return WsTaskStateOf(state);
+}
+
 /* The step open on process in this backend, or NULL */
 WsStep *
 WsOpenStepOf(int64 process)
@@ -991,4 +1015,5 @@ WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detai
 	WsNotifyProcess(st->process, WsProcStateName(state));
 	if (state == WS_PROC_FAILED)
 		WsFreezeChildren(st);
+	WsHandBackNow(st);
 }

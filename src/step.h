@@ -187,6 +187,8 @@ extern void WsSetTaskParams(WsStep *st, int64 task, Jsonb *params);
 extern Jsonb *WsTaskParams(WsStep *st, int64 task);
 extern WsStep *WsOpenStepOf(int64 process);
 extern bool WsAnyStepOpen(void);
+extern bool WsAnyOtherStepOpen(void);
+extern WsTaskState WsTaskStateNow(WsStep *st, int64 task);
 extern int	WsTaskAttempts(WsStep *st, int64 task);
 extern void WsStepProcEvent(WsStep *st, WsProcState state, const char *detail);
 extern void WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail);

@@ -10,8 +10,10 @@ const state = { role: null, admin: false, drafts: {}, fieldErrors: {}, render: n
 
 // h("tag.class", {attr: value, onclick: f}, children...): strings become text nodes
 function h(tag, attrs = {}, ...children) {
-    const [name, ...classes] = tag.split(".");
+    const [head, ...classes] = tag.split(".");
+    const [name, id] = head.split("#");
     const el = document.createElement(name);
+    if (id) el.id = id;
     if (classes.length) el.className = classes.join(" ");
     for (const [k, v] of Object.entries(attrs ?? {})) {
         if (v == null || v === false) continue;

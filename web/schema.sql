@@ -59,7 +59,9 @@ END $$;
 COMMENT ON FUNCTION ws_web.notify() IS 'Trigger on ws.event: tells the web interface (channel ws_web) that something changed';
 
 DROP TRIGGER IF EXISTS ws_web_notify ON ws.event;
-CREATE TRIGGER ws_web_notify AFTER INSERT ON ws.event FOR EACH STATEMENT EXECUTE FUNCTION ws_web.notify();
+-- a row trigger: ws's engine fires the AFTER row triggers of its writes (not statement
+-- triggers); PostgreSQL sends one notification a transaction for the same payload
+CREATE TRIGGER ws_web_notify AFTER INSERT ON ws.event FOR EACH ROW EXECUTE FUNCTION ws_web.notify();
 
 -- the aliases only forward to ws, which decides; a role without ws rights gets ws's refusal
 GRANT USAGE ON SCHEMA ws_web TO PUBLIC;

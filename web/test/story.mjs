@@ -3,7 +3,7 @@
 // them in WS_WEB_* variables. Prints one TAP line a check ("ok - ..." / "not ok - ...")
 // and the load times; screenshots go to $WS_WEB_OUT/shots.
 import { chromium } from "playwright-core";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 
 const env = process.env;
@@ -279,6 +279,32 @@ try {
     ok(await until(async () => (await boss.textContent("#upload-result")).includes("defined")), "the admin uploads the seed's conference DOT", await boss.textContent("#upload-result"));
     await boss.locator(".workflow[data-name=conference] svg").waitFor();
     await shot(boss, "workflows");
+
+    // the admin starts the conference; ws-worker does its automated tasks while the
+    // picture on the admin's page changes colour by itself
+    await boss.goto(`${URL1}/#/start`);
+    await boss.fill("#start-workflow", "conference");
+    await boss.fill("#start-params", '{"year": 2026}');
+    await boss.click("#start-button");
+    ok(await until(() => /#\/process\/\d+$/.test(boss.url())), "the admin starts a conference process");
+    const conf = boss.url().split("/").pop();
+    await boss.locator("#picture svg").waitFor();
+    const fills = () => boss.locator("#picture svg g.node").evaluateAll((gs) => gs.map((g) => g.querySelector("path, polygon, ellipse")?.getAttribute("fill")));
+    const before = await fills();
+    const navs2 = [];
+    boss.on("framenavigated", () => navs2.push(1));
+    const worker = spawn(env.WS_WEB_WORKER, ["--action", "conferencer.tasks.mailing", "--action", "conferencer.tasks.search",
+        "--concurrency", "2", "--poll", "1", "--name", "web-test-worker", "--quiet", "--", "perl", new URL("../../demo/task.pl", import.meta.url).pathname],
+        { stdio: ["ignore", "ignore", "inherit"] });
+    try {
+        ok(await until(() => sql(`SELECT count(*) FROM ws.task WHERE process = ${conf} AND state = 'succeeded'`) === "2", 15000),
+           "ws-worker completes the conference's first two tasks");
+        ok(await until(async () => (await fills()).filter((f) => f === "palegreen" || f === "#98fb98").length >= 2, 3000) && navs2.length === 0,
+           `the admin's picture turns their nodes green without a reload (fills before: ${before.join(",")}; after: ${(await fills()).join(",")})`);
+    } finally {
+        worker.kill("SIGTERM");
+    }
+    await shot(boss, "process-live");
 
     // logout ends the session, for the page and for its old cookie
     const cookies = await ane.context().cookies();

@@ -437,7 +437,8 @@ COMMENT ON FUNCTION ws.create_workflow(text, jsonb, text) IS
 CREATE FUNCTION ws_internal.add_node(workflow bigint, name text, action text, role name,
                                      is_start boolean, is_end boolean, "join" ws.gate, split ws.gate,
                                      params jsonb, wait interval, wait_until text, retries integer,
-                                     due interval, message text, correlate text, deadline interval)
+                                     due interval, message text, correlate text, deadline interval,
+                                     call text, foreach text, item text, sequential boolean, "as" text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -446,6 +447,7 @@ DECLARE
     what text := format('node "%s"', name);
     path jsonpath;
     key_path jsonpath;
+    items_path jsonpath;
     id bigint;
 BEGIN
     w := ws_internal.editable(workflow);
@@ -496,17 +498,35 @@ BEGIN
         RAISE EXCEPTION 'message of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node that waits for no message.';
     END IF;
+    IF call = '' THEN
+        RAISE EXCEPTION 'call of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the workflow the node calls, or pass NULL for a node that calls none.';
+    END IF;
+    IF item = '' THEN
+        RAISE EXCEPTION 'item of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the param each instance gets its element under, or pass NULL for item.';
+    END IF;
+    IF "as" = '' THEN
+        RAISE EXCEPTION 'as of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the process variable that takes the result, or pass NULL.';
+    END IF;
     path := ws_internal.jsonpath_value(wait_until, 'wait_until of ' || what, false);
     key_path := ws_internal.jsonpath_value(correlate, 'correlate of ' || what, false);
+    items_path := ws_internal.jsonpath_value(foreach, 'foreach of ' || what, false);
+    IF ws_internal.is_predicate(items_path) THEN
+        RAISE EXCEPTION 'foreach of node "%" is a predicate, which yields true or false, never an array: "%"', name, foreach
+            USING ERRCODE = '22023', HINT = 'Write a path to an array of the params, such as $.papers.';
+    END IF;
     params := ws_internal.object(params, 'params of ' || what);
     INSERT INTO ws.node (workflow, name, action, role, is_start, is_end, "join", split, params, wait, wait_until,
-                         retries, due, message, correlate, deadline)
+                         retries, due, message, correlate, deadline, call, foreach, item, sequential, "as")
     VALUES (w.id, name, action, role, coalesce(is_start, false), coalesce(is_end, false),
-            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline)
+            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline,
+            call, items_path, item, coalesce(sequential, false), "as")
     RETURNING node.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
+COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text) IS
     'ws.add_node''s implementation';
 
 CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL, role name DEFAULT NULL,
@@ -515,9 +535,10 @@ CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL
                             params jsonb DEFAULT '{}', wait interval DEFAULT NULL,
                             wait_until text DEFAULT NULL, retries integer DEFAULT 0,
                             due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL,
-                            deadline interval DEFAULT NULL)
+                            deadline interval DEFAULT NULL, call text DEFAULT NULL, foreach text DEFAULT NULL,
+                            item text DEFAULT NULL, sequential boolean DEFAULT false, "as" text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
+COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text) IS
     'Adds a node (WHO: role, WHAT: action) to a workflow that has no processes yet. Returns its id';
 
 CREATE FUNCTION ws_internal.add_transition(workflow bigint, parent text, child text, condition jsonpath,
@@ -678,6 +699,39 @@ BEGIN
     RETURN QUERY
     SELECT format('node "%s" has correlate but no message: correlate says which message key its task waits for', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.correlate IS NOT NULL AND n.message IS NULL ORDER BY n.id;
+    -- call activities: the calling task waits for its child, started when the node is
+    -- activated; its result is the child's
+    RETURN QUERY
+    SELECT format('node "%s" has both a call and an action: a call activity runs a child process, not an action', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL AND n.action IS NOT NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has both a call and a message: a call activity''s task waits for its child process, not for a message', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL AND n.message IS NOT NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has a call and %s: a call starts its child process when the node is activated, its task never waits for a time or a person',
+                  n.name, concat_ws(' and ', CASE WHEN n.wait IS NOT NULL THEN 'wait' END,
+                                    CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until' END,
+                                    CASE WHEN n.due IS NOT NULL THEN 'due' END))
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL
+       AND (n.wait IS NOT NULL OR n.wait_until IS NOT NULL OR n.due IS NOT NULL) ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" calls workflow "%s", which does not exist', n.name, n.call)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL
+       AND NOT EXISTS (SELECT FROM ws.workflow c WHERE c.name = n.call) ORDER BY n.id;
+    -- multi-instance: item and sequential say how foreach's instances run; as, where a
+    -- call's or a multi-instance node's result goes
+    RETURN QUERY
+    SELECT format('node "%s" has item "index", which clashes with the position each instance gets under index', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.item = 'index' ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has item but no foreach: item names the param each instance of a multi-instance node gets its element under', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.item IS NOT NULL AND n.foreach IS NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" is sequential but has no foreach: sequential runs the instances of a multi-instance node one at a time', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.sequential AND n.foreach IS NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has as but neither call nor foreach: as names the variable that takes a call''s or a multi-instance node''s result', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n."as" IS NOT NULL AND n.call IS NULL AND n.foreach IS NULL ORDER BY n.id;
     RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
@@ -688,11 +742,11 @@ BEGIN
       FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
      WHERE t.workflow = w.id AND t."on" = 'deadline' AND a.deadline IS NULL ORDER BY t.id;
     RETURN QUERY
-    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role or message): its task never waits, fails or runs late',
+    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role, message or call): its task never waits, fails or runs late',
                   a.name, b.name, t."on", a.name)
       FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
      WHERE t.workflow = w.id AND t."on" <> 'success'
-       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL ORDER BY t.id;
+       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL AND a.call IS NULL ORDER BY t.id;
     -- An AND join (not a start node) waits for a token on each incoming transition. A
     -- parent that runs only after the join has fired (every path from a start node to it
     -- passes through the join, as a loop back into the join does) can never deliver the
@@ -834,6 +888,17 @@ BEGIN
      WHERE t.workflow = workflow AND t."on" <> 'success' AND j."join" = 'and'
        AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) >= 2
      ORDER BY t.id;
+    -- A call starts the newest version of its workflow; without an end node the child
+    -- never completes (ws.validate lists a call of a workflow that does not exist).
+    RETURN QUERY
+    SELECT format('node "%s" calls workflow "%s", whose newest version (%s) has no end node: its child processes never complete, so the calling task waits for ever',
+                  n.name, n.call, c.version)
+      FROM ws.node n
+      JOIN LATERAL (SELECT x.id, x.version FROM ws.workflow x WHERE x.name = n.call
+                     ORDER BY x.version DESC LIMIT 1) c ON true
+     WHERE n.workflow = workflow AND n.call IS NOT NULL
+       AND NOT EXISTS (SELECT FROM ws.node e WHERE e.workflow = c.id AND e.is_end)
+     ORDER BY n.id;
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 
@@ -891,7 +956,7 @@ BEGIN
         i := i + 1;
         PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
                                           'wait', 'wait_until', 'retries', 'due', 'message', 'correlate',
-                                          'deadline'],
+                                          'deadline', 'call', 'foreach', 'item', 'sequential', 'as'],
                                     format('node %s', i));
         IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'node % needs a "name" string', i
@@ -913,7 +978,12 @@ BEGIN
                     ws_internal.text_value(n->'message', 'message of ' || what),
                     ws_internal.text_value(n->'correlate', 'correlate of ' || what),
                     ws_internal.interval_value(ws_internal.text_value(n->'deadline', 'deadline of ' || what),
-                                               'deadline of ' || what));
+                                               'deadline of ' || what),
+                    ws_internal.text_value(n->'call', 'call of ' || what),
+                    ws_internal.text_value(n->'foreach', 'foreach of ' || what),
+                    ws_internal.text_value(n->'item', 'item of ' || what),
+                    ws_internal.boolean_value(n->'sequential', 'sequential of ' || what),
+                    ws_internal.text_value(n->'as', 'as of ' || what));
     END LOOP;
     i := 0;
     FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP
@@ -1054,7 +1124,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
        count(t.id) FILTER (WHERE t.state = 'running') AS running,
        count(t.id) FILTER (WHERE t.state = 'succeeded') AS succeeded,
        string_agg(DISTINCT n.name, ', ') FILTER (WHERE t.state IN ('waiting', 'pending', 'ready', 'running')) AS at,
-       p.error
+       p.error,
+       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
@@ -1078,6 +1149,7 @@ COMMENT ON COLUMN ws.process_overview.running IS 'Tasks claimed by workers';
 COMMENT ON COLUMN ws.process_overview.succeeded IS 'Tasks that succeeded';
 COMMENT ON COLUMN ws.process_overview."at" IS 'The nodes of its active tasks';
 COMMENT ON COLUMN ws.process_overview.error IS 'Why it failed';
+COMMENT ON COLUMN ws.process_overview.parent IS 'A child process: the process whose call activity started it; NULL: a top-level process';
 
 
 CREATE OR REPLACE PROCEDURE ws.run_ticks(seconds numeric DEFAULT 58, every numeric DEFAULT 0.25)
@@ -1230,13 +1302,18 @@ COMMENT ON FUNCTION ws_internal.dot_label(text) IS 'A DOT string that Graphviz d
 -- The picture of a workflow, and of a process of it when process is given.
 -- Workflow attributes first (what ws.define_dot reads back), then drawing attributes
 -- (what ws.define_dot ignores):
---   start node: oval with a bold line; end node: double oval; a routing node (no action,
---   no role) in between: a diamond, the gateway of BPMN; other nodes: rounded boxes.
+--   start node: oval with a bold line; end node: double oval; a message wait: a note; a
+--   call activity: a rounded box with a double border, its label naming the workflow it
+--   calls; a routing node (no action, no role) in between: a diamond, the gateway of BPMN;
+--   other nodes: rounded boxes. A multi-instance node has a label line starting with |||
+--   (BPMN's marker), naming its item and array, and (sequential) when it is.
 --   Gates: a second label line names the join when it has two or more incoming
 --   transitions or is not AND, and the split when it has two or more outgoing ones or is
 --   not AND. Edges are labelled with their condition, prefixed by #priority when not 0.
 --   Process: each node is filled with the colour of the state of its latest task and the
---   state is written under the name, with the number of runs when there were several;
+--   state is written under the name, with the number of runs when there were several,
+--   and a call's child processes by id (the first five); a child process's title names
+--   its parent;
 --   transitions holding tokens are drawn bold blue with the count.
 CREATE FUNCTION ws_internal.dot(workflow bigint, process bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -1246,13 +1323,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         SELECT n.*,
                (SELECT count(*) FROM ws.transition t WHERE t.child = n.id) AS ins,
                (SELECT count(*) FROM ws.transition t WHERE t.parent = n.id) AS outs,
-               k.state, k.runs
+               k.state, k.runs, coalesce(c.children, 0) AS children, c.child_ids,
+               -- foreach drawn without the quotes of plain keys, as conditions are
+               regexp_replace(n.foreach::text, '\."([A-Za-z_][A-Za-z0-9_]*)"', '.\1', 'g') AS items
           FROM ws.node n
           LEFT JOIN LATERAL (
               SELECT (SELECT x.state FROM ws.task x WHERE x.process = dot.process AND x.node = n.id
                        ORDER BY x.id DESC LIMIT 1) AS state,
                      (SELECT count(*) FROM ws.task x WHERE x.process = dot.process AND x.node = n.id) AS runs
           ) k ON true
+          -- a call's child processes: how many, and the first five ids
+          LEFT JOIN LATERAL (
+              SELECT count(*) AS children, (array_agg(cp.id ORDER BY cp.id))[1:5] AS child_ids
+                FROM ws.task x JOIN ws.process cp ON cp.parent_task = x.id
+               WHERE n.call IS NOT NULL AND x.process = dot.process AND x.node = n.id
+          ) c ON true
          WHERE n.workflow = dot.workflow),
     node_lines AS (
         SELECT n.id, format('  %s [%s];', ws_internal.dot_quote(n.name), concat_ws(', ',
@@ -1270,22 +1355,40 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    CASE WHEN n.message IS NOT NULL THEN 'message=' || ws_internal.dot_quote(n.message) END,
                    CASE WHEN n.correlate IS NOT NULL THEN 'correlate=' || ws_internal.dot_quote(n.correlate::text) END,
                    CASE WHEN n.deadline IS NOT NULL THEN 'deadline=' || ws_internal.dot_quote(n.deadline::text) END,
+                   CASE WHEN n.call IS NOT NULL THEN 'call=' || ws_internal.dot_quote(n.call) END,
+                   CASE WHEN n.foreach IS NOT NULL THEN 'foreach=' || ws_internal.dot_quote(n.foreach::text) END,
+                   CASE WHEN n.item IS NOT NULL THEN 'item=' || ws_internal.dot_quote(n.item) END,
+                   CASE WHEN n.sequential THEN 'sequential=true' END,
+                   CASE WHEN n."as" IS NOT NULL THEN 'as=' || ws_internal.dot_quote(n."as") END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
                         WHEN n.message IS NOT NULL THEN 'shape=note'
+                        WHEN n.call IS NOT NULL THEN 'peripheries=2'
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
                    'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
                        '✉ ' || n.message,
+                       'calls ' || n.call,
+                       CASE WHEN n.foreach IS NOT NULL
+                            THEN format('||| %s in %s%s', coalesce(n.item, 'item'),
+                                        n.items,
+                                        CASE WHEN n.sequential THEN ' (sequential)' ELSE '' END) END,
                        'deadline ' || n.deadline::text,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
                        CASE WHEN dot.process IS NOT NULL AND n.state IS NOT NULL
-                            THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END)),
-                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL OR n.message IS NOT NULL
+                            THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END,
+                       CASE WHEN n.children > 0
+                            THEN format('child process%s %s%s', CASE WHEN n.children > 1 THEN 'es' ELSE '' END,
+                                        array_to_string(n.child_ids, ', '),
+                                        CASE WHEN n.children > 5 THEN format(' and %s more', n.children - 5) ELSE '' END) END)),
+                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL OR n.message IS NOT NULL OR n.call IS NOT NULL
+                             OR n.foreach IS NOT NULL
                         THEN 'tooltip=' || ws_internal.dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role,
-                                                                          'message: ' || n.message)) END,
+                                                                          'message: ' || n.message, 'calls: ' || n.call,
+                                                                          'for each: ' || n.items,
+                                                                          'as: ' || n."as")) END,
                    CASE WHEN dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
                         WHEN 'waiting' THEN 'khaki' WHEN 'pending' THEN 'gold' WHEN 'ready' THEN 'lightyellow'
                         WHEN 'running' THEN 'lightblue' WHEN 'succeeded' THEN 'palegreen'
@@ -1318,7 +1421,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
+                   || coalesce((SELECT format(', process %s: %s', p.id, p.state)
+                                           || coalesce(', called by process '
+                                                       || (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task), '')
+                                  FROM p), '')) || ';',
                '  labelloc=t; fontname="Helvetica";',
                '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
                '  edge [fontname="Helvetica", fontsize=10];',
@@ -1439,6 +1545,11 @@ BEGIN
                    || CASE WHEN n.correlate IS NOT NULL THEN jsonb_build_object('correlate', n.correlate::text)
                            ELSE '{}' END
                    || CASE WHEN n.deadline IS NOT NULL THEN jsonb_build_object('deadline', n.deadline::text) ELSE '{}' END
+                   || CASE WHEN n.call IS NOT NULL THEN jsonb_build_object('call', n.call) ELSE '{}' END
+                   || CASE WHEN n.foreach IS NOT NULL THEN jsonb_build_object('foreach', n.foreach::text) ELSE '{}' END
+                   || CASE WHEN n.item IS NOT NULL THEN jsonb_build_object('item', n.item) ELSE '{}' END
+                   || CASE WHEN n.sequential THEN '{"sequential": true}'::jsonb ELSE '{}' END
+                   || CASE WHEN n."as" IS NOT NULL THEN jsonb_build_object('as', n."as") ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((
@@ -1509,7 +1620,7 @@ BEGIN
     PERFORM ws_internal.grant_user(role);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ws TO %I', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
-                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval), '
+                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer, text), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '

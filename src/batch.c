@@ -33,6 +33,8 @@ typedef struct WsBatchProc
 	WsProcState state;
 	Jsonb	   *vars;
 	Jsonb	   *tokens;
+	int64		parent_task;	/* a child process: its calling task; else 0 */
+	int64		root;			/* a child process: its tree's root; else 0 */
 } WsBatchProc;
 
 /* The arguments of a call */
@@ -148,23 +150,37 @@ WsBatchReadArgs(FunctionCallInfo fcinfo, WsBatchArgs *a)
 			WsCheckObject(DatumGetJsonbP(a->results[i]), "result");
 }
 
+/* Order (tree, process) pairs */
 static int
-WsInt64Cmp(const void *a, const void *b)
+WsTreeCmp(const void *a, const void *b)
 {
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
+	const int64 *x = a,
+			   *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Order batch processes by id */
+static int
+WsBatchProcCmp(const void *a, const void *b)
+{
+	int64		x = ((const WsBatchProc *) a)->id,
+				y = ((const WsBatchProc *) b)->id;
 
 	return x < y ? -1 : x > y;
 }
 
 /*
- * 1. Lock the processes of the tasks, in ascending id; returns them (in *procs) and how
- * many, and each task's process (0: no such task) in tproc.
+ * 1. Lock the processes of the tasks, tree by tree (a child's root first: engine.c,
+ * LOCKING ORDER), in ascending id; returns them (in *procs, by id) and how many, and each
+ * task's process (0: no such task) in tproc.
  */
 static int
 WsBatchLock(WsStore *store, WsBatchArgs *a, int64 *tproc, WsBatchProc **procs)
 {
-	int64	   *pid = palloc(sizeof(int64) * a->nt);
+	int64	   *pid = palloc(sizeof(int64) * 2 * Max(a->nt, 1));	/* (tree, process) */
 	WsBatchProc *p;
 	int			np = 0,
 				i,
@@ -173,28 +189,47 @@ WsBatchLock(WsStore *store, WsBatchArgs *a, int64 *tproc, WsBatchProc **procs)
 	for (k = 0; k < a->nt; k++)
 	{
 		bool		isnull;
+		Datum		d,
+					root;
 
 		/* a task never moves to another process, so any snapshot finds its process */
-		if (WsStoreFind(store, WS_TASK, &a->tasks[k], WS_LOCK_NONE))
-			pid[np++] = tproc[k] =
-				DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+		if (!WsStoreFind(store, WS_TASK, &a->tasks[k], WS_LOCK_NONE))
+			continue;
+		tproc[k] = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
+		d = Int64GetDatum(tproc[k]);
+		isnull = true;
+		root = WsStoreFind(store, WS_PROCESS, &d, WS_LOCK_NONE)
+			? WsStoreGet(store, WS_PROCESS, "root", &isnull) : (Datum) 0;
+		pid[2 * np] = isnull ? tproc[k] : DatumGetInt64(root);
+		pid[2 * np + 1] = tproc[k];
+		np++;
 	}
-	qsort(pid, np, sizeof(int64), WsInt64Cmp);
+	qsort(pid, np, sizeof(int64) * 2, WsTreeCmp);
 	p = palloc(sizeof(WsBatchProc) * Max(np, 1));
 	for (i = 0, k = 0; i < np; i++)
 	{
-		Datum		d = Int64GetDatum(pid[i]);
+		Datum		d = Int64GetDatum(pid[2 * i + 1]);
+		Datum		root = Int64GetDatum(pid[2 * i]);
 		bool		isnull;
 
-		if ((k > 0 && p[k - 1].id == pid[i]) || !WsStoreFind(store, WS_PROCESS, &d, WS_LOCK_UPDATE))
-			continue;			/* a repeat, or deleted: its tasks do not exist */
-		p[k].id = pid[i];
+		if (k > 0 && p[k - 1].id == pid[2 * i + 1])
+			continue;			/* a repeat */
+		if (pid[2 * i] != pid[2 * i + 1] && (i == 0 || pid[2 * i - 2] != pid[2 * i]))
+			(void) WsStoreFind(store, WS_PROCESS, &root, WS_LOCK_UPDATE);	/* its tree's root */
+		if (!WsStoreFind(store, WS_PROCESS, &d, WS_LOCK_UPDATE))
+			continue;			/* deleted: its tasks do not exist */
+		p[k].id = pid[2 * i + 1];
+		p[k].parent_task = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "parent_task", &isnull));
+		if (isnull)
+			p[k].parent_task = 0;
+		p[k].root = p[k].parent_task ? pid[2 * i] : 0;
 		p[k].workflow = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
 		p[k].state = WsProcStateOf(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)));
 		p[k].vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
 		p[k].tokens = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "tokens", &isnull));
 		k++;
 	}
+	qsort(p, k, sizeof(WsBatchProc), WsBatchProcCmp);
 	*procs = p;
 	return k;
 }
@@ -247,6 +282,8 @@ WsBatchRead(WsStore *store, WsBatchArgs *a, const int64 *tproc, WsBatchProc *pro
 		trows[n].active = false;
 		trows[n].state = state;
 		trows[n].attempts = DatumGetInt32(WsStoreGet(store, WS_TASK, "attempts", &isnull));
+		trows[n].group = 0;		/* read by WsTaskGroup when needed */
+		trows[n].instance = 0;
 		n++;
 	}
 	if (n > nactive)
@@ -274,6 +311,8 @@ WsBatchSteps(WsBatch *b, WsCaller *who, WsBatchProc *procs, int np, WsLoadedTask
 		WsStepInit(b->steps[i], who, procs[i].id, procs[i].workflow, procs[i].state,
 				   procs[i].vars, procs[i].tokens);
 		b->steps[i]->batch = b;
+		b->steps[i]->parent_task = procs[i].parent_task;
+		b->steps[i]->root = procs[i].root;
 	}
 	for (;;)
 	{
@@ -289,7 +328,8 @@ WsBatchSteps(WsBatch *b, WsCaller *who, WsBatchProc *procs, int np, WsLoadedTask
 		WsStep	   *st = WsBatchStep(b, rows[i].process);
 
 		if (st && rows[i].active)
-			WsAddActive(st, rows[i].id, WsNodeIndex(st->g, rows[i].node));
+			WsAddActiveOf(st, rows[i].id, WsNodeIndex(st->g, rows[i].node), rows[i].group,
+						  rows[i].instance);
 	}
 }
 

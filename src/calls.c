@@ -53,6 +53,8 @@
 #include "utils/timestamp.h"
 
 #include "calls.h"
+#include "children.h"
+#include "queries.h"
 #include "engine.h"
 #include "errors.h"
 #include "flush.h"
@@ -129,6 +131,18 @@ WsCheckActionable(WsStep *st, WsTarget *target, const char *verb)
 {
 	WsNode	   *n = &st->g->nodes[target->node];
 
+	if (n->call && WsTaskActive(target->state))
+	{
+		char	   *state;
+		int			started;
+		int64		child = WsQueryChild(target->id, &state, &started);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s task " INT64_FORMAT ": it calls workflow \"%s\" and ends when its child process " INT64_FORMAT " ends",
+						verb, target->id, n->call, child),
+				 errhint("Act on the child process " INT64_FORMAT "; cancelling the parent cancels it.", child)));
+	}
 	if (target->state == WS_TASK_RUNNING || (target->state == WS_TASK_PENDING && n->action == NULL))
 		return;
 	WsErrTaskState(verb, target->id, WsTaskStateName(target->state),
@@ -394,12 +408,29 @@ ws_retry(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is %s",
 						task, st.process, WsProcStateName(st.state))));
+	if (st.parent_task != 0)
+	{
+		WsTarget	caller;
+		int64		node;
+		char	   *state;
+
+		/* a child whose calling task has ended would complete for nobody */
+		if (WsQueryTask(st.parent_task, &node, &state, &caller.attempts, &caller.params,
+						&caller.due_at, &caller.lease_until, &caller.deadline_at) &&
+			!WsTaskActive(WsTaskStateOf(state)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot retry task " INT64_FORMAT ": its process " INT64_FORMAT " is a child whose calling task " INT64_FORMAT " is %s",
+							task, st.process, st.parent_task, state),
+					 errhint("Retry the calling task " INT64_FORMAT ": it starts a new child process.",
+							 st.parent_task)));
+	}
 	if (st.state == WS_PROC_FAILED)
 	{
 		st.state = WS_PROC_RUNNING;
 		WsStepProcEvent(&st, WS_PROC_RUNNING, psprintf("task " INT64_FORMAT " retried", task));
 		WsProceed(&st, target.node, task, target.params, target.state);
-		WsResumeMessageWaits(&st);	/* nothing moved while it was failed */
+		WsResumeAfterFailure(&st);
 	}
 	else
 		WsProceed(&st, target.node, task, target.params, target.state);
@@ -459,9 +490,12 @@ WsStartVersion(WsStore *store, int64 wf, Datum *name, int64 *version)
 	return g;
 }
 
-/* Insert the row of a new process of workflow wf with params; returns its id. */
+/*
+ * Insert the row of a new process of workflow wf with params, a child of parent_task in
+ * the tree of root (both 0: a top-level process); returns its id.
+ */
 static int64
-WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
+WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, int64 parent_task, int64 root)
 {
 	int64		process = WsStoreNextId(WS_PROCESS);
 
@@ -475,6 +509,11 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
 	WsStoreSet(store, WS_PROCESS, "started_at", TIMESTAMPTZOID,
 			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 	WsStoreSet(store, WS_PROCESS, "started_by", NAMEOID, WsNameDatum(who->actor), false);
+	if (parent_task != 0)
+	{
+		WsStoreSet(store, WS_PROCESS, "parent_task", INT8OID, Int64GetDatum(parent_task), false);
+		WsStoreSet(store, WS_PROCESS, "root", INT8OID, Int64GetDatum(root), false);
+	}
 	WsStoreInsert(store, WS_PROCESS);
 	return process;
 }
@@ -482,10 +521,11 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
 /*
  * Start a process of workflow version wf, or (name not NULL) of the newest version named
  * *name: its row, then every start node activated in ascending node id, as one step. A
- * process that has failed already by the end of the step raises a WARNING.
+ * top-level process that has failed already by the end of the step raises a WARNING; a
+ * child process (of parent_task, in the tree of root) hands its end back (children.c).
  */
 static int64
-WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
+WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params, int64 parent_task, int64 root)
 {
 	WsStore    *store = WsStoreBegin(who);
 	WsStep		st;
@@ -493,24 +533,38 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 	int			i;
 
 	WsStartVersion(store, wf, name, &wf);
-	process = WsInsertProcess(store, who, wf, params);
+	process = WsInsertProcess(store, who, wf, params, parent_task, root);
 	WsStoreEnd(store);
 
 	/* the row just inserted holds what the step starts from: no write unless it changes */
 	WsStepInit(&st, who, process, wf, WS_PROC_RUNNING, params, NULL);
+	st.parent_task = parent_task;
+	st.root = root;
 	WsStepProcEvent(&st, WS_PROC_RUNNING,
-					psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
+					parent_task
+					? psprintf("started workflow \"%s\" version %d, called by task " INT64_FORMAT,
+							   st.g->name, st.g->version, parent_task)
+					: psprintf("started workflow \"%s\" version %d", st.g->name, st.g->version));
 	for (i = 0; i < st.g->nnodes && !st.ended; i++)
 		if (st.g->nodes[i].is_start)
 			WsActivate(&st, i);
 	WsStepEnd(&st);
-	if (st.ended && st.state == WS_PROC_FAILED)
+	if (st.ended && st.state == WS_PROC_FAILED && parent_task == 0)
 		ereport(WARNING,
 				(errmsg("process " INT64_FORMAT " of workflow \"%s\" failed as it started", process,
 						st.g->name),
 				 errdetail("%s", st.error),
 				 errhint("SELECT ws.process_dot(" INT64_FORMAT ") shows where it stopped.", process)));
 	return process;
+}
+
+/* Start a child process of the newest version of workflow for calling task parent_task. */
+int64
+WsStartChild(WsCaller *who, const char *workflow, Jsonb *params, int64 parent_task, int64 root)
+{
+	Datum		name = CStringGetTextDatum(workflow);
+
+	return WsStartProcess(who, 0, &name, params, parent_task, root);
 }
 
 PG_FUNCTION_INFO_V1(ws_start);
@@ -526,7 +580,7 @@ ws_start(PG_FUNCTION_ARGS)
 
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb(), 0, 0);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }
@@ -546,7 +600,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 		WsErrNull("workflow name");
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb(), 0, 0);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }

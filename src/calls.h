@@ -13,6 +13,8 @@
 
 extern void WsCallBegin(WsCaller *who, FunctionCallInfo fcinfo);
 extern void WsCallEnd(WsCaller *who);
+extern int64 WsStartChild(WsCaller *who, const char *workflow, Jsonb *params, int64 parent_task,
+						  int64 root);
 extern void WsCompleteTask(WsStep *st, WsTarget *target, Jsonb *result, bool has_attempt,
 						   int attempt);
 

@@ -321,11 +321,15 @@ WsCheckRunning(WsCaller *who, int64 task, bool has_attempt, int attempt, const c
 {
 	char	   *state;
 	char	   *role;
+	char	   *call;
 	int			current;
 
-	if (!WsQueryRunningTask(task, &state, &current, &role))
+	if (!WsQueryRunningTask(task, &state, &current, &role, &call))
 		WsErrNoTask(task);
 	WsCheckMember(who, role, task, verb);
+	if (call != NULL)
+		WsErrTaskState(verb, task, psprintf("calling workflow \"%s\"", call),
+					   "A call activity's task has no worker: it ends when its child process ends.");
 	if (WsTaskStateOf(state) != WS_TASK_RUNNING)
 		WsErrTaskState(verb, task, state, "Only a running task has a lease and a progress.");
 	if (has_attempt && attempt != current)

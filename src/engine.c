@@ -38,6 +38,20 @@
  * of one process continue one WsStep, and every step's writes go out in one write at
  * the end (WsBatch).
  *
+ * COMPOSITIONS
+ * A multi-instance node (foreach) is activated as a group of tasks, one per element of
+ * its array, each with its own params {item: element, index: i}; the first instance's id
+ * names the group (ws.task.instance_of) and carries the array. Instances are created in
+ * index order, each armed (its timer, message wait or child started) before the next; a
+ * sequential node creates the next instance only when the one before has succeeded. An
+ * instance's success merges nothing: when none of the group is active any more, the
+ * node succeeds once with {as: [results by index]} and splits (WsGroupDone), so joins
+ * count the node once and, as long as an instance is active, the node is a source for
+ * the OR-join rule. A deadline, or an instance out of retries that takes a failure path,
+ * cancels the group's other active instances. A call node (children.c) makes a calling
+ * task that is running with no worker while its child process runs; the child's end is
+ * handed back to it.
+ *
  * TOKENS
  * process.tokens maps a transition id to the number of tokens it holds. A taken
  * transition adds one. An AND join fires when every incoming transition holds one and takes
@@ -48,7 +62,13 @@
  *
  * LOCKING ORDER
  * process row, then task rows, then their rows in ws.ready (every writer of the queue
- * locks the task first). A batch locks its processes in ascending id. Every change of a
+ * locks the task first). A process with a parent locks the root of its tree (the
+ * top-level process, ws.process.root) before its own row, so every step of a tree passes
+ * through the root's lock: a child's end then steps its parent, and a step of the parent
+ * cancels or freezes its children, each while holding the root, and no two steps of a
+ * tree wait for each other in a cycle (test/isolation call_cancel, call_call,
+ * call_deadline). The price: the steps of one tree run one at a time. A batch and
+ * ws.send lock their processes tree by tree (root first), in ascending id. Every change of a
  * task's state happens under its process lock, with one exception: ws.claim moves
  * ready -> running while holding only the task row (FOR UPDATE SKIP LOCKED), so claimers
  * never wait for each other or for steps.
@@ -76,6 +96,7 @@
 #include "utils/json.h"
 #include "utils/jsonpath.h"
 
+#include "children.h"
 #include "engine.h"
 #include "errors.h"
 #include "flush.h"
@@ -83,28 +104,34 @@
 #include "messages.h"
 #include "notifier.h"
 #include "people.h"
+#include "queries.h"
 #include "timers.h"
 #include "ws.h"
 
 static void WsAfterSuccess(WsStep *st, int ni);
+static Jsonb *WsVar(const char *key, const char *value);
 
 /* ---------- activation ---------- */
 
+static void WsAfterTask(WsStep *st, int ni, int64 task, Jsonb *result);
+
 /*
- * Move task (0: a new one) of node ni on from activation, from state from (its state
- * before, or WS_TASK_WAITING for a new task): to ready when its action's form finds nothing
- * wrong with the effective params, to pending when a person must act (a human task, or a
- * required value is missing or of the wrong type: the problem goes to the task's error),
- * or, for a routing node, to succeeded, which splits at once. A task that was pending
- * keeps its assignee and due time.
+ * Move task (0: a new one) of node ni, with its own params tparams, on from activation,
+ * from state from (its state before, or WS_TASK_WAITING for a new task): to ready when its
+ * action's form finds nothing wrong with the effective params, to pending when a person
+ * must act (a human task, or a required value is missing or of the wrong type: the
+ * problem goes to the task's error), or, for a routing node, to succeeded, which splits
+ * at once. A task that was pending keeps its assignee and due time. Returns the task.
  */
-void
+int64
 WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from)
 {
 	WsNode	   *n = &st->g->nodes[ni];
 	bool		was_pending = task != 0 && from == WS_TASK_PENDING;
 	char	   *problems = NULL;
 
+	if (n->call)
+		return WsCall(st, ni, task, tparams);	/* after a back-off, or ws.retry: a new child */
 	if (n->action)
 	{
 		if (n->form)
@@ -120,48 +147,250 @@ WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from)
 	if (n->action == NULL && n->role == NULL)
 	{
 		task = WsSetTask(st, ni, task, WS_TASK_SUCCEEDED, NULL, NULL, NULL, NULL, "routing node");
-		WsRemoveActive(st, task);
-		WsAfterSuccess(st, ni);
-		return;
+		WsAfterTask(st, ni, task, NULL);
+		return task;
 	}
 	if (n->action == NULL || problems != NULL)
 		task = WsMakePending(st, ni, task, problems, was_pending);
 	WsRemoveActive(st, task);
 	WsAddActive(st, task, ni);
+	return task;
 }
 
-/* Create the task of node ni: waiting for its timer, or on at once. */
+/*
+ * Create the task of node ni that a (NULL: a plain task) describes, and arm it: it waits
+ * for its message or its timer, starts its child process, or goes on at once. Returns
+ * the task, 0 when none was created (the process failed).
+ */
+static int64
+WsArm(WsStep *st, int ni, WsArming *a)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	Jsonb	   *tparams = a ? a->params : NULL;
+	int64		task = 0;
+
+	st->arming = a;
+	if (n->message)
+		task = WsWaitForMessage(st, ni, tparams);
+	else if (n->call)
+		task = WsCall(st, ni, 0, tparams);
+	else if (n->wait || n->wait_until)
+	{
+		TimestampTz due;
+		char	   *why;
+
+		if (WsDueAt(st, ni, tparams, &due, &why))
+		{
+			task = WsSetTask(st, ni, 0, WS_TASK_WAITING, NULL, NULL, NULL, &due, "timer");
+			WsAddActive(st, task, ni);
+		}
+		else
+			WsEndProcess(st, WS_PROC_FAILED, why, NULL);
+	}
+	else
+		task = WsProceed(st, ni, 0, tparams, WS_TASK_WAITING);
+	st->arming = NULL;
+	return task;
+}
+
+/* {item: the element at index i of items, "index": i}: an instance's own params */
+static Jsonb *
+WsInstanceParams(WsNode *n, Jsonb *items, int i)
+{
+	JsonbParseState *ps = NULL;
+	JsonbValue	k,
+				v,
+			   *elem = getIthJsonbValueFromContainer(&items->root, i);
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	k.type = jbvString;
+	k.val.string.val = n->item;
+	k.val.string.len = strlen(n->item);
+	pushJsonbValue(&ps, WJB_KEY, &k);
+	pushJsonbValue(&ps, WJB_VALUE, elem);
+	k.val.string.val = "index";
+	k.val.string.len = 5;
+	pushJsonbValue(&ps, WJB_KEY, &k);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(i);
+	pushJsonbValue(&ps, WJB_VALUE, &v);
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
+/* The group of active task a (of st->active), found once */
+static int64
+WsActiveGroup(WsStep *st, int a)
+{
+	int			instance;
+
+	if (st->active[a].group < 0)
+		(void) WsTaskGroup(st, st->active[a].task, &instance);
+	return st->active[a].group;
+}
+
+/* Is an instance of group, of node ni, still active? */
+static bool
+WsGroupActive(WsStep *st, int ni, int64 group)
+{
+	int			a;
+
+	for (a = 0; a < st->nactive; a++)
+		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
+			return true;
+	return false;
+}
+
+/* Cancel the active instances of group, of node ni, with detail. */
+static void
+WsCancelGroup(WsStep *st, int ni, int64 group, const char *detail)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(st->nactive, 1));
+	int			a,
+				n = 0;
+
+	for (a = 0; a < st->nactive; a++)
+		if (st->active[a].node == ni && WsActiveGroup(st, a) == group)
+			ids[n++] = st->active[a].task;
+	WsCancelTasks(st, ids, n, detail);
+	if (group == st->filling)
+		st->filling_stopped = true;
+}
+
+/*
+ * Every instance of group, of node ni, has succeeded: the node succeeds, once, with
+ * {as: [the results in index order]}, merged into the variables, and splits.
+ */
+static void
+WsGroupDone(WsStep *st, int ni, int64 group, int nitems)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	Jsonb	   *results;
+	int			count;
+
+	WsFlush(st, false);			/* the results as the step left them */
+	results = WsQueryGroupResults(st->process, group, &count);
+	if (count != nitems)
+		elog(ERROR, "ws: multi-instance node \"%s\" has %d results for %d items", n->name, count, nitems);
+	st->vars = WsJsonbConcat(st->vars, WsVarJsonb(n->as ? n->as : n->name, results));
+	WsAfterSuccess(st, ni);
+}
+
+/*
+ * Create and arm the instances of group, of node ni, over items, from index i: all of
+ * them, or (sequential) each next one only while the one before succeeded at once. When
+ * none is active at the end, the node is done.
+ */
+static void
+WsInstancesFrom(WsStep *st, int ni, int64 group, Jsonb *items, int i, TimestampTz deadline_at)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	int			nitems = JB_ROOT_COUNT(items);
+	int64		saved = st->filling;
+	bool		saved_stopped = st->filling_stopped;
+	bool		stopped;
+
+	if (group == 0)
+		group = WsStoreNextId(WS_TASK);	/* the first instance's id names the group */
+	st->filling = group;
+	st->filling_stopped = false;
+	for (; i < nitems && !st->ended && !st->filling_stopped; i++)
+	{
+		WsArming	a;
+
+		memset(&a, 0, sizeof(a));
+		a.params = WsInstanceParams(n, items, i);
+		a.is_instance = true;
+		a.instance = i;
+		a.group = group;
+		a.id = i == 0 ? group : 0;
+		a.items = i == 0 ? items : NULL;
+		a.deadline_at = deadline_at;
+		WsArm(st, ni, &a);
+		if (n->sequential && WsGroupActive(st, ni, group))
+			break;
+	}
+	stopped = st->filling_stopped;
+	st->filling = saved;
+	st->filling_stopped = saved_stopped;
+	if (!st->ended && !stopped && !WsGroupActive(st, ni, group))
+		WsGroupDone(st, ni, group, nitems);
+}
+
+/*
+ * Activate multi-instance node ni: one instance per element of the array its foreach
+ * yields, or, for an empty array, one task that succeeds at once with {as: []}. A path
+ * that yields anything but one array fails the process.
+ */
+static void
+WsActivateInstances(WsStep *st, int ni)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+	int			count;
+	Jsonb	   *items = WsQueryForeach(WsEffectiveParams(st->g, ni, st->vars, NULL), n->foreach, &count);
+	Jsonb	   *none = WsVar(n->as ? n->as : n->name, "[]");
+
+	if (items == NULL)
+	{
+		WsEndProcess(st, WS_PROC_FAILED,
+					 count == 1
+					 ? psprintf("foreach %s of node \"%s\" yields an item that is not an array", n->foreach, n->name)
+					 : psprintf("foreach %s of node \"%s\" yields %d items, not one array", n->foreach, n->name, count),
+					 NULL);
+		return;
+	}
+	if (JB_ROOT_COUNT(items) > 0)
+	{
+		WsInstancesFrom(st, ni, 0, items, 0, WS_NO_TIME);
+		return;
+	}
+	(void) WsSetTask(st, ni, 0, WS_TASK_SUCCEEDED, none, NULL, NULL, NULL, "foreach yields an empty array");
+	st->vars = WsJsonbConcat(st->vars, none);
+	WsAfterSuccess(st, ni);
+}
+
+/*
+ * Instance task (index instance of group, node ni) has succeeded. Once none of its group
+ * is active: the next instance of a sequential node, or the node is done.
+ */
+static void
+WsInstanceSucceeded(WsStep *st, int ni, int64 group, int instance)
+{
+	Jsonb	   *items;
+	TimestampTz deadline_at;
+	int			i;
+
+	if (group == st->filling || WsGroupActive(st, ni, group))
+		return;
+	/* the array is on the first instance: in the step's writes, or stored */
+	items = NULL;
+	deadline_at = WS_NO_TIME;
+	for (i = 0; i < st->nwrites; i++)
+		if (st->writes[i].task == group && st->writes[i].insert)
+		{
+			items = st->writes[i].items;
+			deadline_at = st->writes[i].deadline_at;
+		}
+	if (items == NULL && !WsQueryGroupFirst(group, &items, &deadline_at))
+		elog(ERROR, "ws: the first instance " INT64_FORMAT " of node \"%s\" is gone", group, st->g->nodes[ni].name);
+	if (st->g->nodes[ni].sequential && instance + 1 < (int) JB_ROOT_COUNT(items))
+		WsInstancesFrom(st, ni, group, items, instance + 1, deadline_at);
+	else
+		WsGroupDone(st, ni, group, JB_ROOT_COUNT(items));
+}
+
+/* Activate node ni: its task, or its instances, created and armed. */
 void
 WsActivate(WsStep *st, int ni)
 {
-	WsNode	   *n = &st->g->nodes[ni];
-
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	Assert(ni >= 0 && ni < st->g->nnodes);
 	if (st->ended)
 		return;
-	if (n->message)
-	{
-		WsWaitForMessage(st, ni);
-		return;
-	}
-	if (n->wait || n->wait_until)
-	{
-		TimestampTz due;
-		char	   *why;
-		int64		task;
-
-		if (!WsDueAt(st, ni, &due, &why))
-		{
-			WsEndProcess(st, WS_PROC_FAILED, why, NULL);
-			return;
-		}
-		task = WsSetTask(st, ni, 0, WS_TASK_WAITING, NULL, NULL, NULL, &due, "timer");
-		WsAddActive(st, task, ni);
-		return;
-	}
-	WsProceed(st, ni, 0, NULL, WS_TASK_WAITING);
+	if (st->g->nodes[ni].foreach)
+		WsActivateInstances(st, ni);
+	else
+		(void) WsArm(st, ni, NULL);
 }
 
 /* ---------- splits and joins ---------- */
@@ -342,6 +571,8 @@ WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
 {
 	WsNode	   *n = &st->g->nodes[ni];
 	char	   *why = psprintf("task " INT64_FORMAT " (node \"%s\") failed: %s", task, n->name, error);
+	int			instance;
+	int64		group = WsTaskGroup(st, task, &instance);
 
 	WsSetTask(st, ni, task, WS_TASK_FAILED, NULL, error, NULL, NULL, error);
 	WsRemoveActive(st, task);
@@ -350,6 +581,8 @@ WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
 		WsEndProcess(st, WS_PROC_FAILED, why, NULL);
 		return;
 	}
+	if (group != 0)
+		WsCancelGroup(st, ni, group, psprintf("instance %d of node \"%s\" failed", instance, n->name));
 	st->vars = WsJsonbConcat(st->vars, WsVar("error", psprintf("{\"node\": %s, \"message\": %s}",
 																WsJsonString(n->name), WsJsonString(error))));
 	WsBoundary(st, ni, WS_ON_FAILURE, why);
@@ -364,10 +597,32 @@ void
 WsDeadlinePassed(WsStep *st, int ni, int64 task)
 {
 	WsNode	   *n = &st->g->nodes[ni];
+	int			instance;
+	int64		group = WsTaskGroup(st, task, &instance);
 
 	WsCancelTasks(st, &task, 1, psprintf("deadline of node \"%s\" passed", n->name));
+	if (group != 0)
+		WsCancelGroup(st, ni, group, psprintf("deadline of node \"%s\" passed", n->name));
 	st->vars = WsJsonbConcat(st->vars, WsVar("deadline", WsJsonString(n->name)));
 	WsBoundary(st, ni, WS_ON_DEADLINE, psprintf("deadline of node \"%s\" passed", n->name));
+}
+
+/* The object {key: value} */
+Jsonb *
+WsVarJsonb(const char *key, Jsonb *value)
+{
+	return WsVar(key, JsonbToCString(NULL, &value->root, VARSIZE(value)));
+}
+
+/*
+ * st's process runs again after it failed (ws.retry): nothing moved meanwhile, so its
+ * message waits take the kept messages they may, and its frozen children run again.
+ */
+void
+WsResumeAfterFailure(WsStep *st)
+{
+	WsResumeMessageWaits(st);
+	WsThaw(st);
 }
 
 /* task of node ni succeeded with result (NULL: {}): merged into the variables, then split */
@@ -384,8 +639,27 @@ WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail)
 	if (result == NULL)
 		result = WsEmptyJsonb();
 	WsSetTask(st, ni, task, WS_TASK_SUCCEEDED, result, NULL, NULL, NULL, detail);
+	WsAfterTask(st, ni, task, result);
+}
+
+/*
+ * Task of node ni was just made succeeded with result (NULL: nothing): merged into the
+ * variables and the node splits; an instance's result waits for its group instead.
+ */
+static void
+WsAfterTask(WsStep *st, int ni, int64 task, Jsonb *result)
+{
+	int			instance;
+	int64		group = WsTaskGroup(st, task, &instance);
+
 	WsRemoveActive(st, task);
-	st->vars = WsJsonbConcat(st->vars, result);
+	if (group != 0)
+	{
+		WsInstanceSucceeded(st, ni, group, instance);
+		return;
+	}
+	if (result)
+		st->vars = WsJsonbConcat(st->vars, result);
 	WsAfterSuccess(st, ni);
 }
 

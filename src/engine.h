@@ -8,12 +8,14 @@
 #include "step.h"
 
 extern void WsActivate(WsStep *st, int ni);
-extern void WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from);
+extern int64 WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from);
 extern void WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result);
 extern void WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail);
 extern void WsBoundary(WsStep *st, int ni, WsOn on, const char *error);
 extern void WsTaskFailed(WsStep *st, int ni, int64 task, const char *error);
 extern void WsDeadlinePassed(WsStep *st, int ni, int64 task);
+extern Jsonb *WsVarJsonb(const char *key, Jsonb *value);
+extern void WsResumeAfterFailure(WsStep *st);
 extern void WsStepFinish(WsStep *st);
 extern void WsStepEnd(WsStep *st);
 

@@ -16,6 +16,7 @@
 #include "utils/timestamp.h"
 
 #include "batch.h"
+#include "children.h"
 #include "errors.h"
 #include "flush.h"
 #include "ws.h"
@@ -86,7 +87,15 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		WsStoreSet(store, WS_TASK, "role", NAMEOID,
 				   node && node->role ? WsNameDatum(node->role) : (Datum) 0,
 				   !(node && node->role));
-		WsStoreSet(store, WS_TASK, "params", JSONBOID, JsonbPGetDatum(WsEmptyJsonb()), false);
+		WsStoreSet(store, WS_TASK, "params", JSONBOID,
+				   JsonbPGetDatum(w->params ? w->params : WsEmptyJsonb()), false);
+		if (w->is_instance)
+		{
+			WsStoreSet(store, WS_TASK, "instance", INT4OID, Int32GetDatum(w->instance), false);
+			WsStoreSet(store, WS_TASK, "instance_of", INT8OID, Int64GetDatum(w->instance_of), false);
+			if (w->items)
+				WsStoreSet(store, WS_TASK, "instance_items", JSONBOID, JsonbPGetDatum(w->items), false);
+		}
 		WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
 				   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
 		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(0), false);
@@ -113,10 +122,12 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		old = WsTaskStateOf(TextDatumGetCString(WsStoreGet(store, WS_TASK, "state", &isnull)));
 		/*
 		 * The old state re-checked under the row lock (the process lock makes this moot):
-		 * active, or failed for a retry, which makes it ready or pending.
+		 * active, or failed for a retry, which makes it ready or pending (or running: a
+		 * calling task that starts a new child).
 		 */
 		if (!(WsTaskActive(old) ||
-			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING))))
+			  (old == WS_TASK_FAILED && (w->first_state == WS_TASK_READY || w->first_state == WS_TASK_PENDING ||
+										 w->first_state == WS_TASK_RUNNING))))
 			WsErrChanged(w->task, psprintf("It is %s now.", WsTaskStateName(old)));
 		action = WsStoreGet(store, WS_TASK, "action", &noaction);
 		if (!noaction)
@@ -143,6 +154,10 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	if (w->due_set)
 		WsStoreSet(store, WS_TASK, "due_at", TIMESTAMPTZOID, TimestampTzGetDatum(w->due), w->due == WS_NO_TIME);
 	WsStoreSet(store, WS_TASK, "ended_at", TIMESTAMPTZOID, now, !ended);
+	if (w->attempts >= 0)
+		WsStoreSet(store, WS_TASK, "attempts", INT4OID, Int32GetDatum(w->attempts), false);
+	if (w->params_set)
+		WsStoreSet(store, WS_TASK, "params", JSONBOID, JsonbPGetDatum(w->params), false);
 	if (w->insert)
 		WsStoreInsert(store, WS_TASK);
 	else
@@ -259,6 +274,24 @@ WsHoldActive(WsStore *store, WsStep *st)
 }
 
 /*
+ * The steps' last write is done: each that ended a child process hands its end back to
+ * the parent (children.c), once.
+ */
+static void
+WsHandBackSteps(WsStep **steps, int nsteps, bool end)
+{
+	int			s;
+
+	for (s = 0; end && s < nsteps; s++)
+		if (steps[s]->ended && steps[s]->parent_task != 0 && !steps[s]->no_hand_back &&
+			!steps[s]->handed_back)
+		{
+			steps[s]->handed_back = true;
+			WsHandBack(steps[s]);
+		}
+}
+
+/*
  * Write what the steps have changed (one step, or the steps of a batch, one per process):
  * their task rows, with the claim queue, in the order the steps made them; their events
  * in the order they happened; and (at the end, when it changed) each process row. Steps
@@ -294,6 +327,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 	{
 		if (end)
 			WsStepsClosed(steps, nsteps);
+		WsHandBackSteps(steps, nsteps, end);
 		return;
 	}
 
@@ -342,6 +376,7 @@ WsFlushSteps(WsStep **steps, int nsteps, bool end)
 			memcpy(st->stored_tokens, st->tokens, sizeof(int) * st->g->ntrans);
 		}
 	}
+	WsHandBackSteps(steps, nsteps, end);
 }
 
 /* Write what st has changed (see WsFlushSteps); in a batch, what every step has. */

@@ -163,6 +163,13 @@ WsLoadNodes(WsGraph *g)
 		n->message = WsGetText(i, 15);
 		n->correlate = WsGetText(i, 16);
 		n->deadline = WsGetInterval(i, 17);
+		n->call = WsGetText(i, 18);
+		n->foreach = WsGetText(i, 19);
+		n->item = WsGetText(i, 20);
+		if (n->item == NULL)
+			n->item = pstrdup("item");
+		n->sequential = WsGetBool(i, 21);
+		n->as = WsGetText(i, 22);
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -37,6 +37,11 @@ typedef struct WsNode
 	char	   *message;		/* a message wait: the message's name; NULL: none */
 	char	   *correlate;		/* with message: jsonpath text of its key, NULL: none */
 	Interval   *deadline;		/* its tasks' deadline after activation, NULL: none */
+	char	   *call;			/* a call activity: the workflow it starts; NULL: none */
+	char	   *foreach;		/* multi-instance: jsonpath text of its array; NULL: none */
+	char	   *item;			/* with foreach: each instance's param for its element */
+	bool		sequential;		/* with foreach: one instance at a time */
+	char	   *as;				/* where its result goes in the variables; NULL: see engine.c */
 	int			nin;			/* incoming transitions (indexes into trans) */
 	int		   *in;
 	int			nout;			/* outgoing transitions, by priority then id */

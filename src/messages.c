@@ -59,12 +59,12 @@ WsTakeKept(WsStep *st, int ni, int64 task, const char *key)
 }
 
 /*
- * Activate node ni, a message wait: its task waits for the message, with the key its
+ * Activate node ni (its task's own params tparams), a message wait: its task waits for the message, with the key its
  * correlate finds (a correlate that finds nothing: no message can reach it, and its
- * error says so); a kept message it may take ends the wait at once.
+ * error says so); a kept message it may take ends the wait at once. Returns the task.
  */
-void
-WsWaitForMessage(WsStep *st, int ni)
+int64
+WsWaitForMessage(WsStep *st, int ni, Jsonb *tparams)
 {
 	WsNode	   *n = &st->g->nodes[ni];
 	char	   *key = NULL;
@@ -73,7 +73,7 @@ WsWaitForMessage(WsStep *st, int ni)
 
 	if (n->correlate)
 	{
-		key = WsQueryCorrelate(WsEffectiveParams(st->g, ni, st->vars, NULL), n->correlate);
+		key = WsQueryCorrelate(WsEffectiveParams(st->g, ni, st->vars, tparams), n->correlate);
 		if (key == NULL)
 			error = psprintf("correlate %s of node \"%s\" yields no key from the task's params: no message can reach it",
 							 n->correlate, n->name);
@@ -83,9 +83,10 @@ WsWaitForMessage(WsStep *st, int ni)
 					 : psprintf("waiting for message \"%s\"", n->message));
 	WsAddActive(st, task, ni);
 	if (error)
-		return;
+		return task;
 	WsSetTaskMessage(st, task, n->message, key);
 	WsTakeKept(st, ni, task, key);
+	return task;
 }
 
 /*

@@ -6,7 +6,7 @@
 
 #include "step.h"
 
-extern void WsWaitForMessage(WsStep *st, int ni);
+extern int64 WsWaitForMessage(WsStep *st, int ni, Jsonb *tparams);
 extern void WsResumeMessageWaits(WsStep *st);
 
 #endif

@@ -30,7 +30,9 @@
 static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
 			plan_least_loaded, plan_assignee, plan_task, plan_set_params, plan_due_tasks,
 			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress, plan_correlate,
-			plan_take_kept[2], plan_waiting_for[2], plan_waiting_in, plan_keep, plan_expire;
+			plan_take_kept[2], plan_waiting_for[2], plan_waiting_in, plan_keep, plan_expire,
+			plan_instance, plan_foreach, plan_group_first, plan_group_results,
+			plan_depth, plan_task_process, plan_child, plan_changed;
 
 /* sql prepared once per backend: the kept plan */
 static SPIPlanPtr
@@ -193,7 +195,8 @@ WsQueryNodes(int64 workflow)
 				 "SELECT n.id, n.name, n.action, n.role::text, n.is_start, n.is_end, "
 				 "       n.\"join\"::text, n.split::text, n.params, n.wait, n.wait_until::text, n.retries, "
 				 "       (SELECT a.params FROM ws.action a WHERE a.name OPERATOR(pg_catalog.=) n.action), "
-				 "       n.due, n.message, n.correlate::text, n.deadline "
+				 "       n.due, n.message, n.correlate::text, n.deadline, "
+				 "       n.call, n.foreach::text, n.item, n.sequential, n.\"as\" "
 				 "  FROM ws.node n WHERE n.workflow = $1 ORDER BY n.id",
 				 1, types, values, NULL, 0);
 }
@@ -353,6 +356,147 @@ WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at)
 	return true;
 }
 
+/* ---------- multi-instance ---------- */
+
+/* task's group (instance_of; 0: not an instance) and its index in *instance (primary key) */
+int64
+WsQueryTaskInstance(int64 task, int *instance)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+	bool		isnull;
+	int64		group;
+
+	*instance = 0;
+	if (WsRun(&plan_instance, "SELECT instance_of, instance FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return 0;
+	group = WsGetInt64(0, 1, &isnull);
+	if (isnull)
+		return 0;
+	*instance = (int) WsGetInt64(0, 2, NULL);
+	return group;
+}
+
+/*
+ * What the jsonpath path yields from params: the one array it yields, or NULL with the
+ * number of items it yielded in *count (-1: the one item is not an array)
+ */
+Jsonb *
+WsQueryForeach(Jsonb *params, const char *path, int *count)
+{
+	Oid			types[2] = {JSONBOID, TEXTOID};
+	Datum		values[2] = {JsonbPGetDatum(params), CStringGetTextDatum(path)};
+
+	WsRun(&plan_foreach,
+		  "SELECT CASE WHEN pg_catalog.jsonb_typeof(a OPERATOR(pg_catalog.->) 0) = 'array' "
+		  "            THEN a OPERATOR(pg_catalog.->) 0 END, pg_catalog.jsonb_array_length(a) "
+		  "  FROM pg_catalog.jsonb_path_query_array($1, $2::pg_catalog.jsonpath) a",
+		  2, types, values, NULL, 1);
+	*count = (int) WsGetInt64(0, 2, NULL);
+	return WsGetJsonb(0, 1);
+}
+
+/* The array and the deadline of group, a first instance (primary key); false: no such task */
+bool
+WsQueryGroupFirst(int64 group, Jsonb **items, TimestampTz *deadline_at)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(group)};
+
+	if (WsRun(&plan_group_first, "SELECT instance_items, deadline_at FROM ws.task WHERE id = $1",
+			  1, types, values, NULL, 1) == 0)
+		return false;
+	*items = WsGetJsonb(0, 1);
+	*deadline_at = WsGetTimestamp(0, 2);
+	return true;
+}
+
+/*
+ * The results of group's succeeded instances, of process, as an array in index order,
+ * and how many (index task_process, then the group's rows)
+ */
+Jsonb *
+WsQueryGroupResults(int64 process, int64 group, int *count)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(process), Int64GetDatum(group)};
+
+	WsRun(&plan_group_results,
+		  "SELECT COALESCE(pg_catalog.jsonb_agg(result ORDER BY instance), '[]'), pg_catalog.count(*) "
+		  "  FROM ws.task WHERE process = $1 AND instance_of = $2 AND state = 'succeeded'",
+		  2, types, values, NULL, 1);
+	*count = (int) WsGetInt64(0, 2, NULL);
+	return WsGetJsonb(0, 1);
+}
+
+/* ---------- call activities ---------- */
+
+/* How deep process is: 0 for a top-level process (index process_pkey, task_pkey, per level) */
+int
+WsQueryDepth(int64 process)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(process)};
+
+	WsRun(&plan_depth,
+		  "WITH RECURSIVE up(id, parent_task, depth) AS ("
+		  "  SELECT id, parent_task, 0 FROM ws.process WHERE id = $1"
+		  "  UNION ALL"
+		  "  SELECT p.id, p.parent_task, up.depth + 1 FROM up, ws.task t, ws.process p"
+		  "   WHERE t.id = up.parent_task AND p.id = t.process AND up.depth < 10000)"
+		  " SELECT pg_catalog.max(depth) FROM up",
+		  1, types, values, NULL, 1);
+	return (int) WsGetInt64(0, 1, NULL);
+}
+
+/* The process of task (primary key); 0: none */
+int64
+WsQueryTaskProcess(int64 task)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	if (WsRun(&plan_task_process, "SELECT process FROM ws.task WHERE id = $1", 1, types, values, NULL, 1) == 0)
+		return 0;
+	return WsGetInt64(0, 1, NULL);
+}
+
+/*
+ * The newest child process of calling task (index process_parent_task), its state in
+ * *state and how many children task started in *count; 0: none
+ */
+int64
+WsQueryChild(int64 task, char **state, int *count)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task)};
+
+	WsRun(&plan_child,
+		  "SELECT pg_catalog.max(id), "
+		  "       (SELECT c.state FROM ws.process c WHERE c.parent_task = $1 ORDER BY c.id DESC LIMIT 1), "
+		  "       pg_catalog.count(*) FROM ws.process WHERE parent_task = $1",
+		  1, types, values, NULL, 1);
+	*state = WsGetText(0, 2);
+	*count = (int) WsGetInt64(0, 3, NULL);
+	return *count > 0 ? WsGetInt64(0, 1, NULL) : 0;
+}
+
+/* The members of vars that start lacks or holds with another value */
+Jsonb *
+WsQueryChanged(Jsonb *vars, Jsonb *start)
+{
+	Oid			types[2] = {JSONBOID, JSONBOID};
+	Datum		values[2] = {JsonbPGetDatum(vars), JsonbPGetDatum(start)};
+
+	WsRun(&plan_changed,
+		  "SELECT COALESCE(pg_catalog.jsonb_object_agg(e.key, e.value), '{}') "
+		  "  FROM pg_catalog.jsonb_each($1) e "
+		  " WHERE ($2 OPERATOR(pg_catalog.->) e.key) IS DISTINCT FROM e.value",
+		  2, types, values, NULL, 1);
+	return WsGetJsonb(0, 1);
+}
+
 /* ---------- messages ---------- */
 
 /* The key the jsonpath path finds in params (its first item, as text); NULL: none */
@@ -420,11 +564,12 @@ WsQueryWaitingFor(const char *name, const char *key, int64 **tasks, int64 **proc
 				i;
 
 	n = WsRun(&plan_waiting_for[key != NULL],
-			  key ? "SELECT id, process FROM ws.task"
-			  " WHERE message = $1 AND message_key = $2 AND state = 'waiting' ORDER BY process, id"
-			  : "SELECT id, process FROM ws.task"
-			  " WHERE message = $1 AND message_key IS NULL AND $2::text IS NULL AND state = 'waiting'"
-			  " ORDER BY process, id",
+			  key ? "SELECT t.id, t.process FROM ws.task t JOIN ws.process p ON p.id = t.process"
+			  " WHERE t.message = $1 AND t.message_key = $2 AND t.state = 'waiting'"
+			  " ORDER BY COALESCE(p.root, p.id), t.process, t.id"
+			  : "SELECT t.id, t.process FROM ws.task t JOIN ws.process p ON p.id = t.process"
+			  " WHERE t.message = $1 AND t.message_key IS NULL AND $2::text IS NULL AND t.state = 'waiting'"
+			  " ORDER BY COALESCE(p.root, p.id), t.process, t.id",
 			  2, types, values, nulls, 0);
 	*tasks = palloc(sizeof(int64) * Max(n, 1));
 	*processes = palloc(sizeof(int64) * Max(n, 1));
@@ -479,19 +624,20 @@ WsQueryExpire(void)
 
 /* task's state, attempts and node's role (primary keys); false: no such task */
 bool
-WsQueryRunningTask(int64 task, char **state, int *attempts, char **role)
+WsQueryRunningTask(int64 task, char **state, int *attempts, char **role, char **call)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task)};
 
 	if (WsRun(&plan_running_task,
-			  "SELECT t.state, t.attempts, n.role::text FROM ws.task t "
+			  "SELECT t.state, t.attempts, n.role::text, n.call FROM ws.task t "
 			  "  JOIN ws.node n ON n.id = t.node WHERE t.id = $1",
 			  1, types, values, NULL, 1) == 0)
 		return false;
 	*state = WsGetText(0, 1);
 	*attempts = (int) WsGetInt64(0, 2, NULL);
 	*role = WsGetText(0, 3);
+	*call = WsGetText(0, 4);
 	return true;
 }
 

@@ -26,6 +26,18 @@ extern void WsQuerySetTaskParams(int64 task, Jsonb *params);
 extern int	WsQueryDueTasks(int64 **tasks, int64 **processes);
 extern bool WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at);
 
+/* multi-instance (engine.c) */
+extern int64 WsQueryTaskInstance(int64 task, int *instance);
+extern Jsonb *WsQueryForeach(Jsonb *params, const char *path, int *count);
+extern bool WsQueryGroupFirst(int64 group, Jsonb **items, TimestampTz *deadline_at);
+extern Jsonb *WsQueryGroupResults(int64 process, int64 group, int *count);
+
+/* call activities (children.c) */
+extern int	WsQueryDepth(int64 process);
+extern int64 WsQueryTaskProcess(int64 task);
+extern int64 WsQueryChild(int64 task, char **state, int *count);
+extern Jsonb *WsQueryChanged(Jsonb *vars, Jsonb *start);
+
 /* messages (messages.c) */
 extern char *WsQueryCorrelate(Jsonb *params, const char *path);
 extern bool WsQueryTakeKept(const char *name, const char *key, const char *role, Jsonb **payload,
@@ -37,7 +49,8 @@ extern void WsQueryKeep(const char *name, const char *key, Jsonb *payload, Inter
 extern int	WsQueryExpire(void);
 
 /* the worker protocol (claim.c) */
-extern bool WsQueryRunningTask(int64 task, char **state, int *attempts, char **role);
+extern bool WsQueryRunningTask(int64 task, char **state, int *attempts, char **role,
+							   char **call);
 extern int	WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt);
 extern int	WsQueryProgress(int64 task, Datum percent);
 

@@ -18,6 +18,7 @@
 #include "utils/timestamp.h"
 
 #include "batch.h"
+#include "children.h"
 #include "errors.h"
 #include "flush.h"
 #include "notifier.h"
@@ -91,7 +92,9 @@ WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int 
 				c_id,
 				c_node,
 				c_state,
-				c_attempts;
+				c_attempts,
+				c_group,
+				c_instance;
 
 	for (i = 0; i < np; i++)
 		pd[i] = Int64GetDatum(pids[i]);
@@ -105,6 +108,8 @@ WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int 
 	c_node = WsStoreScanCol(sc, "node");
 	c_state = WsStoreScanCol(sc, "state");
 	c_attempts = WsStoreScanCol(sc, "attempts");
+	c_group = WsStoreScanCol(sc, "instance_of");
+	c_instance = WsStoreScanCol(sc, "instance");
 	while (WsStoreScanNext(sc))
 	{
 		WsLoadedTask *r;
@@ -123,6 +128,12 @@ WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int 
 		r->active = true;
 		r->state = WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c_state, &isnull)));
 		r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c_attempts, &isnull));
+		r->group = DatumGetInt64(WsStoreScanGetAt(sc, c_group, &isnull));
+		if (isnull)
+			r->group = 0;
+		r->instance = DatumGetInt32(WsStoreScanGetAt(sc, c_instance, &isnull));
+		if (isnull)
+			r->instance = 0;
 	}
 	WsStoreScanEnd(sc);
 	if (*n > 1)
@@ -158,9 +169,9 @@ WsParseTokens(WsGraph *g, Jsonb *tokens)
 	return out;
 }
 
-/* task (of node index ni) is active */
+/* task (of node index ni) is active: an instance of group (0: none, -1: not known yet) */
 void
-WsAddActive(WsStep *st, int64 task, int ni)
+WsAddActiveOf(WsStep *st, int64 task, int ni, int64 group, int instance)
 {
 	if (st->nactive == st->maxactive)
 	{
@@ -170,7 +181,73 @@ WsAddActive(WsStep *st, int64 task, int ni)
 	}
 	st->active[st->nactive].task = task;
 	st->active[st->nactive].node = ni;
+	st->active[st->nactive].group = group;
+	st->active[st->nactive].instance = instance;
 	st->nactive++;
+}
+
+/*
+ * The step's write of task, or NULL. Searched from the end: the task a step acts on is
+ * mostly the one it wrote last.
+ */
+static WsWrite *
+WsFindWrite(WsStep *st, int64 task)
+{
+	int			i;
+
+	for (i = st->nwrites - 1; i >= 0; i--)
+		if (st->writes[i].task == task)
+			return &st->writes[i];
+	return NULL;
+}
+
+/*
+ * task (of node index ni) is active. A task this step created knows its group; one it
+ * read does not until WsTaskGroup asks.
+ */
+void
+WsAddActive(WsStep *st, int64 task, int ni)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+
+	if (w && w->insert)
+		WsAddActiveOf(st, task, ni, w->is_instance ? w->instance_of : 0, w->instance);
+	else
+		WsAddActiveOf(st, task, ni, -1, 0);
+}
+
+/*
+ * The multi-instance group of task (the first instance of its activation), its index in
+ * *instance; 0: not an instance. A group never changes, so a row already stored answers.
+ */
+int64
+WsTaskGroup(WsStep *st, int64 task, int *instance)
+{
+	WsWrite    *w;
+	int64		group;
+	int			i;
+
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task && st->active[i].group >= 0)
+		{
+			*instance = st->active[i].instance;
+			return st->active[i].group;
+		}
+	w = WsFindWrite(st, task);
+	if (w && w->insert)
+	{
+		*instance = w->instance;
+		group = w->is_instance ? w->instance_of : 0;
+	}
+	else
+		group = WsQueryTaskInstance(task, instance);
+	for (i = 0; i < st->nactive; i++)
+		if (st->active[i].task == task)
+		{
+			st->active[i].group = group;
+			st->active[i].instance = *instance;
+		}
+	return group;
 }
 
 /* task is no longer active */
@@ -215,6 +292,7 @@ typedef struct WsOpenStep
 	int64		process;
 	int			call;
 	int			level;
+	WsStep	   *step;
 } WsOpenStep;
 
 static WsOpenStep *ws_open = NULL;
@@ -250,7 +328,7 @@ WsOpenSubXactCallback(SubXactEvent event, SubTransactionId mySubid, SubTransacti
 
 /* Open a step of who's call on process; refuse (27000) when one is open already. */
 static void
-WsStepOpen(WsCaller *who, int64 process)
+WsStepOpen(WsStep *st, WsCaller *who, int64 process)
 {
 	static bool registered = false;
 	int			i;
@@ -281,7 +359,20 @@ WsStepOpen(WsCaller *who, int64 process)
 	ws_open[ws_nopen].process = process;
 	ws_open[ws_nopen].call = who->call;
 	ws_open[ws_nopen].level = GetCurrentTransactionNestLevel();
+	ws_open[ws_nopen].step = st;
 	ws_nopen++;
+}
+
+/* The step open on process in this backend, or NULL */
+WsStep *
+WsOpenStepOf(int64 process)
+{
+	int			i;
+
+	for (i = 0; i < ws_nopen; i++)
+		if (ws_open[i].process == process)
+			return ws_open[i].step;
+	return NULL;
 }
 
 /* The steps are done writing their processes: close them. */
@@ -319,7 +410,7 @@ void
 WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 workflow, WsProcState state,
 		   Jsonb *vars, Jsonb *tokens)
 {
-	WsStepOpen(who, process);
+	WsStepOpen(st, who, process);
 	memset(st, 0, sizeof(*st));
 	st->who = who;
 	st->process = process;
@@ -365,10 +456,12 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 {
 	WsStore    *store = WsStoreBegin(who);
 	Datum		tid = Int64GetDatum(task);
-	Datum		pid;
+	Datum		pid,
+				root;
 	bool		isnull;
 	int64		wf,
-				node = 0;
+				node = 0,
+				parent_task;
 	WsProcState state;
 	Jsonb	   *vars,
 			   *tokens;
@@ -388,11 +481,30 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 		process = DatumGetInt64(WsStoreGet(store, WS_TASK, "process", &isnull));
 	}
 	pid = Int64GetDatum(process);
+
+	/*
+	 * A child process: the root of its tree first (engine.c, LOCKING ORDER). The root and
+	 * the parent never change, so any snapshot finds them.
+	 */
+	if (!WsStoreFind(store, WS_PROCESS, &pid, WS_LOCK_NONE))
+	{
+		WsStoreEnd(store);
+		return false;
+	}
+	root = WsStoreGet(store, WS_PROCESS, "root", &isnull);
+	if (!isnull && !WsStoreFind(store, WS_PROCESS, &root, mode))
+	{
+		WsStoreEnd(store);
+		return false;
+	}
 	if (!WsStoreFind(store, WS_PROCESS, &pid, mode))
 	{
 		WsStoreEnd(store);
 		return false;
 	}
+	parent_task = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "parent_task", &isnull));
+	if (isnull)
+		parent_task = 0;
 	wf = DatumGetInt64(WsStoreGet(store, WS_PROCESS, "workflow", &isnull));
 	state = WsProcStateOf(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)));
 	vars = DatumGetJsonbPCopy(WsStoreGet(store, WS_PROCESS, "params", &isnull));
@@ -416,10 +528,13 @@ WsStepLoad(WsStep *st, WsCaller *who, int64 process, WsLock mode, int64 task, Ws
 
 	/* the graph may run queries: read it once the rows are read */
 	WsStepInit(st, who, process, wf, state, vars, tokens);
+	st->parent_task = parent_task;
+	st->root = parent_task ? DatumGetInt64(root) : 0;
 	if (task != 0)
 		target->node = WsNodeIndex(st->g, node);
 	for (i = 0; i < n; i++)
-		WsAddActive(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node));
+		WsAddActiveOf(st, tasks[i].id, WsNodeIndex(st->g, tasks[i].node), tasks[i].group,
+					  tasks[i].instance);
 	return true;
 }
 
@@ -509,11 +624,24 @@ WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 		w = &st->writes[st->nwrites++];
 		memset(w, 0, sizeof(WsWrite));
 		w->insert = (task == 0);
-		w->task = task ? task : WsStoreNextId(WS_TASK);
+		w->task = task ? task : st->arming && st->arming->id ? st->arming->id : WsStoreNextId(WS_TASK);
 		w->node = ni;
 		w->first_state = state;
 		w->deadline_at = WS_NO_TIME;
-		if (task == 0 && st->g->nodes[ni].deadline)
+		w->attempts = -1;
+		if (task == 0 && st->arming)
+		{
+			WsArming   *a = st->arming;
+
+			st->arming = NULL;	/* it was for this task only */
+			w->params = a->params;
+			w->is_instance = a->is_instance;
+			w->instance = a->instance;
+			w->instance_of = a->group ? a->group : w->task;
+			w->items = a->items;
+			w->deadline_at = a->deadline_at;
+		}
+		if (task == 0 && w->deadline_at == WS_NO_TIME && st->g->nodes[ni].deadline)
 			w->deadline_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 																   IntervalPGetDatum(st->g->nodes[ni].deadline)));
@@ -555,10 +683,55 @@ WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail)
 
 	for (i = 0; i < n; i++)
 	{
+		int			a;
+
+		for (a = 0; a < st->nactive; a++)
+			if (st->active[a].task == ids[i] && st->g->nodes[st->active[a].node].call)
+				WsCancelChild(st, ids[i], "was cancelled");
 		/* an existing task: the node index only matters for a new one */
 		WsSetTask(st, -1, ids[i], WS_TASK_CANCELLED, NULL, NULL, NULL, NULL, detail);
 		WsRemoveActive(st, ids[i]);
 	}
+}
+
+/* The step's write of task (which it changed already) gets attempts. */
+void
+WsSetTaskAttempts(WsStep *st, int64 task, int attempts)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+
+	if (w == NULL)
+		elog(ERROR, "ws: task " INT64_FORMAT " has no write in this step", task);
+	w->attempts = attempts;
+}
+
+/* The step's write of task (which it changed already) gets params as its own params. */
+void
+WsSetTaskParams(WsStep *st, int64 task, Jsonb *params)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+
+	if (w == NULL)
+		elog(ERROR, "ws: task " INT64_FORMAT " has no write in this step", task);
+	w->params = params;
+	w->params_set = !w->insert;
+}
+
+/* task's own params, as the step leaves them */
+Jsonb *
+WsTaskParams(WsStep *st, int64 task)
+{
+	WsWrite    *w = WsFindWrite(st, task);
+	WsTarget	t;
+	int64		node;
+	char	   *state;
+
+	if (w && (w->insert || w->params_set))
+		return w->params ? w->params : WsEmptyJsonb();
+	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
+					 &t.deadline_at))
+		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	return t.params;
 }
 
 /* New task waits for message with key (NULL: none): written with the task (WsWriteTask). */
@@ -608,4 +781,6 @@ WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detai
 	st->error = error ? pstrdup(error) : NULL;
 	WsStepProcEvent(st, state, error ? error : detail);
 	WsNotifyProcess(st->process, WsProcStateName(state));
+	if (state == WS_PROC_FAILED)
+		WsFreezeChildren(st);
 }

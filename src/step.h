@@ -22,7 +22,24 @@ typedef struct WsActive
 {
 	int64		task;
 	int			node;			/* node index */
+	int64		group;			/* an instance: its group (first instance); 0: none; -1: not known yet */
+	int			instance;		/* an instance: its index */
 } WsActive;
+
+/*
+ * What the next task the step creates is (WsSetTask takes it): an instance of a
+ * multi-instance node, its own params, and the deadline of its activation.
+ */
+typedef struct WsArming
+{
+	Jsonb	   *params;			/* the task's own params, NULL: none */
+	bool		is_instance;
+	int			instance;		/* its index */
+	int64		group;			/* the first instance of its activation, 0: this task */
+	Jsonb	   *items;			/* the first instance: the array */
+	TimestampTz deadline_at;	/* WS_NO_TIME: from its node's deadline, counted now */
+	int64		id;				/* the id it gets, 0: the next of the sequence */
+} WsArming;
 
 /*
  * A task row as the step leaves it: a new task (insert), or what the step's successive
@@ -47,6 +64,13 @@ typedef struct WsWrite
 	char	   *message;		/* a new message wait: the message it waits for, NULL: none */
 	char	   *message_key;	/* and the key it must carry, NULL: none */
 	TimestampTz deadline_at;	/* a new task of a node with a deadline: when; else WS_NO_TIME */
+	Jsonb	   *params;			/* a new task: its own params, NULL: {} */
+	bool		params_set;		/* an existing task: params are its new own params */
+	int			attempts;		/* its new attempts, -1: unchanged */
+	bool		is_instance;	/* a new instance of a multi-instance node: */
+	int			instance;		/* its index */
+	int64		instance_of;	/* its group */
+	Jsonb	   *items;			/* the group's array (first instance only), NULL: none */
 } WsWrite;
 
 /* A ws.event row to write */
@@ -88,6 +112,13 @@ typedef struct WsStep
 	int			nevents;
 	int			maxevents;
 	struct WsBatch *batch;		/* the batch the step belongs to (ws.complete_batch), or NULL */
+	WsArming   *arming;			/* what the next task created is (WsSetTask), or NULL */
+	int64		filling;		/* the group whose instances are being created, 0: none */
+	bool		filling_stopped;	/* that group was cancelled while being created */
+	int64		parent_task;	/* a child process: its calling task; 0: top-level */
+	int64		root;			/* a child process: its tree's top-level process; 0: top-level */
+	bool		no_hand_back;	/* a child ended by its parent's step: nothing to hand back */
+	bool		handed_back;	/* its end was handed back to its parent */
 } WsStep;
 
 /* The task a call acts on, as read under its process's lock */
@@ -112,6 +143,8 @@ typedef struct WsLoadedTask
 	bool		active;
 	WsTaskState state;
 	int			attempts;
+	int64		group;			/* instance_of, 0: NULL */
+	int			instance;
 } WsLoadedTask;
 
 /* the error of WsSetTask that clears a task's error */
@@ -132,11 +165,17 @@ extern WsLoadedTask *WsLoadActive(WsStore *store, const int64 *pids, int np,
 extern int	WsLoadedTaskCmp(const void *a, const void *b);
 extern void WsRequireRunning(WsStep *st);
 extern void WsAddActive(WsStep *st, int64 task, int ni);
+extern void WsAddActiveOf(WsStep *st, int64 task, int ni, int64 group, int instance);
+extern int64 WsTaskGroup(WsStep *st, int64 task, int *instance);
 extern void WsRemoveActive(WsStep *st, int64 task);
 extern int64 WsSetTask(WsStep *st, int ni, int64 task, WsTaskState state, Jsonb *result,
 					   const char *error, const char *assignee, TimestampTz *due,
 					   const char *detail);
 extern void WsSetTaskMessage(WsStep *st, int64 task, const char *message, const char *key);
+extern void WsSetTaskAttempts(WsStep *st, int64 task, int attempts);
+extern void WsSetTaskParams(WsStep *st, int64 task, Jsonb *params);
+extern Jsonb *WsTaskParams(WsStep *st, int64 task);
+extern WsStep *WsOpenStepOf(int64 process);
 extern void WsStepProcEvent(WsStep *st, WsProcState state, const char *detail);
 extern void WsCancelTasks(WsStep *st, int64 *ids, int n, const char *detail);
 extern void WsEndProcess(WsStep *st, WsProcState state, const char *error, const char *detail);

@@ -20,13 +20,13 @@
 
 /* When is a waiting task of node ni due? false (with *why) when wait_until finds no time. */
 bool
-WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why)
+WsDueAt(WsStep *st, int ni, Jsonb *tparams, TimestampTz *due, char **why)
 {
 	WsNode	   *n = &st->g->nodes[ni];
 
 	if (n->wait_until)
 	{
-		if (!WsQueryTimestampAt(WsEffectiveParams(st->g, ni, st->vars, NULL), n->wait_until, due))
+		if (!WsQueryTimestampAt(WsEffectiveParams(st->g, ni, st->vars, tparams), n->wait_until, due))
 		{
 			*why = psprintf("wait_until %s of node \"%s\" yields no timestamp from the task's params",
 							n->wait_until, n->name);

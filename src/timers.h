@@ -8,7 +8,7 @@
 
 #include "step.h"
 
-extern bool WsDueAt(WsStep *st, int ni, TimestampTz *due, char **why);
+extern bool WsDueAt(WsStep *st, int ni, Jsonb *tparams, TimestampTz *due, char **why);
 extern TimestampTz WsRetryDue(int attempt, double *seconds);
 
 #endif

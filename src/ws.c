@@ -24,6 +24,7 @@ int			ws_retry_base_ms = 1000;
 int			ws_retry_cap_ms = 3600 * 1000;
 bool		ws_notify = true;
 int			ws_history = WS_HISTORY_FULL;
+int			ws_max_depth = 32;
 
 static const struct config_enum_entry ws_history_options[] = {
 	{"full", WS_HISTORY_FULL, false},
@@ -58,6 +59,12 @@ _PG_init(void)
 							 "and tasks ending (succeeded, failed, cancelled); none: nothing.",
 							 &ws_history, WS_HISTORY_FULL, ws_history_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ws.max_depth",
+							"Deepest a call activity may start a child process.",
+							"Top-level processes have depth 0; a call that would start a deeper "
+							"child fails its calling task without retries.",
+							&ws_max_depth, 32, 0, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	WsNotifierInit();
 	MarkGUCPrefixReserved("ws");
 	WsGraphInit();

@@ -16,6 +16,7 @@
  * batch.h    ws.complete_batch's steps over several processes
  * errors.h   the errors raised in more than one place
  * calls.h    the way into ws from SQL
+ * children.h call activities: child processes and their parents
  * notifier.h ws_ready and ws_process, sent after commit
  */
 #ifndef WS_H
@@ -30,6 +31,7 @@ extern int	ws_retry_base_ms;
 extern int	ws_retry_cap_ms;
 extern bool ws_notify;
 extern int	ws_history;
+extern int	ws_max_depth;
 
 /* The TimestampTz that stands for a NULL time (-infinity: never a due time or lease) */
 #define WS_NO_TIME DT_NOBEGIN

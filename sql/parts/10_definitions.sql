@@ -246,7 +246,8 @@ COMMENT ON FUNCTION ws.create_workflow(text, jsonb, text) IS
 CREATE FUNCTION ws_internal.add_node(workflow bigint, name text, action text, role name,
                                      is_start boolean, is_end boolean, "join" ws.gate, split ws.gate,
                                      params jsonb, wait interval, wait_until text, retries integer,
-                                     due interval, message text, correlate text, deadline interval)
+                                     due interval, message text, correlate text, deadline interval,
+                                     call text, foreach text, item text, sequential boolean, "as" text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -255,6 +256,7 @@ DECLARE
     what text := format('node "%s"', name);
     path jsonpath;
     key_path jsonpath;
+    items_path jsonpath;
     id bigint;
 BEGIN
     w := ws_internal.editable(workflow);
@@ -305,17 +307,35 @@ BEGIN
         RAISE EXCEPTION 'message of node "%" must not be empty', name
             USING ERRCODE = '22023', HINT = 'Pass NULL for a node that waits for no message.';
     END IF;
+    IF call = '' THEN
+        RAISE EXCEPTION 'call of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the workflow the node calls, or pass NULL for a node that calls none.';
+    END IF;
+    IF item = '' THEN
+        RAISE EXCEPTION 'item of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the param each instance gets its element under, or pass NULL for item.';
+    END IF;
+    IF "as" = '' THEN
+        RAISE EXCEPTION 'as of node "%" must not be empty', name
+            USING ERRCODE = '22023', HINT = 'Name the process variable that takes the result, or pass NULL.';
+    END IF;
     path := ws_internal.jsonpath_value(wait_until, 'wait_until of ' || what, false);
     key_path := ws_internal.jsonpath_value(correlate, 'correlate of ' || what, false);
+    items_path := ws_internal.jsonpath_value(foreach, 'foreach of ' || what, false);
+    IF ws_internal.is_predicate(items_path) THEN
+        RAISE EXCEPTION 'foreach of node "%" is a predicate, which yields true or false, never an array: "%"', name, foreach
+            USING ERRCODE = '22023', HINT = 'Write a path to an array of the params, such as $.papers.';
+    END IF;
     params := ws_internal.object(params, 'params of ' || what);
     INSERT INTO ws.node (workflow, name, action, role, is_start, is_end, "join", split, params, wait, wait_until,
-                         retries, due, message, correlate, deadline)
+                         retries, due, message, correlate, deadline, call, foreach, item, sequential, "as")
     VALUES (w.id, name, action, role, coalesce(is_start, false), coalesce(is_end, false),
-            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline)
+            coalesce("join", 'and'), coalesce(split, 'and'), params, wait, path, retries, due, message, key_path, deadline,
+            call, items_path, item, coalesce(sequential, false), "as")
     RETURNING node.id INTO id;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
+COMMENT ON FUNCTION ws_internal.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text) IS
     'ws.add_node''s implementation';
 
 CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL, role name DEFAULT NULL,
@@ -324,9 +344,10 @@ CREATE FUNCTION ws.add_node(workflow bigint, name text, action text DEFAULT NULL
                             params jsonb DEFAULT '{}', wait interval DEFAULT NULL,
                             wait_until text DEFAULT NULL, retries integer DEFAULT 0,
                             due interval DEFAULT NULL, message text DEFAULT NULL, correlate text DEFAULT NULL,
-                            deadline interval DEFAULT NULL)
+                            deadline interval DEFAULT NULL, call text DEFAULT NULL, foreach text DEFAULT NULL,
+                            item text DEFAULT NULL, sequential boolean DEFAULT false, "as" text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
-COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval) IS
+COMMENT ON FUNCTION ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text) IS
     'Adds a node (WHO: role, WHAT: action) to a workflow that has no processes yet. Returns its id';
 
 CREATE FUNCTION ws_internal.add_transition(workflow bigint, parent text, child text, condition jsonpath,

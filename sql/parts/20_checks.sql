@@ -51,6 +51,39 @@ BEGIN
     RETURN QUERY
     SELECT format('node "%s" has correlate but no message: correlate says which message key its task waits for', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.correlate IS NOT NULL AND n.message IS NULL ORDER BY n.id;
+    -- call activities: the calling task waits for its child, started when the node is
+    -- activated; its result is the child's
+    RETURN QUERY
+    SELECT format('node "%s" has both a call and an action: a call activity runs a child process, not an action', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL AND n.action IS NOT NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has both a call and a message: a call activity''s task waits for its child process, not for a message', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL AND n.message IS NOT NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has a call and %s: a call starts its child process when the node is activated, its task never waits for a time or a person',
+                  n.name, concat_ws(' and ', CASE WHEN n.wait IS NOT NULL THEN 'wait' END,
+                                    CASE WHEN n.wait_until IS NOT NULL THEN 'wait_until' END,
+                                    CASE WHEN n.due IS NOT NULL THEN 'due' END))
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL
+       AND (n.wait IS NOT NULL OR n.wait_until IS NOT NULL OR n.due IS NOT NULL) ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" calls workflow "%s", which does not exist', n.name, n.call)
+      FROM ws.node n WHERE n.workflow = w.id AND n.call IS NOT NULL
+       AND NOT EXISTS (SELECT FROM ws.workflow c WHERE c.name = n.call) ORDER BY n.id;
+    -- multi-instance: item and sequential say how foreach's instances run; as, where a
+    -- call's or a multi-instance node's result goes
+    RETURN QUERY
+    SELECT format('node "%s" has item "index", which clashes with the position each instance gets under index', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.item = 'index' ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has item but no foreach: item names the param each instance of a multi-instance node gets its element under', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.item IS NOT NULL AND n.foreach IS NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" is sequential but has no foreach: sequential runs the instances of a multi-instance node one at a time', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n.sequential AND n.foreach IS NULL ORDER BY n.id;
+    RETURN QUERY
+    SELECT format('node "%s" has as but neither call nor foreach: as names the variable that takes a call''s or a multi-instance node''s result', n.name)
+      FROM ws.node n WHERE n.workflow = w.id AND n."as" IS NOT NULL AND n.call IS NULL AND n.foreach IS NULL ORDER BY n.id;
     RETURN QUERY
     SELECT format('end node "%s" has outgoing transitions, which are never followed', n.name)
       FROM ws.node n WHERE n.workflow = w.id AND n.is_end
@@ -61,11 +94,11 @@ BEGIN
       FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
      WHERE t.workflow = w.id AND t."on" = 'deadline' AND a.deadline IS NULL ORDER BY t.id;
     RETURN QUERY
-    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role or message): its task never waits, fails or runs late',
+    SELECT format('transition "%s" -> "%s" is on %s, but node "%s" is a routing node (no action, role, message or call): its task never waits, fails or runs late',
                   a.name, b.name, t."on", a.name)
       FROM ws.transition t JOIN ws.node a ON a.id = t.parent JOIN ws.node b ON b.id = t.child
      WHERE t.workflow = w.id AND t."on" <> 'success'
-       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL ORDER BY t.id;
+       AND a.action IS NULL AND a.role IS NULL AND a.message IS NULL AND a.call IS NULL ORDER BY t.id;
     -- An AND join (not a start node) waits for a token on each incoming transition. A
     -- parent that runs only after the join has fired (every path from a start node to it
     -- passes through the join, as a loop back into the join does) can never deliver the
@@ -207,6 +240,17 @@ BEGIN
      WHERE t.workflow = workflow AND t."on" <> 'success' AND j."join" = 'and'
        AND (SELECT count(*) FROM ws.transition x WHERE x.child = j.id) >= 2
      ORDER BY t.id;
+    -- A call starts the newest version of its workflow; without an end node the child
+    -- never completes (ws.validate lists a call of a workflow that does not exist).
+    RETURN QUERY
+    SELECT format('node "%s" calls workflow "%s", whose newest version (%s) has no end node: its child processes never complete, so the calling task waits for ever',
+                  n.name, n.call, c.version)
+      FROM ws.node n
+      JOIN LATERAL (SELECT x.id, x.version FROM ws.workflow x WHERE x.name = n.call
+                     ORDER BY x.version DESC LIMIT 1) c ON true
+     WHERE n.workflow = workflow AND n.call IS NOT NULL
+       AND NOT EXISTS (SELECT FROM ws.node e WHERE e.workflow = c.id AND e.is_end)
+     ORDER BY n.id;
 END $$;
 COMMENT ON FUNCTION ws_internal.lint(bigint) IS 'ws.lint''s implementation';
 

@@ -40,7 +40,7 @@ BEGIN
         i := i + 1;
         PERFORM ws_internal.keys(n, ARRAY['name', 'action', 'role', 'start', 'end', 'join', 'split', 'params',
                                           'wait', 'wait_until', 'retries', 'due', 'message', 'correlate',
-                                          'deadline'],
+                                          'deadline', 'call', 'foreach', 'item', 'sequential', 'as'],
                                     format('node %s', i));
         IF jsonb_typeof(n->'name') IS DISTINCT FROM 'string' THEN
             RAISE EXCEPTION 'node % needs a "name" string', i
@@ -62,7 +62,12 @@ BEGIN
                     ws_internal.text_value(n->'message', 'message of ' || what),
                     ws_internal.text_value(n->'correlate', 'correlate of ' || what),
                     ws_internal.interval_value(ws_internal.text_value(n->'deadline', 'deadline of ' || what),
-                                               'deadline of ' || what));
+                                               'deadline of ' || what),
+                    ws_internal.text_value(n->'call', 'call of ' || what),
+                    ws_internal.text_value(n->'foreach', 'foreach of ' || what),
+                    ws_internal.text_value(n->'item', 'item of ' || what),
+                    ws_internal.boolean_value(n->'sequential', 'sequential of ' || what),
+                    ws_internal.text_value(n->'as', 'as of ' || what));
     END LOOP;
     i := 0;
     FOR t IN SELECT value FROM jsonb_array_elements(coalesce(doc->'transitions', '[]')) LOOP

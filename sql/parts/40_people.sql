@@ -70,7 +70,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
        count(t.id) FILTER (WHERE t.state = 'running') AS running,
        count(t.id) FILTER (WHERE t.state = 'succeeded') AS succeeded,
        string_agg(DISTINCT n.name, ', ') FILTER (WHERE t.state IN ('waiting', 'pending', 'ready', 'running')) AS at,
-       p.error
+       p.error,
+       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
@@ -94,4 +95,5 @@ COMMENT ON COLUMN ws.process_overview.running IS 'Tasks claimed by workers';
 COMMENT ON COLUMN ws.process_overview.succeeded IS 'Tasks that succeeded';
 COMMENT ON COLUMN ws.process_overview."at" IS 'The nodes of its active tasks';
 COMMENT ON COLUMN ws.process_overview.error IS 'Why it failed';
+COMMENT ON COLUMN ws.process_overview.parent IS 'A child process: the process whose call activity started it; NULL: a top-level process';
 

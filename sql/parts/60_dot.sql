@@ -41,13 +41,18 @@ COMMENT ON FUNCTION ws_internal.dot_label(text) IS 'A DOT string that Graphviz d
 -- The picture of a workflow, and of a process of it when process is given.
 -- Workflow attributes first (what ws.define_dot reads back), then drawing attributes
 -- (what ws.define_dot ignores):
---   start node: oval with a bold line; end node: double oval; a routing node (no action,
---   no role) in between: a diamond, the gateway of BPMN; other nodes: rounded boxes.
+--   start node: oval with a bold line; end node: double oval; a message wait: a note; a
+--   call activity: a rounded box with a double border, its label naming the workflow it
+--   calls; a routing node (no action, no role) in between: a diamond, the gateway of BPMN;
+--   other nodes: rounded boxes. A multi-instance node has a label line starting with |||
+--   (BPMN's marker), naming its item and array, and (sequential) when it is.
 --   Gates: a second label line names the join when it has two or more incoming
 --   transitions or is not AND, and the split when it has two or more outgoing ones or is
 --   not AND. Edges are labelled with their condition, prefixed by #priority when not 0.
 --   Process: each node is filled with the colour of the state of its latest task and the
---   state is written under the name, with the number of runs when there were several;
+--   state is written under the name, with the number of runs when there were several,
+--   and a call's child processes by id (the first five); a child process's title names
+--   its parent;
 --   transitions holding tokens are drawn bold blue with the count.
 CREATE FUNCTION ws_internal.dot(workflow bigint, process bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -57,13 +62,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         SELECT n.*,
                (SELECT count(*) FROM ws.transition t WHERE t.child = n.id) AS ins,
                (SELECT count(*) FROM ws.transition t WHERE t.parent = n.id) AS outs,
-               k.state, k.runs
+               k.state, k.runs, coalesce(c.children, 0) AS children, c.child_ids,
+               -- foreach drawn without the quotes of plain keys, as conditions are
+               regexp_replace(n.foreach::text, '\."([A-Za-z_][A-Za-z0-9_]*)"', '.\1', 'g') AS items
           FROM ws.node n
           LEFT JOIN LATERAL (
               SELECT (SELECT x.state FROM ws.task x WHERE x.process = dot.process AND x.node = n.id
                        ORDER BY x.id DESC LIMIT 1) AS state,
                      (SELECT count(*) FROM ws.task x WHERE x.process = dot.process AND x.node = n.id) AS runs
           ) k ON true
+          -- a call's child processes: how many, and the first five ids
+          LEFT JOIN LATERAL (
+              SELECT count(*) AS children, (array_agg(cp.id ORDER BY cp.id))[1:5] AS child_ids
+                FROM ws.task x JOIN ws.process cp ON cp.parent_task = x.id
+               WHERE n.call IS NOT NULL AND x.process = dot.process AND x.node = n.id
+          ) c ON true
          WHERE n.workflow = dot.workflow),
     node_lines AS (
         SELECT n.id, format('  %s [%s];', ws_internal.dot_quote(n.name), concat_ws(', ',
@@ -81,22 +94,40 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    CASE WHEN n.message IS NOT NULL THEN 'message=' || ws_internal.dot_quote(n.message) END,
                    CASE WHEN n.correlate IS NOT NULL THEN 'correlate=' || ws_internal.dot_quote(n.correlate::text) END,
                    CASE WHEN n.deadline IS NOT NULL THEN 'deadline=' || ws_internal.dot_quote(n.deadline::text) END,
+                   CASE WHEN n.call IS NOT NULL THEN 'call=' || ws_internal.dot_quote(n.call) END,
+                   CASE WHEN n.foreach IS NOT NULL THEN 'foreach=' || ws_internal.dot_quote(n.foreach::text) END,
+                   CASE WHEN n.item IS NOT NULL THEN 'item=' || ws_internal.dot_quote(n.item) END,
+                   CASE WHEN n.sequential THEN 'sequential=true' END,
+                   CASE WHEN n."as" IS NOT NULL THEN 'as=' || ws_internal.dot_quote(n."as") END,
                    CASE WHEN n.is_start AND n.is_end THEN 'shape=oval, penwidth=2, peripheries=2'
                         WHEN n.is_start THEN 'shape=oval, penwidth=2'
                         WHEN n.is_end THEN 'shape=oval, peripheries=2'
                         WHEN n.message IS NOT NULL THEN 'shape=note'
+                        WHEN n.call IS NOT NULL THEN 'peripheries=2'
                         WHEN n.action IS NULL AND n.role IS NULL THEN 'shape=diamond' END,
                    'label=' || ws_internal.dot_label(concat_ws(E'\n', n.name,
                        '✉ ' || n.message,
+                       'calls ' || n.call,
+                       CASE WHEN n.foreach IS NOT NULL
+                            THEN format('||| %s in %s%s', coalesce(n.item, 'item'),
+                                        n.items,
+                                        CASE WHEN n.sequential THEN ' (sequential)' ELSE '' END) END,
                        'deadline ' || n.deadline::text,
                        nullif(concat_ws(', ',
                            CASE WHEN n.ins > 1 OR n."join" <> 'and' THEN upper(n."join"::text) || ' join' END,
                            CASE WHEN n.outs > 1 OR n.split <> 'and' THEN upper(n.split::text) || ' split' END), ''),
                        CASE WHEN dot.process IS NOT NULL AND n.state IS NOT NULL
-                            THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END)),
-                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL OR n.message IS NOT NULL
+                            THEN n.state || CASE WHEN n.runs > 1 THEN format(' (%s runs)', n.runs) ELSE '' END END,
+                       CASE WHEN n.children > 0
+                            THEN format('child process%s %s%s', CASE WHEN n.children > 1 THEN 'es' ELSE '' END,
+                                        array_to_string(n.child_ids, ', '),
+                                        CASE WHEN n.children > 5 THEN format(' and %s more', n.children - 5) ELSE '' END) END)),
+                   CASE WHEN n.action IS NOT NULL OR n.role IS NOT NULL OR n.message IS NOT NULL OR n.call IS NOT NULL
+                             OR n.foreach IS NOT NULL
                         THEN 'tooltip=' || ws_internal.dot_label(concat_ws(', ', 'action: ' || n.action, 'role: ' || n.role,
-                                                                          'message: ' || n.message)) END,
+                                                                          'message: ' || n.message, 'calls: ' || n.call,
+                                                                          'for each: ' || n.items,
+                                                                          'as: ' || n."as")) END,
                    CASE WHEN dot.process IS NOT NULL THEN 'fillcolor=' || CASE n.state
                         WHEN 'waiting' THEN 'khaki' WHEN 'pending' THEN 'gold' WHEN 'ready' THEN 'lightyellow'
                         WHEN 'running' THEN 'lightblue' WHEN 'succeeded' THEN 'palegreen'
@@ -129,7 +160,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
+                   || coalesce((SELECT format(', process %s: %s', p.id, p.state)
+                                           || coalesce(', called by process '
+                                                       || (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task), '')
+                                  FROM p), '')) || ';',
                '  labelloc=t; fontname="Helvetica";',
                '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
                '  edge [fontname="Helvetica", fontsize=10];',

@@ -36,6 +36,11 @@ BEGIN
                    || CASE WHEN n.correlate IS NOT NULL THEN jsonb_build_object('correlate', n.correlate::text)
                            ELSE '{}' END
                    || CASE WHEN n.deadline IS NOT NULL THEN jsonb_build_object('deadline', n.deadline::text) ELSE '{}' END
+                   || CASE WHEN n.call IS NOT NULL THEN jsonb_build_object('call', n.call) ELSE '{}' END
+                   || CASE WHEN n.foreach IS NOT NULL THEN jsonb_build_object('foreach', n.foreach::text) ELSE '{}' END
+                   || CASE WHEN n.item IS NOT NULL THEN jsonb_build_object('item', n.item) ELSE '{}' END
+                   || CASE WHEN n.sequential THEN '{"sequential": true}'::jsonb ELSE '{}' END
+                   || CASE WHEN n."as" IS NOT NULL THEN jsonb_build_object('as', n."as") ELSE '{}' END
                    ORDER BY n.id)
                  FROM ws.node n WHERE n.workflow = w.id), '[]'))
         || jsonb_build_object('transitions', coalesce((

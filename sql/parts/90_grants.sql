@@ -41,7 +41,7 @@ BEGIN
     PERFORM ws_internal.grant_user(role);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ws TO %I', role);
     EXECUTE format('GRANT EXECUTE ON FUNCTION ws.create_workflow(text, jsonb, text), '
-                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval), '
+                   'ws.add_node(bigint, text, text, name, boolean, boolean, ws.gate, ws.gate, jsonb, interval, text, integer, interval, text, text, interval, text, text, text, boolean, text), '
                    'ws.add_transition(bigint, text, text, jsonpath, integer, text), ws.define(jsonb), '
                    'ws.register_action(text, jsonb, text), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '

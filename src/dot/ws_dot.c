@@ -49,7 +49,8 @@ PG_MODULE_MAGIC;
 /* Workflow attributes, by the kind of object that carries them */
 static const char *const graph_keys[] = {"name", "description", "params"};
 static const char *const node_keys[] = {"action", "role", "start", "end", "join", "split",
-	"params", "wait", "wait_until", "retries", "due", "message", "correlate", "deadline"};
+	"params", "wait", "wait_until", "retries", "due", "message", "correlate", "deadline", "call",
+	"foreach", "item", "sequential", "as"};
 static const char *const edge_keys[] = {"condition", "priority", "on"};
 
 #define NGRAPH_KEYS lengthof(graph_keys)
@@ -243,7 +244,7 @@ DotCheckKeys(Agraph_t *g, int kind, const char *what, const char *const *ours, i
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown %s attribute \"%s\" in DOT input", what, sym->name),
 				 who ? errdetail("%s", who) : 0,
-				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due, message, correlate, deadline. Edge attributes: condition, priority, on. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
+				 errhint("Graph attributes: name, description, params. Node attributes: action, role, start, end, join, split, params, wait, wait_until, retries, due, message, correlate, deadline, call, foreach, item, sequential, as. Edge attributes: condition, priority, on. Graphviz's drawing attributes (label, shape, color, style...) are ignored.")));
 	}
 }
 
@@ -542,7 +543,8 @@ DotDocument(DotGraph *dg)
 
 			if (v == NULL)
 				continue;
-			if (strcmp(key, "start") == 0 || strcmp(key, "end") == 0)
+			if (strcmp(key, "start") == 0 || strcmp(key, "end") == 0 ||
+				strcmp(key, "sequential") == 0)
 			{
 				if (!parse_bool(v, &b))
 					DotBadValue(key, v, owner, "true or false");
@@ -569,6 +571,8 @@ DotDocument(DotGraph *dg)
 					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.deadline");
 				else if (strcmp(key, "correlate") == 0)
 					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.order");
+				else if (strcmp(key, "foreach") == 0)
+					DotCheckInput(JSONPATHOID, v, key, owner, "a jsonpath such as $.papers");
 				JsonKey(&buf, key);
 				escape_json(&buf, v);
 			}

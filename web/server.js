@@ -67,7 +67,7 @@ function parseDsn(s) {
 }
 
 // ---- the authenticator's pool: PostGraphile's requests, and the two checks of a login
-const pool = new pg.Pool({ ...dsnConfig, max: 10 });
+const pool = new pg.Pool({ ...dsnConfig, max: 10, application_name: "ws-web" });
 pool.on("error", (e) => console.error("ws web: pool:", e.message));
 
 // ---- sessions: a random id in a signed cookie; the role lives only on the server
@@ -196,7 +196,7 @@ function announce() {
     }, 150);
 }
 async function listen() {
-    const c = new pg.Client(dsnConfig);
+    const c = new pg.Client({ ...dsnConfig, application_name: "ws-web listen" });
     c.on("notification", announce);
     c.on("error", () => {});
     c.on("end", () => setTimeout(() => listen().catch(retryListen), 1000));

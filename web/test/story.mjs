@@ -291,6 +291,12 @@ try {
     await boss.locator("#picture svg").waitFor();
     const fills = () => boss.locator("#picture svg g.node").evaluateAll((gs) => gs.map((g) => g.querySelector("path, polygon, ellipse")?.getAttribute("fill")));
     const before = await fills();
+    // the servers' LISTEN connections drop; they connect again within a second or two
+    const listening = `FROM pg_stat_activity WHERE application_name = 'ws-web listen' AND datname = current_database()`;
+    const killed = sql(`SELECT count(pg_terminate_backend(pid)) ${listening}`);
+    ok(killed === "2", "the two servers' LISTEN connections are terminated", killed);
+    ok(await until(() => sql(`SELECT count(*) ${listening} AND query LIKE 'LISTEN%'`) === "2", 5000),
+       "the servers connect again and listen");
     const navs2 = [];
     boss.on("framenavigated", () => navs2.push(1));
     const worker = spawn(env.WS_WEB_WORKER, ["--action", "conferencer.tasks.mailing", "--action", "conferencer.tasks.search",
@@ -300,7 +306,7 @@ try {
         ok(await until(() => sql(`SELECT count(*) FROM ws.task WHERE process = ${conf} AND state = 'succeeded'`) === "2", 15000),
            "ws-worker completes the conference's first two tasks");
         ok(await until(async () => (await fills()).filter((f) => f === "palegreen" || f === "#98fb98").length >= 2, 3000) && navs2.length === 0,
-           `the admin's picture turns their nodes green without a reload (fills before: ${before.join(",")}; after: ${(await fills()).join(",")})`);
+           `the admin's picture turns their nodes green without a reload, after the dropped connection (fills before: ${before.join(",")}; after: ${(await fills()).join(",")})`);
     } finally {
         worker.kill("SIGTERM");
     }

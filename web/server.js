@@ -10,7 +10,8 @@
 //   GET  /events  Server-Sent Events: "change" within a second of any ws event
 //                 (LISTEN ws_web, ws_process, ws_ready), so pages refetch without reload
 // and the static browser UI in public/. Usage: node server.js --dsn URL [--listen HOST:PORT]
-// [--session-seconds N]; the DSN is the authenticator's.
+// [--session-seconds N] [--secure-cookie 1] [--export-schema FILE]; the DSN is the
+// authenticator's; each option can also be given as WS_WEB_<NAME> in the environment.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { randomBytes, createHmac, timingSafeEqual } from "node:crypto";

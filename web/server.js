@@ -10,8 +10,8 @@
 //   GET  /events  Server-Sent Events: "change" within a second of any ws event
 //                 (LISTEN ws_web, ws_process, ws_ready), so pages refetch without reload
 // and the static browser UI in public/. Usage: node server.js --dsn URL [--listen HOST:PORT]
-// [--session-seconds N] [--secure-cookie 1] [--export-schema FILE]; the DSN is the
-// authenticator's; each option can also be given as WS_WEB_<NAME> in the environment.
+// [--session-seconds N] [--secure-cookie 1] [--hosts HOST:PORT,...] [--export-schema FILE];
+// the DSN is the authenticator's; each option can also be WS_WEB_<NAME> in the environment.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { randomBytes, createHmac, timingSafeEqual } from "node:crypto";
@@ -253,9 +253,20 @@ function sameOrigin(req) {
 }
 const isJson = (req) => /^application\/json\b/i.test(req.headers["content-type"] ?? "");
 
+// The names this server answers to: its listen address, localhost for a loopback one, and
+// those of --hosts (comma-separated host:port, for a proxy in front). Another Host header is
+// a page of another site that had its name resolve to this address (DNS rebinding): refused.
+const hosts = new Set([`${listenHost}:${listenPort}`, ...String(option("hosts", "")).split(",").filter(Boolean)]);
+if (["127.0.0.1", "::1", "localhost"].includes(listenHost)) {
+    for (const h of ["127.0.0.1", "localhost", "[::1]"]) hosts.add(`${h}:${listenPort}`);
+}
+
 async function handle(req, res) {
     const url = new URL(req.url, "http://x");
     const path = url.pathname;
+    if (!hosts.has(String(req.headers.host ?? "").toLowerCase())) {
+        return send(res, 421, { error: "this server does not answer to that host name" });
+    }
     if (req.method === "POST" && (!sameOrigin(req) || !isJson(req))) {
         return send(res, 403, { error: "refused: cross-origin request or not JSON" });
     }

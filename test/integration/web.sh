@@ -120,6 +120,9 @@ done
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")
 [ "$code" = 200 ]
 ok $? "the server answers (HTTP $code)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: evil.example:$PORT" "http://127.0.0.1:$PORT/me")
+[ "$code" = 421 ]
+ok $? "a request for another host name (DNS rebinding) is refused (HTTP $code)"
 
 # the story, in chromium; it prints TAP lines ("ok - ..."/"not ok - ...") and the timings
 export WS_WEB_URL="http://127.0.0.1:$PORT" WS_WEB_URL2="http://127.0.0.1:$PORT2" WS_WEB_OUT="$T"

@@ -234,7 +234,10 @@ WsQueryProblems(int64 workflow)
 /*
  * The member of role who can log in with the fewest open assigned tasks, ties by name,
  * never skip (NULL: nobody to skip); NULL when there is none (the partial index
- * task_assigned on ws.task (assignee) for the counts)
+ * task_assigned on ws.task (assignee) for the counts). Members are followed only through
+ * roles that inherit: a NOINHERIT role (an authenticator that may SET ROLE to the users,
+ * as PostgREST and ws's web interface use one) holds no rights of the roles it is
+ * granted, so it never acts on a task as itself and is never its assignee.
  */
 char *
 WsQueryLeastLoaded(const char *role, const char *skip)
@@ -245,7 +248,8 @@ WsQueryLeastLoaded(const char *role, const char *skip)
 	if (WsRun(&plan_least_loaded,
 			  "WITH RECURSIVE m(oid) AS ("
 			  "   SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1"
-			  "   UNION SELECT a.member FROM pg_catalog.pg_auth_members a JOIN m ON a.roleid = m.oid) "
+			  "   UNION SELECT a.member FROM pg_catalog.pg_auth_members a JOIN m ON a.roleid = m.oid"
+			  "          JOIN pg_catalog.pg_roles i ON i.oid = a.member WHERE i.rolinherit) "
 			  "SELECT r.rolname::text FROM m JOIN pg_catalog.pg_roles r ON r.oid = m.oid "
 			  " WHERE r.rolcanlogin AND r.rolname::text <> $2 "
 			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "

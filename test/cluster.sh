@@ -24,7 +24,8 @@ ws_pg_copy() {
 }
 
 # ws_probes: one line a dependency, "package file": the Debian package and one file of it
-# that the build, the demo, the tests or the bench use. ws_deps installs every package whose
+# that the build, the demo, the tests or the bench use (chromium: the web interface's
+# browser test; Node and the npm packages are web/install.sh's). ws_deps installs every package whose
 # file is missing; test/integration/deps.sh checks with dpkg -S that each file belongs to
 # the package named beside it, so a probe that looks at the wrong file fails the suite.
 ws_probes() {
@@ -55,6 +56,7 @@ perl-modules-5.36 /usr/share/perl/5.36/JSON/PP.pm
 procps /usr/bin/pgrep
 iproute2 /usr/bin/ss
 util-linux /usr/sbin/runuser
+chromium /usr/bin/chromium
 EOF
 }
 

@@ -2,7 +2,7 @@
 -- ws.process_dot), and who does a human task (ws.take, ws.release, ws.assign, the
 -- assignee rule, due). Runs in one transaction that is rolled back, roles included.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 CREATE ROLE tp_admin LOGIN;
 CREATE ROLE tp_clerks NOLOGIN;
@@ -11,6 +11,8 @@ CREATE ROLE tp_bob LOGIN IN ROLE tp_clerks;
 CREATE ROLE tp_carla LOGIN IN ROLE tp_clerks;
 CREATE ROLE tp_dan LOGIN;                       -- a ws user outside the clerks
 CREATE ROLE tp_boss NOLOGIN IN ROLE tp_clerks;  -- an admin who is a clerk (never assigned: NOLOGIN)
+-- an authenticator that may SET ROLE to ane (NOINHERIT: no rights of hers), first by name
+CREATE ROLE tp_aaa_gate LOGIN NOINHERIT IN ROLE tp_ane;
 SELECT ws.grant_admin('tp_admin');
 SELECT ws.grant_admin('tp_boss');
 SELECT ws.grant_user('tp_clerks');
@@ -188,5 +190,7 @@ SELECT ws.tick();
 SELECT is((SELECT state || ' ' || coalesce(due_at::text, 'no due') FROM ws.task WHERE process = :p_later), 'pending no due',
           'after its timer a pending task of a node without due has no due time');
 
+SELECT is((SELECT count(*)::int FROM ws.task WHERE assignee = 'tp_aaa_gate'), 0,
+          'a NOINHERIT role granted a member (an authenticator) is never assigned a task');
 SELECT * FROM finish();
 ROLLBACK;

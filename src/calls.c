@@ -57,6 +57,7 @@
 #include "errors.h"
 #include "flush.h"
 #include "forms.h"
+#include "keys.h"
 #include "messages.h"
 #include "people.h"
 #include "queries.h"
@@ -459,9 +460,9 @@ WsStartVersion(WsStore *store, int64 wf, Datum *name, int64 *version)
 	return g;
 }
 
-/* Insert the row of a new process of workflow wf with params; returns its id. */
+/* Insert the row of a new process of workflow wf with params and key; returns its id. */
 static int64
-WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
+WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, text *key)
 {
 	int64		process = WsStoreNextId(WS_PROCESS);
 
@@ -475,6 +476,8 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
 	WsStoreSet(store, WS_PROCESS, "started_at", TIMESTAMPTZOID,
 			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 	WsStoreSet(store, WS_PROCESS, "started_by", NAMEOID, WsNameDatum(who->actor), false);
+	if (key != NULL)
+		WsStoreSet(store, WS_PROCESS, "key", TEXTOID, PointerGetDatum(key), false);
 	WsStoreInsert(store, WS_PROCESS);
 	return process;
 }
@@ -482,18 +485,25 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params)
 /*
  * Start a process of workflow version wf, or (name not NULL) of the newest version named
  * *name: its row, then every start node activated in ascending node id, as one step. A
- * process that has failed already by the end of the step raises a WARNING.
+ * process that has failed already by the end of the step raises a WARNING. With a key
+ * that a process of the workflow's name carries already, that process, and nothing
+ * starts (keys.c).
  */
 static int64
-WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
+WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params, text *key)
 {
 	WsStore    *store = WsStoreBegin(who);
 	WsStep		st;
 	int64		process;
 	int			i;
+	WsGraph    *g = WsStartVersion(store, wf, name, &wf);
 
-	WsStartVersion(store, wf, name, &wf);
-	process = WsInsertProcess(store, who, wf, params);
+	if (key != NULL && (process = WsKeyProcess(g->name, key)) != 0)
+	{
+		WsStoreEnd(store);
+		return process;
+	}
+	process = WsInsertProcess(store, who, wf, params, key);
 	WsStoreEnd(store);
 
 	/* the row just inserted holds what the step starts from: no write unless it changes */
@@ -515,30 +525,32 @@ WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params)
 
 PG_FUNCTION_INFO_V1(ws_start);
 
-/* ws.start(workflow bigint, params): a new process of that workflow version. */
+/* ws.start(workflow bigint, params, key): a new process of that workflow version. */
 Datum
 ws_start(PG_FUNCTION_ARGS)
 {
 	int64		wf = WsArgId(fcinfo, 0, "workflow");
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	text	   *key = WsKeyArg(fcinfo, 2);
 	WsCaller	who;
 	int64		process;
 
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb(), key);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }
 
 PG_FUNCTION_INFO_V1(ws_start_by_name);
 
-/* ws.start(workflow text, params): a new process of the newest version of that name. */
+/* ws.start(workflow text, params, key): a new process of the newest version of that name. */
 Datum
 ws_start_by_name(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	Datum		name = PG_GETARG_DATUM(0);
+	text	   *key = WsKeyArg(fcinfo, 2);
 	WsCaller	who;
 	int64		process;
 
@@ -546,7 +558,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 		WsErrNull("workflow name");
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb());
+	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb(), key);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }

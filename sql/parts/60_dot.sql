@@ -129,7 +129,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state) FROM p), '')) || ';',
+                   || coalesce((SELECT format(', process %s%s: %s', p.id, ' (key ' || p.key || ')', p.state) FROM p), '')) || ';',
                '  labelloc=t; fontname="Helvetica";',
                '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
                '  edge [fontname="Helvetica", fontsize=10];',

@@ -1550,24 +1550,37 @@ COMMENT ON FUNCTION ws.purge(interval, integer) IS
 
 -- No SET search_path here: a procedure with a SET clause cannot COMMIT. It is not
 -- SECURITY DEFINER (it runs as whoever calls or schedules it) and qualifies what it calls.
-CREATE PROCEDURE ws.run_purge(older_than interval, batch integer DEFAULT 10000)
+-- Deleting is work the server's cores and WAL share with the steps running meanwhile: after
+-- each batch it rests throttle times as long as the batch took (3: it works a quarter of
+-- the time), so a purge of millions leaves the engine most of the machine (bench/, row p).
+CREATE PROCEDURE ws.run_purge(older_than interval, batch integer DEFAULT 10000, throttle numeric DEFAULT 3)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
 DECLARE
     n bigint;
+    t timestamptz;
 BEGIN
+    IF throttle IS NULL OR throttle < 0 THEN
+        RAISE EXCEPTION 'throttle must be zero or more, not %', coalesce(throttle::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'After each batch ws.run_purge rests throttle times as long as the batch took; 0 purges without a pause.';
+    END IF;
     -- a hot standby purges nothing: the primary's purge reaches it
     IF pg_catalog.pg_is_in_recovery() THEN
         RETURN;
     END IF;
     LOOP
+        t := pg_catalog.clock_timestamp();
         n := ws.purge(older_than, batch);   -- checks its arguments before it deletes
         COMMIT;
         EXIT WHEN n < batch;
+        IF throttle > 0 THEN
+            PERFORM pg_catalog.pg_sleep(throttle * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t));
+        END IF;
     END LOOP;
 END $$;
-COMMENT ON PROCEDURE ws.run_purge(interval, integer) IS
-    'Calls ws.purge(older_than, batch) until nothing is left to purge, committing after each batch; what the pg_cron job of ws.schedule_purge runs';
+COMMENT ON PROCEDURE ws.run_purge(interval, integer, numeric) IS
+    'Calls ws.purge(older_than, batch) until nothing is left to purge, committing after each batch and resting throttle times as long as the batch took; what the pg_cron job of ws.schedule_purge runs';
 
 -- Like ws.schedule_tick: not SECURITY DEFINER, the job runs as the role that schedules
 -- it; once ws is dropped the job removes itself (pg_cron in this database) or does nothing.
@@ -1782,7 +1795,7 @@ BEGIN
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), '
                    'ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer) TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 

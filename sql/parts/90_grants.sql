@@ -48,7 +48,7 @@ BEGIN
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), '
                    'ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer) TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 

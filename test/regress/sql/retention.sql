@@ -80,6 +80,7 @@ SELECT retention_attempt($$SELECT ws.purge('30 days', 0)$$);
 SELECT retention_attempt($$SELECT ws.purge('30 days', -5)$$);
 SELECT retention_attempt($$SELECT ws.purge('30 days', NULL)$$);
 SELECT retention_attempt($$CALL ws.run_purge('-1 day')$$);
+SELECT retention_attempt($$CALL ws.run_purge('1 day', 10, -1)$$);
 SELECT retention_rows() = :'before' AS nothing_changed;
 
 -- nothing ended more than 90 days ago
@@ -113,8 +114,8 @@ SELECT ws.purge('0') AS purged;
 SELECT id, state FROM ws.process ORDER BY id;
 SELECT ws.purge('0') AS purged;
 
--- the procedure the pg_cron job runs: batches of its size, each committed, until none is
--- left; here 5 cancelled orders in batches of 2
+-- the procedure the pg_cron job runs: batches of its size, each committed and followed by a
+-- rest, until none is left; here 5 cancelled orders in batches of 2
 SELECT count(ws.cancel(ws.start('shop order'))) AS cancelled FROM generate_series(1, 5);
 CALL ws.run_purge('0', 2);
 SELECT count(*) AS left_ended FROM ws.process WHERE state <> 'running';

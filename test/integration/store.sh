@@ -115,8 +115,8 @@ read -r h0 h1 total <<<"$counts"
 ok $? "ws.event partitioned by hash: the 90 events are in both partitions ($counts)"
 [ "$(q -c "SELECT count(DISTINCT tableoid) FROM ws.event GROUP BY process ORDER BY 1 DESC LIMIT 1")" = 1 ]
 ok $? "ws.event partitioned by hash: each process's events are in one partition"
-got=$(q -c "SELECT (SELECT succeeded_last_hour FROM ws.stats WHERE action = 'st.a') || ' ' || ws.purge('0')
-               || ' ' || (SELECT count(*) FROM ws.event) || ' ' || (SELECT count(*) FROM ws.process)")
+got=$(q -c "SELECT succeeded_last_hour FROM ws.stats WHERE action = 'st.a'" -c "SELECT ws.purge('0')" \
+          -c "SELECT count(*) FROM ws.event" -c "SELECT count(*) FROM ws.process" | tr '\n' ' ' | sed 's/ $//')
 [ "$got" = "10 10 0 0" ]
 ok $? "ws.event partitioned by hash: ws.stats reads it, ws.purge empties it (succeeded, purged, events, processes: $got)"
 

@@ -5,7 +5,7 @@ EXTVERSION = 0.4.0
 MODULE_big = ws
 OBJS = src/ws.o src/access.o src/store.o src/store_write.o src/queries.o src/graph.o src/forms.o src/states.o \
        src/step.o src/flush.o src/engine.o src/children.o src/actions.o src/people.o src/timers.o src/batch.o src/calls.o \
-       src/claim.o src/messages.o src/notifier.o src/errors.o
+       src/claim.o src/keys.o src/messages.o src/notifier.o src/errors.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # the install script of the first version (frozen), and the upgrade scripts from it on;
 # an older version installs through them (CREATE EXTENSION ws VERSION '0.2.0')
@@ -13,9 +13,9 @@ DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
        sql/ws--0.3.0--0.4.0.sql ws--0.1.0.control ws--0.2.0.control ws--0.3.0.control
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions
+REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats
 REGRESS_OPTS = --inputdir=test/regress --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 # WS_ASSERTS=1 (test/run builds so) compiles ws's Assert()s in, also for a server built

@@ -98,6 +98,31 @@ ALTER FUNCTION ws.claim(text[], text, integer, interval) RESET enable_seqscan RE
 ALTER FUNCTION ws.complete(bigint, jsonb, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
 ALTER FUNCTION ws.complete_batch(bigint[], jsonb[], integer[]) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
 ALTER FUNCTION ws.fail(bigint, text, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
+-- operating for years: business keys (ws.process.key), and the indexes that let ws.purge,
+-- ws.stats and ws.workflow_stats read only the recent and the active
+ALTER TABLE ws.process ADD COLUMN key text;
+CREATE INDEX process_key ON ws.process (key) WHERE key IS NOT NULL;
+CREATE INDEX process_ended ON ws.process (ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX process_open ON ws.process (workflow, state) WHERE state IN ('running', 'failed');
+CREATE INDEX task_pending ON ws.task (action) WHERE state = 'pending';
+CREATE INDEX event_at ON ws.event USING brin (at);
+-- ws.start takes a business key: its two-argument forms give way to three-argument ones
+-- (their grants are given again at the end, with the other functions')
+DROP FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb);
+CREATE FUNCTION ws.start(workflow bigint, params jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ws_start' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.start(bigint, jsonb, text) IS
+    'Starts a process of a workflow version: every start node at once. Returns the process id; with a business key that a process of the workflow''s name carries, that process''s id, and nothing starts';
+
+CREATE FUNCTION ws.start(workflow text, params jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ws_start_by_name' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws.start(text, jsonb, text) IS
+    'Starts a process of the newest version of the named workflow. Returns the process id; with a business key that a process of that name carries, that process''s id, and nothing starts';
+
+
+
 ALTER FUNCTION ws.heartbeat(bigint, interval, integer) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
 ALTER FUNCTION ws.progress(bigint, numeric) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
 ALTER FUNCTION ws.fill(bigint, jsonb) RESET enable_seqscan RESET jit RESET enable_bitmapscan;
@@ -158,6 +183,7 @@ COMMENT ON COLUMN ws.process.ended_at IS 'When it completed, failed or was cance
 COMMENT ON COLUMN ws.process.error IS 'Why it failed';
 COMMENT ON COLUMN ws.process.started_by IS 'The role that started it';
 COMMENT ON COLUMN ws.process.parent_task IS 'A child process: the calling task of its parent (a call activity); NULL: a top-level process';
+COMMENT ON COLUMN ws.process.key IS 'Its business key (ws.start''s key): unique per workflow name among the processes not purged; NULL: none';
 COMMENT ON COLUMN ws.process.root IS 'A child process: the top-level process of its tree, whose lock every step of the tree takes first; NULL: a top-level process';
 COMMENT ON COLUMN ws.task.id IS 'The task''s id';
 COMMENT ON COLUMN ws.task.process IS 'The process it belongs to';
@@ -1108,6 +1134,257 @@ CREATE FUNCTION ws.send(message text, key text DEFAULT NULL, payload jsonb DEFAU
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ws.send(text, text, jsonb, interval) IS
     'Every task now waiting for the message with that key succeeds with payload; returns how many. None reached and a ttl: the message is kept for the first task that starts waiting for it';
+
+------------------------------------------------------------------------------
+-- Operating ws for years: retention (ws.purge, ws.run_purge, ws.schedule_purge),
+-- business keys (ws.process_by_key; ws.start takes the key, src/keys.c), and monitoring
+-- (ws.stats, ws.workflow_stats; contrib/postgres_exporter.yml exposes them as metrics).
+------------------------------------------------------------------------------
+
+-- A batch: the oldest ended top-level processes, locked as a step locks them (a
+-- concurrent ws.retry of a failed one waits, or is waited for and then re-checked), then
+-- their trees (every process whose root is one of them: children are never locked without
+-- their root, which each step of a tree locks first), then the rows of all of them. Tasks
+-- take their rows in ws.ready with them (trigger task_gone); the tokens live in the
+-- process row. Processes another transaction holds are skipped, not waited for: the next
+-- call takes them.
+CREATE FUNCTION ws_internal.purge(older_than interval, batch integer) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    tops bigint[];
+    ids bigint[];
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be zero or more, not %', coalesce(older_than::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'ws.purge(''90 days'') deletes the processes that ended more than 90 days ago.';
+    END IF;
+    IF batch IS NULL OR batch <= 0 THEN
+        RAISE EXCEPTION 'batch must be more than zero, not %', coalesce(batch::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'ws.purge(''90 days'', 10000) deletes up to 10000 processes; call it until it returns 0.';
+    END IF;
+    SELECT array_agg(x.id) INTO tops FROM (
+        SELECT p.id FROM ws.process p
+         WHERE p.ended_at < now() - older_than
+           AND p.state IN ('completed', 'failed', 'cancelled')
+           AND p.root IS NULL AND p.parent_task IS NULL
+         ORDER BY p.ended_at
+         LIMIT batch
+           FOR UPDATE SKIP LOCKED) x;
+    IF tops IS NULL THEN
+        RETURN 0;
+    END IF;
+    ids := tops || ARRAY(SELECT c.id FROM ws.process c WHERE c.root = ANY (tops));
+    DELETE FROM ws.event e WHERE e.process = ANY (ids);
+    DELETE FROM ws.task t WHERE t.process = ANY (ids);
+    DELETE FROM ws.process p WHERE p.id = ANY (ids);
+    RETURN pg_catalog.cardinality(tops);
+END $$;
+COMMENT ON FUNCTION ws_internal.purge(interval, integer) IS 'ws.purge''s implementation';
+
+CREATE FUNCTION ws.purge(older_than interval, batch integer DEFAULT 10000) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.purge(interval, integer) IS
+    'Deletes up to batch top-level processes that ended (completed, failed, cancelled) before now() - older_than, with their child processes, tasks, events and tokens; returns how many. Call it until it returns 0; running processes and their children are never touched, and a purged process''s business key is free again';
+
+-- No SET search_path here: a procedure with a SET clause cannot COMMIT. It is not
+-- SECURITY DEFINER (it runs as whoever calls or schedules it) and qualifies what it calls.
+-- Deleting is work the server's cores and WAL share with the steps running meanwhile: after
+-- each batch it rests throttle times as long as the batch took (3: it works a quarter of
+-- the time), so a purge of millions leaves the engine most of the machine (bench/, row p).
+CREATE PROCEDURE ws.run_purge(older_than interval, batch integer DEFAULT 10000, throttle numeric DEFAULT 3)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+    n bigint;
+    t timestamptz;
+BEGIN
+    IF throttle IS NULL OR throttle < 0 THEN
+        RAISE EXCEPTION 'throttle must be zero or more, not %', coalesce(throttle::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'After each batch ws.run_purge rests throttle times as long as the batch took; 0 purges without a pause.';
+    END IF;
+    -- a hot standby purges nothing: the primary's purge reaches it
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
+    LOOP
+        t := pg_catalog.clock_timestamp();
+        n := ws.purge(older_than, batch);   -- checks its arguments before it deletes
+        COMMIT;
+        EXIT WHEN n < batch;
+        IF throttle > 0 THEN
+            PERFORM pg_catalog.pg_sleep(throttle * pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t));
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON PROCEDURE ws.run_purge(interval, integer, numeric) IS
+    'Calls ws.purge(older_than, batch) until nothing is left to purge, committing after each batch and resting throttle times as long as the batch took; what the pg_cron job of ws.schedule_purge runs';
+
+-- Like ws.schedule_tick: not SECURITY DEFINER, the job runs as the role that schedules
+-- it; once ws is dropped the job removes itself (pg_cron in this database) or does nothing.
+CREATE FUNCTION ws_internal.schedule_purge(older_than interval) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    cron_db text := coalesce(current_setting('cron.database_name', true), 'postgres');
+    preloaded boolean := current_setting('shared_preload_libraries') ~ '(^|[\s,])pg_cron($|[\s,])';
+    command text;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be zero or more, not %', coalesce(older_than::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'ws.schedule_purge(''90 days'') deletes every night the processes that ended more than 90 days ago.';
+    END IF;
+    command := 'DO $ws$ BEGIN '
+        || 'IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = ''ws'') THEN '
+        || format('CALL ws.run_purge(%L::interval); ', older_than)
+        || 'ELSIF pg_catalog.to_regclass(''cron.job'') IS NOT NULL THEN '
+        || 'PERFORM cron.unschedule(jobid) FROM cron.job WHERE jobname = ''ws-purge'' '
+        || 'AND database = pg_catalog.current_database(); '
+        || 'END IF; END $ws$';
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF preloaded AND cron_db <> current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+                USING ERRCODE = '55000',
+                      DETAIL = format('pg_cron runs jobs from database "%s" (cron.database_name) only.', cron_db),
+                      HINT = format('In database "%s", with pg_cron installed there, run: SELECT cron.schedule_in_database(%L, %L, %L, %L); (unschedule it there if you drop ws).',
+                                    cron_db, 'ws-purge-' || current_database(), '0 3 * * *', command,
+                                    current_database());
+        END IF;
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = CASE WHEN preloaded
+                              THEN 'pg_cron is preloaded: CREATE EXTENSION pg_cron here, then call ws.schedule_purge() again.'
+                              ELSE format('Add pg_cron to shared_preload_libraries, with cron.database_name = %L, restart, CREATE EXTENSION pg_cron, then call ws.schedule_purge() again. Without pg_cron, run CALL ws.run_purge(%L) from any scheduler once a day.',
+                                          current_database(), older_than) END;
+    END IF;
+    -- the same job name again replaces the job: one job, with the latest older_than
+    PERFORM cron.schedule('ws-purge', '0 3 * * *', command);
+END $$;
+COMMENT ON FUNCTION ws_internal.schedule_purge(interval) IS 'ws.schedule_purge''s implementation';
+
+CREATE FUNCTION ws.schedule_purge(older_than interval) RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.schedule_purge(interval) IS
+    'Schedules ws.run_purge(older_than) with pg_cron in this database, daily at 03:00 (pg_cron''s clock, GMT by default), job ws-purge; calling it again replaces the job; a clear error where pg_cron is absent';
+
+------------------------------------------------------------------------------
+-- Business keys
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ws_internal.process_by_key(workflow text, key text) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.id FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow
+     WHERE p.key = process_by_key.key AND w.name = process_by_key.workflow
+$$;
+COMMENT ON FUNCTION ws_internal.process_by_key(text, text) IS 'ws.process_by_key''s implementation';
+
+CREATE FUNCTION ws.process_by_key(workflow text, key text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ws.process_by_key(text, text) IS
+    'The process of the named workflow (any version) that carries that business key; NULL when none (never started, or purged)';
+
+------------------------------------------------------------------------------
+-- Monitoring. Both views read what is active, and of the history only its recent end:
+-- the active tasks through the partial indexes of their states, the claim queue
+-- ws.ready, the last hour's events through the BRIN index event_at, the last day's ended
+-- processes through process_ended, and the running and failed processes through
+-- process_open. Their cost follows the work in flight, not the size of the history.
+------------------------------------------------------------------------------
+
+CREATE VIEW ws.stats AS
+WITH actions AS (
+    SELECT a.name AS action FROM ws.action a
+    UNION SELECT n.action FROM ws.node n WHERE n.action IS NOT NULL
+    UNION SELECT NULL),
+ready AS (
+    SELECT r.action, count(*) AS n,
+           now() - min((SELECT e.at FROM ws.event e
+                         WHERE e.process = t.process AND e.task = t.id AND e.state = 'ready'
+                         ORDER BY e.id DESC LIMIT 1)) AS oldest
+      FROM ws.ready r JOIN ws.task t ON t.id = r.task
+     GROUP BY r.action),
+running AS (
+    SELECT t.action, count(*) AS n, count(*) FILTER (WHERE t.lease_until < now()) AS expired
+      FROM ws.task t WHERE t.state = 'running' GROUP BY t.action),
+pending AS (
+    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.state = 'pending' GROUP BY t.action),
+waiting AS (
+    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.state = 'waiting' GROUP BY t.action),
+ended AS (
+    SELECT t.action, count(*) FILTER (WHERE e.state = 'failed') AS failed,
+           count(*) FILTER (WHERE e.state = 'succeeded') AS succeeded
+      FROM ws.event e JOIN ws.task t ON t.id = e.task
+     WHERE e.at > now() - interval '1 hour' AND e.task IS NOT NULL AND e.state IN ('failed', 'succeeded')
+     GROUP BY t.action)
+SELECT a.action,
+       coalesce(r.n, 0) AS ready,
+       coalesce(u.n, 0) AS running,
+       coalesce(p.n, 0) AS pending,
+       coalesce(w.n, 0) AS waiting,
+       r.oldest AS oldest_ready_age,
+       coalesce(u.expired, 0) AS expired_leases,
+       coalesce(e.failed, 0) AS failed_last_hour,
+       coalesce(e.succeeded, 0) AS succeeded_last_hour
+  FROM actions a
+  LEFT JOIN ready r ON r.action IS NOT DISTINCT FROM a.action
+  LEFT JOIN running u ON u.action IS NOT DISTINCT FROM a.action
+  LEFT JOIN pending p ON p.action IS NOT DISTINCT FROM a.action
+  LEFT JOIN waiting w ON w.action IS NOT DISTINCT FROM a.action
+  LEFT JOIN ended e ON e.action IS NOT DISTINCT FROM a.action
+ ORDER BY a.action NULLS FIRST;
+COMMENT ON VIEW ws.stats IS
+    'The work queues at a glance, one row per action (registered or named by a node) and one with action NULL for tasks without an action (people''s tasks, routing); reads only active tasks and the last hour''s events';
+COMMENT ON COLUMN ws.stats.action IS 'The action; NULL: tasks without an action';
+COMMENT ON COLUMN ws.stats.ready IS 'Tasks ready for a worker to claim (ws.ready)';
+COMMENT ON COLUMN ws.stats.running IS 'Tasks claimed by workers (or calling a child process)';
+COMMENT ON COLUMN ws.stats.pending IS 'Tasks waiting for a person (a human task, or a required parameter to fill)';
+COMMENT ON COLUMN ws.stats.waiting IS 'Tasks waiting for a timer, a retry''s back-off or a message';
+COMMENT ON COLUMN ws.stats.oldest_ready_age IS 'How long the task that has been ready longest has been waiting for a worker; NULL: none ready';
+COMMENT ON COLUMN ws.stats.expired_leases IS 'Running tasks whose lease has ended (ws.tick makes them ready again)';
+COMMENT ON COLUMN ws.stats.failed_last_hour IS 'Task attempts that failed in the last hour (failed events)';
+COMMENT ON COLUMN ws.stats.succeeded_last_hour IS 'Tasks that succeeded in the last hour (succeeded events)';
+
+CREATE VIEW ws.workflow_stats AS
+WITH open AS (
+    SELECT p.workflow, count(*) FILTER (WHERE p.state = 'running') AS running,
+           count(*) FILTER (WHERE p.state = 'failed') AS failed
+      FROM ws.process p WHERE p.state IN ('running', 'failed') GROUP BY p.workflow),
+ended AS (
+    SELECT p.workflow,
+           count(*) FILTER (WHERE p.state = 'completed') AS completed,
+           count(*) FILTER (WHERE p.state = 'cancelled') AS cancelled,
+           count(*) FILTER (WHERE p.state = 'failed') AS failed,
+           avg(p.ended_at - p.started_at) FILTER (WHERE p.state = 'completed') AS mean,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY p.ended_at - p.started_at)
+               FILTER (WHERE p.state = 'completed') AS p95
+      FROM ws.process p WHERE p.ended_at > now() - interval '1 day' GROUP BY p.workflow)
+SELECT w.id AS workflow, w.name, w.version,
+       coalesce(o.running, 0) AS running,
+       coalesce(o.failed, 0) AS failed,
+       coalesce(e.completed, 0) AS completed_last_day,
+       coalesce(e.failed, 0) AS failed_last_day,
+       coalesce(e.cancelled, 0) AS cancelled_last_day,
+       e.mean AS mean_duration,
+       e.p95 AS p95_duration
+  FROM ws.workflow w
+  LEFT JOIN open o ON o.workflow = w.id
+  LEFT JOIN ended e ON e.workflow = w.id
+ ORDER BY w.name, w.version;
+COMMENT ON VIEW ws.workflow_stats IS
+    'Processes at a glance, one row per workflow version: running and failed ones now, those that ended in the last day, and how long the completed ones took; reads only open processes and the last day''s ended ones';
+COMMENT ON COLUMN ws.workflow_stats.workflow IS 'The workflow version''s id';
+COMMENT ON COLUMN ws.workflow_stats.name IS 'The workflow''s name';
+COMMENT ON COLUMN ws.workflow_stats.version IS 'The version';
+COMMENT ON COLUMN ws.workflow_stats.running IS 'Its processes running now';
+COMMENT ON COLUMN ws.workflow_stats.failed IS 'Its processes failed now, waiting for ws.retry or ws.cancel';
+COMMENT ON COLUMN ws.workflow_stats.completed_last_day IS 'Its processes that completed in the last 24 hours';
+COMMENT ON COLUMN ws.workflow_stats.failed_last_day IS 'Its processes that failed in the last 24 hours (and are still failed)';
+COMMENT ON COLUMN ws.workflow_stats.cancelled_last_day IS 'Its processes cancelled in the last 24 hours';
+COMMENT ON COLUMN ws.workflow_stats.mean_duration IS 'The mean duration (start to end) of the processes that completed in the last 24 hours; NULL: none';
+COMMENT ON COLUMN ws.workflow_stats.p95_duration IS 'The 95th percentile of that duration; NULL: none';
 -- my_tasks runs as its owner, so users need no grant on the tables; the filter uses
 -- current_user, the role of the reader (SET ROLE counts).
 CREATE OR REPLACE VIEW ws.my_tasks WITH (security_barrier) AS
@@ -1150,7 +1427,7 @@ COMMENT ON COLUMN ws.my_tasks.error IS 'What a pending task needs (missing or mi
 -- processes the current user started or acted in (an event of theirs), for users
 CREATE VIEW ws.my_processes WITH (security_barrier) AS
 SELECT p.id, p.workflow, w.name AS workflow_name, w.version, p.state, p.params, p.started_at, p.ended_at,
-       p.error, p.started_by
+       p.error, p.started_by, p.key
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
  WHERE p.started_by = current_user
@@ -1167,6 +1444,7 @@ COMMENT ON COLUMN ws.my_processes.started_at IS 'When it started';
 COMMENT ON COLUMN ws.my_processes.ended_at IS 'When it ended';
 COMMENT ON COLUMN ws.my_processes.error IS 'Why it failed';
 COMMENT ON COLUMN ws.my_processes.started_by IS 'The role that started it';
+COMMENT ON COLUMN ws.my_processes.key IS 'Its business key (ws.start''s key); NULL: none';
 
 CREATE OR REPLACE VIEW ws.process_overview WITH (security_barrier) AS
 SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.started_at, p.ended_at,
@@ -1177,7 +1455,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
        count(t.id) FILTER (WHERE t.state = 'succeeded') AS succeeded,
        string_agg(DISTINCT n.name, ', ') FILTER (WHERE t.state IN ('waiting', 'pending', 'ready', 'running')) AS at,
        p.error,
-       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent
+       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent,
+       p.key
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
@@ -1202,6 +1481,7 @@ COMMENT ON COLUMN ws.process_overview.succeeded IS 'Tasks that succeeded';
 COMMENT ON COLUMN ws.process_overview."at" IS 'The nodes of its active tasks';
 COMMENT ON COLUMN ws.process_overview.error IS 'Why it failed';
 COMMENT ON COLUMN ws.process_overview.parent IS 'A child process: the process whose call activity started it; NULL: a top-level process';
+COMMENT ON COLUMN ws.process_overview.key IS 'Its business key (ws.start''s key); NULL: none';
 
 
 CREATE OR REPLACE PROCEDURE ws.run_ticks(seconds numeric DEFAULT 58, every numeric DEFAULT 0.25)
@@ -1473,7 +1753,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state)
+                   || coalesce((SELECT format(', process %s%s: %s', p.id, ' (key ' || p.key || ')', p.state)
                                            || coalesce(', called by process '
                                                        || (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task), '')
                                   FROM p), '')) || ';',
@@ -1652,7 +1932,7 @@ BEGIN
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA ws TO %I', role);
     EXECUTE format('GRANT SELECT ON ws.my_tasks, ws.my_processes, ws.process_overview TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb), '
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb, text), ws.start(text, jsonb, text), ws.process_by_key(text, text), '
                    'ws.claim(text[], text, integer, interval), ws.complete(bigint, jsonb, integer), '
                    'ws.complete_batch(bigint[], jsonb[], integer[]), '
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
@@ -1677,8 +1957,9 @@ BEGIN
                    'ws.register_action(text, jsonb, text, regprocedure), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
-                   'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text) TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric) TO %I', role);
+                   'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), '
+                   'ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 

@@ -59,6 +59,7 @@
 #include "errors.h"
 #include "flush.h"
 #include "forms.h"
+#include "keys.h"
 #include "messages.h"
 #include "people.h"
 #include "queries.h"
@@ -493,11 +494,12 @@ WsStartVersion(WsStore *store, int64 wf, Datum *name, int64 *version)
 }
 
 /*
- * Insert the row of a new process of workflow wf with params, a child of parent_task in
- * the tree of root (both 0: a top-level process); returns its id.
+ * Insert the row of a new process of workflow wf with params and key (NULL: none), a
+ * child of parent_task in the tree of root (both 0: a top-level process); returns its id.
  */
 static int64
-WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, int64 parent_task, int64 root)
+WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, text *key, int64 parent_task,
+				int64 root)
 {
 	int64		process = WsStoreNextId(WS_PROCESS);
 
@@ -511,6 +513,8 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, int64 pa
 	WsStoreSet(store, WS_PROCESS, "started_at", TIMESTAMPTZOID,
 			   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 	WsStoreSet(store, WS_PROCESS, "started_by", NAMEOID, WsNameDatum(who->actor), false);
+	if (key != NULL)
+		WsStoreSet(store, WS_PROCESS, "key", TEXTOID, PointerGetDatum(key), false);
 	if (parent_task != 0)
 	{
 		WsStoreSet(store, WS_PROCESS, "parent_task", INT8OID, Int64GetDatum(parent_task), false);
@@ -525,17 +529,25 @@ WsInsertProcess(WsStore *store, WsCaller *who, int64 wf, Jsonb *params, int64 pa
  * *name: its row, then every start node activated in ascending node id, as one step. A
  * top-level process that has failed already by the end of the step raises a WARNING; a
  * child process (of parent_task, in the tree of root) hands its end back (children.c).
+ * With a key that a process of the workflow's name carries already, that process, and
+ * nothing starts (keys.c).
  */
 static int64
-WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params, int64 parent_task, int64 root)
+WsStartProcess(WsCaller *who, int64 wf, Datum *name, Jsonb *params, text *key, int64 parent_task,
+			   int64 root)
 {
 	WsStore    *store = WsStoreBegin(who);
 	WsStep		st;
 	int64		process;
 	int			i;
+	WsGraph    *g = WsStartVersion(store, wf, name, &wf);
 
-	WsStartVersion(store, wf, name, &wf);
-	process = WsInsertProcess(store, who, wf, params, parent_task, root);
+	if (key != NULL && (process = WsKeyProcess(g->name, key)) != 0)
+	{
+		WsStoreEnd(store);
+		return process;
+	}
+	process = WsInsertProcess(store, who, wf, params, key, parent_task, root);
 	WsStoreEnd(store);
 
 	/* the row just inserted holds what the step starts from: no write unless it changes */
@@ -567,35 +579,37 @@ WsStartChild(WsCaller *who, const char *workflow, Jsonb *params, int64 parent_ta
 {
 	Datum		name = CStringGetTextDatum(workflow);
 
-	return WsStartProcess(who, 0, &name, params, parent_task, root);
+	return WsStartProcess(who, 0, &name, params, NULL, parent_task, root);
 }
 
 PG_FUNCTION_INFO_V1(ws_start);
 
-/* ws.start(workflow bigint, params): a new process of that workflow version. */
+/* ws.start(workflow bigint, params, key): a new process of that workflow version. */
 Datum
 ws_start(PG_FUNCTION_ARGS)
 {
 	int64		wf = WsArgId(fcinfo, 0, "workflow");
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	text	   *key = WsKeyArg(fcinfo, 2);
 	WsCaller	who;
 	int64		process;
 
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb(), 0, 0);
+	process = WsStartProcess(&who, wf, NULL, params ? params : WsEmptyJsonb(), key, 0, 0);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }
 
 PG_FUNCTION_INFO_V1(ws_start_by_name);
 
-/* ws.start(workflow text, params): a new process of the newest version of that name. */
+/* ws.start(workflow text, params, key): a new process of the newest version of that name. */
 Datum
 ws_start_by_name(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	Datum		name = PG_GETARG_DATUM(0);
+	text	   *key = WsKeyArg(fcinfo, 2);
 	WsCaller	who;
 	int64		process;
 
@@ -603,7 +617,7 @@ ws_start_by_name(PG_FUNCTION_ARGS)
 		WsErrNull("workflow name");
 	WsCheckObject(params, "params");
 	WsCallBegin(&who, fcinfo);
-	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb(), 0, 0);
+	process = WsStartProcess(&who, 0, &name, params ? params : WsEmptyJsonb(), key, 0, 0);
 	WsCallEnd(&who);
 	PG_RETURN_INT64(process);
 }

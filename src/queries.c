@@ -61,8 +61,8 @@ WsPlan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
  * and one rule costs three GUC saves per statement, too little to show in bench/.
  */
 static int
-WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-	  Datum *values, const char *nulls, long count)
+WsRunAt(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+		Datum *values, const char *nulls, long count, Snapshot snap)
 {
 	SPIPlanPtr	plan = WsPlan(cache, sql, nargs, argtypes);
 	int			nest = NewGUCNestLevel();
@@ -74,12 +74,23 @@ WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	if (snap != InvalidSnapshot)
+		rc = SPI_execute_snapshot(plan, values, nulls, snap, InvalidSnapshot, false, false, count);
+	else
+		rc = SPI_execute_plan(plan, values, nulls, false, count);
 	AtEOXact_GUC(true, nest);
 	if (rc < 0)
 		elog(ERROR, "ws: SPI_execute_plan failed (%s) for \"%s\"",
 			 SPI_result_code_string(rc), sql);
 	return (int) SPI_processed;
+}
+
+/* sql's cached plan run with the engine's planner settings, a fresh snapshot each time */
+static int
+WsRun(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+	  Datum *values, const char *nulls, long count)
+{
+	return WsRunAt(cache, sql, nargs, argtypes, values, nulls, count, InvalidSnapshot);
 }
 
 /* Column col (1-based) of result row as int64 */
@@ -648,6 +659,28 @@ WsQueryExpire(void)
 {
 	return WsRun(&plan_expire, "DELETE FROM ws.message WHERE expires_at <= pg_catalog.now()",
 				 0, NULL, NULL, NULL, 0);
+}
+
+/* ---------- business keys (keys.c) ---------- */
+
+static SPIPlanPtr plan_key_process;
+
+/*
+ * The process of a workflow of that name carrying key, 0 for none (index process_key, then
+ * the workflow's primary key); seen by snap, or (InvalidSnapshot) a fresh snapshot
+ */
+int64
+WsQueryKeyProcess(const char *workflow, const char *key, Snapshot snap)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(workflow), CStringGetTextDatum(key)};
+
+	if (WsRunAt(&plan_key_process,
+				"SELECT p.id FROM ws.process p JOIN ws.workflow w ON w.id = p.workflow "
+				" WHERE p.key OPERATOR(pg_catalog.=) $2 AND w.name OPERATOR(pg_catalog.=) $1",
+				2, types, values, NULL, 1, snap) == 0)
+		return 0;
+	return WsGetInt64(0, 1, NULL);
 }
 
 /* ---------- the worker protocol ---------- */

@@ -10,6 +10,7 @@
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
+#include "utils/snapshot.h"
 
 /* definitions (graph.c): the rows are left in SPI_tuptable, read with WsGet* */
 extern int	WsQueryWorkflow(int64 workflow);
@@ -50,6 +51,9 @@ extern int	WsQueryWaitingIn(int64 process);
 extern void WsQueryKeep(const char *name, const char *key, Jsonb *payload, Interval *ttl,
 						const char *sent_by);
 extern int	WsQueryExpire(void);
+
+/* business keys (keys.c) */
+extern int64 WsQueryKeyProcess(const char *workflow, const char *key, Snapshot snap);
 
 /* the worker protocol (claim.c) */
 extern bool WsQueryRunningTask(int64 task, char **state, int *attempts, char **role,

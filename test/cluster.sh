@@ -52,6 +52,8 @@ make /usr/bin/make
 gcc /usr/bin/gcc
 python3-minimal /usr/bin/python3
 libpython3.11-stdlib /usr/lib/python3.11/json/__init__.py
+python3-yaml /usr/lib/python3/dist-packages/yaml/__init__.py
+prometheus-postgres-exporter /usr/bin/prometheus-postgres-exporter
 perl-modules-5.36 /usr/share/perl/5.36/JSON/PP.pm
 procps /usr/bin/pgrep
 iproute2 /usr/bin/ss

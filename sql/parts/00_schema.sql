@@ -153,12 +153,20 @@ CREATE TABLE ws.process (
                                         -- no foreign key to ws.task: ws.task refers to
                                         -- ws.process, and a cycle of keys breaks the
                                         -- data-only dump of an extension's tables
-    root        bigint
+    root        bigint,
+    key         text
 );
 CREATE INDEX ON ws.process (workflow);
 -- a process's children (cancel, freeze) and a tree's processes (purge)
 CREATE INDEX process_parent_task ON ws.process (parent_task) WHERE parent_task IS NOT NULL;
 CREATE INDEX process_root ON ws.process (root) WHERE root IS NOT NULL;
+-- a business key's process (ws.start with a key, ws.process_by_key)
+CREATE INDEX process_key ON ws.process (key) WHERE key IS NOT NULL;
+-- the ended processes in the order they ended (ws.purge, ws.workflow_stats), and the
+-- running and failed ones of a version (ws.workflow_stats): an entry is written when a
+-- process starts or ends, never by a step in between
+CREATE INDEX process_ended ON ws.process (ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX process_open ON ws.process (workflow, state) WHERE state IN ('running', 'failed');
 COMMENT ON TABLE ws.process IS 'Executions of workflows; params are the process variables, tokens the tokens held on transitions';
 COMMENT ON COLUMN ws.process.id IS 'The process''s id';
 COMMENT ON COLUMN ws.process.workflow IS 'The workflow version it runs';
@@ -170,6 +178,7 @@ COMMENT ON COLUMN ws.process.ended_at IS 'When it completed, failed or was cance
 COMMENT ON COLUMN ws.process.error IS 'Why it failed';
 COMMENT ON COLUMN ws.process.started_by IS 'The role that started it';
 COMMENT ON COLUMN ws.process.parent_task IS 'A child process: the calling task of its parent (a call activity); NULL: a top-level process';
+COMMENT ON COLUMN ws.process.key IS 'Its business key (ws.start''s key): unique per workflow name among the processes not purged; NULL: none';
 COMMENT ON COLUMN ws.process.root IS 'A child process: the top-level process of its tree, whose lock every step of the tree takes first; NULL: a top-level process';
 
 CREATE TABLE ws.task (
@@ -214,6 +223,9 @@ CREATE INDEX task_message ON ws.task (message, message_key) WHERE state = 'waiti
 -- the active tasks with a deadline (ws.tick)
 CREATE INDEX task_deadline ON ws.task (deadline_at)
     WHERE deadline_at IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
+-- the pending tasks by action (ws.stats; waiting and running ones come from task_due and
+-- task_lease). Only a query that asks for pending tasks alone can use it.
+CREATE INDEX task_pending ON ws.task (action) WHERE state = 'pending';
 COMMENT ON TABLE ws.task IS 'Executions of nodes inside processes; params are the task''s own params';
 COMMENT ON COLUMN ws.task.id IS 'The task''s id';
 COMMENT ON COLUMN ws.task.process IS 'The process it belongs to';
@@ -274,6 +286,9 @@ CREATE TABLE ws.event (
     -- id would be written three times a step for nothing.
     PRIMARY KEY (process, id)
 );
+-- the recent events (ws.stats): events are appended in about the order of at, so a BRIN
+-- index of a few pages finds the last hour's blocks, and costs an insert almost nothing
+CREATE INDEX event_at ON ws.event USING brin (at);
 COMMENT ON TABLE ws.event IS 'Append-only history of every task and process state change; task is NULL for the process''s own';
 COMMENT ON COLUMN ws.event.id IS 'The event''s id, in the order events were written';
 COMMENT ON COLUMN ws.event.at IS 'The start of the transaction that made the change';

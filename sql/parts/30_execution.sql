@@ -7,15 +7,17 @@
 -- call runs (a user's trigger, say) runs with them.
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION ws.start(workflow bigint, params jsonb DEFAULT '{}') RETURNS bigint
+CREATE FUNCTION ws.start(workflow bigint, params jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ws_start' LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ws.start(bigint, jsonb) IS 'Starts a process of a workflow version: every start node at once. Returns the process id';
+COMMENT ON FUNCTION ws.start(bigint, jsonb, text) IS
+    'Starts a process of a workflow version: every start node at once. Returns the process id; with a business key that a process of the workflow''s name carries, that process''s id, and nothing starts';
 
-CREATE FUNCTION ws.start(workflow text, params jsonb DEFAULT '{}') RETURNS bigint
+CREATE FUNCTION ws.start(workflow text, params jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ws_start_by_name' LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION ws.start(text, jsonb) IS 'Starts a process of the newest version of the named workflow. Returns the process id';
+COMMENT ON FUNCTION ws.start(text, jsonb, text) IS
+    'Starts a process of the newest version of the named workflow. Returns the process id; with a business key that a process of that name carries, that process''s id, and nothing starts';
 
 CREATE FUNCTION ws.claim(actions text[], worker text, max integer DEFAULT 1, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (task bigint, process bigint, node text, action text, params jsonb, attempt integer,

@@ -44,7 +44,7 @@ COMMENT ON COLUMN ws.my_tasks.error IS 'What a pending task needs (missing or mi
 -- processes the current user started or acted in (an event of theirs), for users
 CREATE VIEW ws.my_processes WITH (security_barrier) AS
 SELECT p.id, p.workflow, w.name AS workflow_name, w.version, p.state, p.params, p.started_at, p.ended_at,
-       p.error, p.started_by
+       p.error, p.started_by, p.key
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
  WHERE p.started_by = current_user
@@ -61,6 +61,7 @@ COMMENT ON COLUMN ws.my_processes.started_at IS 'When it started';
 COMMENT ON COLUMN ws.my_processes.ended_at IS 'When it ended';
 COMMENT ON COLUMN ws.my_processes.error IS 'Why it failed';
 COMMENT ON COLUMN ws.my_processes.started_by IS 'The role that started it';
+COMMENT ON COLUMN ws.my_processes.key IS 'Its business key (ws.start''s key); NULL: none';
 
 CREATE VIEW ws.process_overview WITH (security_barrier) AS
 SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.started_at, p.ended_at,
@@ -71,7 +72,8 @@ SELECT p.id AS process, w.name AS workflow, w.version, p.state, p.started_by, p.
        count(t.id) FILTER (WHERE t.state = 'succeeded') AS succeeded,
        string_agg(DISTINCT n.name, ', ') FILTER (WHERE t.state IN ('waiting', 'pending', 'ready', 'running')) AS at,
        p.error,
-       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent
+       (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task) AS parent,
+       p.key
   FROM ws.process p
   JOIN ws.workflow w ON w.id = p.workflow
   LEFT JOIN ws.task t ON t.process = p.id
@@ -96,4 +98,5 @@ COMMENT ON COLUMN ws.process_overview.succeeded IS 'Tasks that succeeded';
 COMMENT ON COLUMN ws.process_overview."at" IS 'The nodes of its active tasks';
 COMMENT ON COLUMN ws.process_overview.error IS 'Why it failed';
 COMMENT ON COLUMN ws.process_overview.parent IS 'A child process: the process whose call activity started it; NULL: a top-level process';
+COMMENT ON COLUMN ws.process_overview.key IS 'Its business key (ws.start''s key); NULL: none';
 

@@ -160,7 +160,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                CASE WHEN w.description IS NOT NULL THEN '  description=' || ws_internal.dot_quote(w.description) || ';' END,
                CASE WHEN w.params <> '{}' THEN '  params=' || ws_internal.dot_quote(w.params::text) || ';' END,
                '  label=' || ws_internal.dot_label(w.name || ' v' || w.version
-                   || coalesce((SELECT format(', process %s: %s', p.id, p.state)
+                   || coalesce((SELECT format(', process %s%s: %s', p.id, ' (key ' || p.key || ')', p.state)
                                            || coalesce(', called by process '
                                                        || (SELECT c.process FROM ws.task c WHERE c.id = p.parent_task), '')
                                   FROM p), '')) || ';',

@@ -21,7 +21,7 @@ BEGIN
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA ws TO %I', role);
     EXECUTE format('GRANT SELECT ON ws.my_tasks, ws.my_processes, ws.process_overview TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb), ws.start(text, jsonb), '
+    EXECUTE format('GRANT EXECUTE ON FUNCTION ws.start(bigint, jsonb, text), ws.start(text, jsonb, text), ws.process_by_key(text, text), '
                    'ws.claim(text[], text, integer, interval), ws.complete(bigint, jsonb, integer), '
                    'ws.complete_batch(bigint[], jsonb[], integer[]), '
                    'ws.fail(bigint, text, integer), ws.heartbeat(bigint, interval, integer), '
@@ -46,8 +46,9 @@ BEGIN
                    'ws.register_action(text, jsonb, text, regprocedure), ws.validate(bigint), ws.validate(text), '
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
-                   'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text) TO %I', role);
-    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric) TO %I', role);
+                   'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), '
+                   'ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
+    EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 

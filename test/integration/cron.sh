@@ -8,14 +8,16 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/common.sh"
 export PGDATABASE=${CRON_DB:-postgres}          # the test cluster's cron.database_name
-unschedule() { q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'ws-tick'" >/dev/null 2>&1; }
+unschedule() { q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname IN ('ws-tick', 'ws-purge')" >/dev/null 2>&1; }
 on_exit unschedule
 
 q -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "CREATE EXTENSION IF NOT EXISTS ws" >/dev/null
 # a database without pg_cron gets a clear error that says how to tick it
 createdb ws_nocron
 err=$(psql -X -At -d ws_nocron -c "CREATE EXTENSION ws" -c "SELECT ws.schedule_tick()" 2>&1 || true)
+purge_err=$(psql -X -At -d ws_nocron -c "SELECT ws.schedule_purge('90 days')" 2>&1 || true)
 dropdb ws_nocron
+echo "$purge_err" | grep -q "cron.schedule_in_database('ws-purge-ws_nocron'" || fail "ws.schedule_purge's hint does not say how: $purge_err"
 echo "$err" | grep -q 'pg_cron is not installed in database "ws_nocron"' || fail "no clear error without pg_cron: $err"
 echo "$err" | grep -q "cron.schedule_in_database('ws-tick-ws_nocron'" || fail "the hint does not say how: $err"
 
@@ -107,5 +109,26 @@ out=$( (
 [[ $out != *"Add pg_cron to shared_preload_libraries"* ]] || fail "the hint says to preload a preloaded pg_cron: $out"
 [[ $out == *"WARNING:  pg_cron cannot run the job: it connects over TCP"* ]] || fail "no warning where pg_cron cannot connect: $out"
 echo "cron: without background workers or a TCP listener, ws.schedule_tick warns"
+
+# ws.schedule_purge: one daily job, whatever how often it is called (the last older_than
+# wins); its command purges in committed batches, and removes the job once ws is dropped
+q -c "CREATE EXTENSION ws" >/dev/null
+q >/dev/null <<'SQL' || fail "cannot set up the processes to purge"
+SELECT ws.define('{"name": "cron purge", "nodes": [{"name": "a", "action": "cron.p"}]}');
+SELECT ws.cancel(ws.start('cron purge')) FROM generate_series(1, 3);
+SELECT ws.start('cron purge');
+UPDATE ws.process SET ended_at = now() - interval '2 days' WHERE state = 'cancelled';
+SQL
+q -c "SELECT ws.schedule_purge('90 days')" -c "SELECT ws.schedule_purge('1 day')" >/dev/null || fail "ws.schedule_purge failed"
+[ "$(q -c "SELECT count(*) || ' ' || min(schedule) FROM cron.job WHERE jobname = 'ws-purge'")" = "1 0 3 * * *" ] \
+    || fail "expected one daily ws-purge job: $(q -c "SELECT jobname, schedule FROM cron.job")"
+command=$(q -c "SELECT command FROM cron.job WHERE jobname = 'ws-purge'")
+[[ $command == *"ws.run_purge('1 day'::interval)"* ]] || fail "the job does not purge with the last older_than: $command"
+q -c "$command" >/dev/null || fail "the purge job's command fails"
+[ "$(q -c "SELECT string_agg(state, ',') FROM ws.process")" = running ] || fail "the purge job's command left: $(q -c "SELECT string_agg(state, ',') FROM ws.process")"
+q -c "DROP EXTENSION ws" >/dev/null
+q -c "$command" >/dev/null || fail "the purge job's command fails once ws is dropped"
+[ "$(q -c "SELECT count(*) FROM cron.job WHERE jobname = 'ws-purge'")" = 0 ] || fail "the purge job did not remove itself after DROP EXTENSION ws"
+echo "cron: ws.schedule_purge schedules one daily job that purges, and removes itself once ws is dropped"
 tally 0
 finish cron

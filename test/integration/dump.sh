@@ -6,7 +6,8 @@
 # (the running task completed by its worker, the failed one retried, the parameter
 # filled, the timer ticked, everything else claimed and completed), new ones are started
 # and defined, and every identity (workflow, node, transition, process, task, event)
-# continues after the old ones, with no duplicate key anywhere.
+# continues after the old ones, with no duplicate key anywhere. A business key still
+# finds its process, and the history of the restored processes can be purged.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/common.sh"
@@ -50,8 +51,8 @@ SELECT ws.complete(task, '{}', attempt) FROM ws.claim(ARRAY['d.b'], 'w', 2);
 -- the third cancelled, the fourth failed
 SELECT ws.cancel((SELECT id FROM ws.process WHERE state = 'running' ORDER BY id OFFSET 2 LIMIT 1));
 SELECT ws.fail(task, 'disk full', attempt) FROM ws.claim(ARRAY['d.a'], 'w', 1);
--- a fresh one, a timer, a task that misses its parameter
-SELECT ws.start('dump');
+-- a fresh one (with a business key), a timer, a task that misses its parameter
+SELECT ws.start('dump', '{}', 'D-1');
 SELECT ws.start('dump_wait');
 SELECT ws.start('dump_form');
 SQL
@@ -84,6 +85,10 @@ seqs=$(q -c "SELECT string_agg(format('%s %s', t, coalesce(pg_sequence_last_valu
                FROM unnest(ARRAY['ws.workflow', 'ws.node', 'ws.transition', 'ws.process', 'ws.task', 'ws.event']) t")
 expect="ws.event $event_max, ws.node $node_max, ws.process $proc_max, ws.task $task_max, ws.transition $tr_max, ws.workflow $wf_max"
 [ "$seqs" = "$expect" ]; ok $? "the identity sequences are restored where they were ($seqs)"
+
+# the business key came along: starting it again returns the restored process
+got=$(q -c "SELECT ws.process_by_key('dump', 'D-1') = 6 AND ws.start('dump', '{}', 'D-1') = 6")
+[ "$got" = t ]; ok $? "a business key finds its restored process ($got)"
 
 # finish the restored processes
 out=$(q 2>&1 >/dev/null <<SQL
@@ -122,5 +127,13 @@ got=$(q -c "SELECT concat_ws(' ',
     (SELECT bool_and(id > $event_max) FROM ws.event WHERE process > $proc_max),
     (SELECT count(*) = count(DISTINCT id) FROM ws.event))")
 [ "$got" = "t t t t t t" ]; ok $? "new ids continue after the old ones, and no event id repeats ($got)"
+
+# retention: the ended processes go, with their tasks and events; the timer's process stays
+got=$(q -c "SELECT ws.purge('0')")
+left=$(q -c "SELECT concat_ws(' ', (SELECT string_agg(state, ',') FROM ws.process),
+    (SELECT count(*) FROM ws.task t WHERE NOT EXISTS (SELECT FROM ws.process p WHERE p.id = t.process)),
+    (SELECT count(*) FROM ws.event e WHERE NOT EXISTS (SELECT FROM ws.process p WHERE p.id = e.process)),
+    ws.process_by_key('dump', 'D-1') IS NULL)")
+[ "$got $left" = "11 running 0 0 t" ]; ok $? "the restored history is purged, the running process stays ($got purged; left: $left)"
 
 finish

@@ -96,6 +96,8 @@ CREATE TABLE ws.event_h1 PARTITION OF ws.event FOR VALUES WITH (MODULUS 2, REMAI
 DO \$\$ BEGIN
     EXECUTE 'CREATE OR REPLACE VIEW ws.my_processes WITH (security_barrier) AS '
             || replace(pg_get_viewdef('ws.my_processes'::regclass), 'ws.event_plain', 'ws.event');
+    EXECUTE 'CREATE OR REPLACE VIEW ws.stats AS '
+            || replace(pg_get_viewdef('ws.stats'::regclass), 'ws.event_plain', 'ws.event');
 END \$\$;
 DROP TABLE ws.event_plain;
 COMMIT;
@@ -113,6 +115,10 @@ read -r h0 h1 total <<<"$counts"
 ok $? "ws.event partitioned by hash: the 90 events are in both partitions ($counts)"
 [ "$(q -c "SELECT count(DISTINCT tableoid) FROM ws.event GROUP BY process ORDER BY 1 DESC LIMIT 1")" = 1 ]
 ok $? "ws.event partitioned by hash: each process's events are in one partition"
+got=$(q -c "SELECT succeeded_last_hour FROM ws.stats WHERE action = 'st.a'" -c "SELECT ws.purge('0')" \
+          -c "SELECT count(*) FROM ws.event" -c "SELECT count(*) FROM ws.process" | tr '\n' ' ' | sed 's/ $//')
+[ "$got" = "10 10 0 0" ]
+ok $? "ws.event partitioned by hash: ws.stats reads it, ws.purge empties it (succeeded, purged, events, processes: $got)"
 
 # ---- ws.event partitioned by day, managed by pg_partman with retention (the docs' recipe)
 ws_scratch_db ws_store_partman

@@ -27,7 +27,7 @@ function sql(query) {
     return execFileSync(cmd, [...args, "-c", query], { encoding: "utf8" }).trim();
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(f, ms = 5000) {
+async function until(f, ms = 15000) {
     const end = Date.now() + ms;
     for (;;) {
         try { if (await f()) return true; } catch { /* not yet */ }

@@ -235,7 +235,7 @@ BEGIN
                                                                              'incoming', 'outgoing'));
         RAISE EXCEPTION 'BPMN element % inside % "%" is not supported', c.name, element, coalesce(id, '(no id)')
             USING ERRCODE = '22023',
-                  DETAIL = format('ws has no counterpart of a %s here; it is refused rather than ignored. Nothing was stored.', c.name),
+                  DETAIL = format('ws has no counterpart of %s here; it is refused rather than ignored. Nothing was stored.', c.name),
                   HINT = 'Remove it (see the BPMN section of the reference for what ws reads).';
     END LOOP;
 END $$;
@@ -339,7 +339,7 @@ LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
     m xml;
-    foreach text;
+    path text;
     item text;
     what text := format('multiInstanceLoopCharacteristics of %s "%s"', element, id);
 BEGIN
@@ -353,19 +353,19 @@ BEGIN
         PERFORM ws_internal.bpmn_refuse(element, id, 'Its multi-instance has an outputElement; ws collects each instance''s whole result.',
                                         'Remove the output element; the results are an array under the output collection.');
     END IF;
-    foreach := ws_internal.bpmn_value(m, '@ws:foreach');
-    IF foreach IS NULL THEN
-        foreach := coalesce(ws_internal.bpmn_value(m, '@camunda:collection'),
+    path := ws_internal.bpmn_value(m, '@ws:foreach');
+    IF path IS NULL THEN
+        path := coalesce(ws_internal.bpmn_value(m, '@camunda:collection'),
                             ws_internal.bpmn_value(m, 'b:extensionElements/zeebe:loopCharacteristics/@inputCollection'));
-        IF foreach IS NULL THEN
+        IF path IS NULL THEN
             PERFORM ws_internal.bpmn_refuse(element, id, 'Its multi-instance has no collection; ws runs one instance per element of an array.',
                                             'Set Collection (camunda:collection) or Input collection to the variable that holds the array.');
         END IF;
-        foreach := ws_internal.bpmn_expression(foreach, 'the collection of ' || what, false);
+        path := ws_internal.bpmn_expression(path, 'the collection of ' || what, false);
     END IF;
     item := coalesce(ws_internal.bpmn_value(m, '@ws:item'), ws_internal.bpmn_value(m, '@camunda:elementVariable'),
                      ws_internal.bpmn_value(m, 'b:extensionElements/zeebe:loopCharacteristics/@inputElement'));
-    RETURN jsonb_build_object('foreach', foreach)
+    RETURN jsonb_build_object('foreach', path)
         || CASE WHEN item IS NOT NULL THEN jsonb_build_object('item', item) ELSE '{}' END
         || CASE WHEN ws_internal.bpmn_value(m, '@isSequential') = 'true' THEN '{"sequential": true}'::jsonb ELSE '{}' END
         || CASE WHEN ws_internal.bpmn_value(m, 'b:extensionElements/zeebe:loopCharacteristics/@outputCollection') IS NOT NULL
@@ -405,6 +405,7 @@ DECLARE
     x text;
     cnt integer;
     nodes jsonb := '[]';
+    names jsonb := '{}';        -- node name -> element id
     transitions jsonb := '[]';
     t jsonb;
     src text;
@@ -469,7 +470,7 @@ BEGIN
                     'Save each pool''s process in a file of its own and load them one by one; messages between them are ws.send calls.');
             END IF;
         ELSIF e.local NOT IN ('error', 'itemDefinition', 'category', 'signal', 'escalation') THEN
-            PERFORM ws_internal.bpmn_refuse(e.local, e.id, format('ws has no counterpart of a %s.', e.local),
+            PERFORM ws_internal.bpmn_refuse(e.local, e.id, format('ws has no counterpart of the BPMN element %s.', e.local),
                                             'Remove it from the file.');
         END IF;
     END LOOP;
@@ -693,7 +694,7 @@ BEGIN
             g := g || jsonb_build_object('attached', ws_internal.bpmn_value(e.n, '@attachedToRef'));
         ELSE
             PERFORM ws_internal.bpmn_refuse(e.local, e.id,
-                format('ws has no counterpart of a %s.', e.local),
+                format('ws has no counterpart of the BPMN element %s.', e.local),
                 CASE WHEN e.local IN ('subProcess', 'transaction', 'adHocSubProcess')
                          THEN 'Draw its content as a workflow of its own and call it with a callActivity.'
                      WHEN e.local = 'eventBasedGateway'
@@ -803,13 +804,15 @@ BEGIN
              || CASE WHEN el->k ? 'join' THEN jsonb_build_object('join', el->k->'join') ELSE '{}' END
              || CASE WHEN el->k ? 'split' THEN jsonb_build_object('split', el->k->'split') ELSE '{}' END
              || (el->k->'node') || (el->k->'ws');
-        IF EXISTS (SELECT FROM jsonb_array_elements(nodes) n WHERE n->>'name' = node->>'name') THEN
+        IF names ? (node->>'name') THEN
             RAISE EXCEPTION 'two elements are named "%"', node->>'name'
                 USING ERRCODE = '22023',
-                      DETAIL = format('"%s" and an element before it; ws names nodes by the element''s name (its id when it has none).', k),
+                      DETAIL = format('Elements "%s" and "%s"; ws names nodes by the element''s name (its id when it has none).',
+                                      names->>(node->>'name'), k),
                       HINT = 'Give the elements different names. Nothing was stored.';
         END IF;
         nodes := nodes || node;
+        names := names || jsonb_build_object(node->>'name', k);
     END LOOP;
 
     -- transitions, in document order
@@ -865,3 +868,261 @@ COMMENT ON FUNCTION ws_internal.define_bpmn(text) IS 'ws.define_bpmn''s implemen
 CREATE FUNCTION ws.define_bpmn(bpmn text) RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.define_bpmn(text) IS
     'Defines a workflow from a BPMN 2.0 file (one process) through ws.define, all or nothing; what has no counterpart in ws is refused with 22023 naming the element. Returns the workflow id';
+
+-- ws.to_bpmn: each node is one flow element, chosen by what it does: call activity (call;
+-- calledElement is an XML QName, so a workflow name that is not one goes in ws:call),
+-- receive task (message), service task (action; camunda:type external, the action as
+-- topic), user task (role; candidateGroups), and for routing nodes with nothing else a
+-- start event (a start node without incoming transitions), an end event (an end node
+-- without outgoing ones), an intermediate timer event (wait or wait_until), a gateway (two
+-- or more in and out, one gate both ways), else a plain task. A node's join with two or
+-- more incoming transitions is a gateway before it, its split with two or more outgoing
+-- ones a gateway after it; boundary paths leave a timer boundary event (deadline) or an
+-- error boundary event (failure) on it. Conditions are written in jsonpath
+-- (language="jsonpath"); what has no BPMN place is a ws: attribute. Layout: a node's
+-- column is its longest distance from a start node over the transitions that are not back
+-- edges (a back edge leads to a node no farther from the start, in breadth-first order, that
+-- reaches its parent), its row its rank in the column; intervals are written in ISO 8601.
+CREATE FUNCTION ws_internal.to_bpmn(workflow bigint) RETURNS xml
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET intervalstyle = 'iso_8601' AS $$
+#variable_conflict use_variable
+DECLARE
+    w ws.workflow;
+    result xml;
+BEGIN
+    SELECT * INTO w FROM ws.workflow x WHERE x.id = workflow;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workflow % does not exist', workflow
+            USING ERRCODE = '42704', HINT = 'See SELECT id, name, version FROM ws.workflow_overview.';
+    END IF;
+    WITH RECURSIVE
+    nd AS (
+        SELECT x.*,
+               (SELECT count(*) FROM ws.transition t WHERE t.child = x.id) AS nin,
+               (SELECT count(*) FROM ws.transition t WHERE t.parent = x.id AND t."on" = 'success') AS nout,
+               (SELECT count(*) FROM ws.transition t WHERE t.parent = x.id) AS nall,
+               EXISTS (SELECT FROM ws.transition t WHERE t.parent = x.id AND t."on" = 'success' AND t.condition IS NOT NULL)
+                   AS condout,
+               EXISTS (SELECT FROM ws.transition t WHERE t.parent = x.id AND t."on" = 'deadline') AS dpath,
+               EXISTS (SELECT FROM ws.transition t WHERE t.parent = x.id AND t."on" = 'failure') AS fpath,
+               x.action IS NULL AND x.role IS NULL AND x.message IS NULL AND x.call IS NULL AND x.params = '{}'
+                   AND x.retries = 0 AND x.due IS NULL AND x.deadline IS NULL AND x.foreach IS NULL AND x."as" IS NULL
+                   AND x.correlate IS NULL AS plain
+          FROM ws.node x WHERE x.workflow = w.id),
+    n AS (
+        SELECT nd.*, CASE
+                   WHEN nd.call IS NOT NULL THEN 'callActivity'
+                   WHEN nd.message IS NOT NULL THEN 'receiveTask'
+                   WHEN nd.action IS NOT NULL THEN 'serviceTask'
+                   WHEN nd.role IS NOT NULL THEN 'userTask'
+                   WHEN nd.plain AND nd.is_start AND NOT nd.is_end AND nd.nin = 0 AND nd.wait IS NULL
+                        AND nd.wait_until IS NULL THEN 'startEvent'
+                   WHEN nd.plain AND nd.is_end AND NOT nd.is_start AND nd.nall = 0 AND nd.wait IS NULL
+                        AND nd.wait_until IS NULL THEN 'endEvent'
+                   WHEN nd.plain AND NOT nd.is_start AND NOT nd.is_end AND (nd.wait IS NOT NULL OR nd.wait_until IS NOT NULL)
+                        THEN 'intermediateCatchEvent'
+                   WHEN nd.plain AND NOT nd.is_start AND NOT nd.is_end AND nd.wait IS NULL AND nd.wait_until IS NULL
+                        AND nd."join" = nd.split AND nd.nin >= 2 AND nd.nout >= 2 AND nd.nall = nd.nout
+                        AND NOT (nd.split = 'and' AND nd.condout)
+                        THEN CASE nd.split WHEN 'xor' THEN 'exclusiveGateway' WHEN 'and' THEN 'parallelGateway'
+                                           ELSE 'inclusiveGateway' END
+                   ELSE 'task' END AS kind,
+               'Activity_' || nd.id AS eid
+          FROM nd),
+    -- layout: breadth-first distance, then the longest path over forward transitions
+    bfs(node, d) AS (
+        SELECT n.id, 0 FROM n WHERE n.is_start
+        UNION
+        SELECT t.child, b.d + 1 FROM bfs b JOIN ws.transition t ON t.parent = b.node
+         WHERE b.d < (SELECT count(*) FROM n)),
+    dist AS (SELECT n.id, coalesce((SELECT min(b.d) FROM bfs b WHERE b.node = n.id), 0) AS d FROM n),
+    reach(a, b) AS (
+        SELECT t.parent, t.child FROM ws.transition t WHERE t.workflow = w.id
+        UNION
+        SELECT r.a, t.child FROM reach r JOIN ws.transition t ON t.parent = r.b),
+    -- back edges (into a node no farther from the start that reaches the parent) left out: a DAG
+    fwd AS (SELECT t.parent, t.child FROM ws.transition t JOIN dist a ON a.id = t.parent JOIN dist b ON b.id = t.child
+             WHERE t.workflow = w.id
+               AND NOT (b.d <= a.d AND EXISTS (SELECT FROM reach r WHERE r.a = t.child AND r.b = t.parent))),
+    lp(node, l) AS (
+        SELECT n.id, 0 FROM n
+        UNION
+        SELECT f.child, lp.l + 1 FROM lp JOIN fwd f ON f.parent = lp.node),
+    place AS (
+        SELECT x.id, x.l, row_number() OVER (PARTITION BY x.l ORDER BY x.id) - 1 AS r
+          FROM (SELECT lp.node AS id, max(lp.l) AS l FROM lp GROUP BY lp.node) x),
+    -- every element with its bounds
+    el AS (
+        SELECT n.id AS node, n.eid, n.kind, 0 AS part,
+               100 + p.l * 260 + CASE WHEN n.kind LIKE '%Event' THEN 32 WHEN n.kind LIKE '%Gateway' THEN 25 ELSE 0 END AS x,
+               80 + p.r * 150 + CASE WHEN n.kind LIKE '%Event' THEN 22 WHEN n.kind LIKE '%Gateway' THEN 15 ELSE 0 END AS y,
+               CASE WHEN n.kind LIKE '%Event' THEN 36 WHEN n.kind LIKE '%Gateway' THEN 50 ELSE 100 END AS wd,
+               CASE WHEN n.kind LIKE '%Event' THEN 36 WHEN n.kind LIKE '%Gateway' THEN 50 ELSE 80 END AS ht
+          FROM n JOIN place p ON p.id = n.id
+        UNION ALL
+        SELECT n.id, 'Gateway_join_' || n.id,
+               CASE n."join" WHEN 'xor' THEN 'exclusiveGateway' WHEN 'and' THEN 'parallelGateway' ELSE 'inclusiveGateway' END,
+               1, 100 + p.l * 260 - 70, 80 + p.r * 150 + 15, 50, 50
+          FROM n JOIN place p ON p.id = n.id WHERE n.nin >= 2 AND n.kind NOT LIKE '%Gateway'
+        UNION ALL
+        SELECT n.id, 'Gateway_split_' || n.id,
+               CASE WHEN n.split = 'xor' THEN 'exclusiveGateway' WHEN n.split = 'and' AND NOT n.condout THEN 'parallelGateway'
+                    ELSE 'inclusiveGateway' END,
+               2, 100 + p.l * 260 + 120, 80 + p.r * 150 + 15, 50, 50
+          FROM n JOIN place p ON p.id = n.id WHERE n.nout >= 2 AND n.kind NOT LIKE '%Gateway'
+        UNION ALL
+        SELECT n.id, 'Event_deadline_' || n.id, 'boundaryEvent', 3, 100 + p.l * 260 + 12, 80 + p.r * 150 + 62, 36, 36
+          FROM n JOIN place p ON p.id = n.id WHERE n.dpath
+        UNION ALL
+        SELECT n.id, 'Event_failure_' || n.id, 'boundaryEvent', 4, 100 + p.l * 260 + 52, 80 + p.r * 150 + 62, 36, 36
+          FROM n JOIN place p ON p.id = n.id WHERE n.fpath),
+    -- the sequence flows: into split gateways, out of join gateways, then the transitions
+    fl AS (
+        SELECT 'Flow_split_' || n.id AS fid, n.eid AS src, 'Gateway_split_' || n.id AS tgt, NULL::text AS cond,
+               NULL::integer AS priority, false AS dflt, 0 AS part, n.id AS ord
+          FROM n WHERE n.nout >= 2 AND n.kind NOT LIKE '%Gateway'
+        UNION ALL
+        SELECT 'Flow_join_' || n.id, 'Gateway_join_' || n.id, n.eid, NULL, NULL, false, 1, n.id
+          FROM n WHERE n.nin >= 2 AND n.kind NOT LIKE '%Gateway'
+        UNION ALL
+        SELECT 'Flow_' || t.id,
+               CASE WHEN t."on" = 'deadline' THEN 'Event_deadline_' || a.id
+                    WHEN t."on" = 'failure' THEN 'Event_failure_' || a.id
+                    WHEN a.nout >= 2 AND a.kind NOT LIKE '%Gateway' THEN 'Gateway_split_' || a.id
+                    ELSE a.eid END,
+               CASE WHEN b.nin >= 2 AND b.kind NOT LIKE '%Gateway' THEN 'Gateway_join_' || b.id ELSE b.eid END,
+               t.condition::text,
+               CASE WHEN t.priority <> 0 OR dx.id IS NOT NULL THEN t.priority END,
+               dx.id IS NOT NULL, 2, t.id
+          FROM ws.transition t JOIN n a ON a.id = t.parent JOIN n b ON b.id = t.child
+          LEFT JOIN LATERAL (
+              -- an XOR split's last transition, without a condition when all the others have one, is its default
+              SELECT z.id FROM ws.transition z
+               WHERE z.parent = a.id AND z."on" = 'success' AND a.split = 'xor' AND a.nout >= 2 AND z.condition IS NULL
+                 AND NOT EXISTS (SELECT FROM ws.transition y WHERE y.parent = a.id AND y."on" = 'success'
+                                    AND y.id <> z.id AND (y.condition IS NULL OR (y.priority, y.id) > (z.priority, z.id)))
+                 AND z.id = t.id) dx ON true
+         WHERE t.workflow = w.id),
+    wp AS (
+        SELECT fl.*, s.x AS sx, s.y AS sy, s.wd AS sw, s.ht AS sh, s.kind AS skind, g.x AS tx, g.y AS ty, g.wd AS tw, g.ht AS th
+          FROM fl JOIN el s ON s.eid = fl.src JOIN el g ON g.eid = fl.tgt)
+    SELECT xmlelement(name "bpmn:definitions",
+        xmlattributes('http://www.omg.org/spec/BPMN/20100524/MODEL' AS "xmlns:bpmn",
+                      'http://www.omg.org/spec/BPMN/20100524/DI' AS "xmlns:bpmndi",
+                      'http://www.omg.org/spec/DD/20100524/DC' AS "xmlns:dc",
+                      'http://www.omg.org/spec/DD/20100524/DI' AS "xmlns:di",
+                      'http://www.w3.org/2001/XMLSchema-instance' AS "xmlns:xsi",
+                      'http://camunda.org/schema/1.0/bpmn' AS "xmlns:camunda",
+                      'urn:ws:bpmn' AS "xmlns:ws",
+                      'Definitions_' || w.id AS id, 'http://bpmn.io/schema/bpmn' AS "targetNamespace",
+                      'ws' AS exporter,
+                      (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'ws') AS "exporterVersion"),
+        (SELECT xmlagg(xmlelement(name "bpmn:message", xmlattributes('Message_' || n.id AS id, n.message AS name)) ORDER BY n.id)
+           FROM n WHERE n.message IS NOT NULL),
+        xmlelement(name "bpmn:process",
+            xmlattributes('Process_' || w.id AS id, w.name AS name, 'true' AS "isExecutable",
+                          CASE WHEN w.params <> '{}' THEN w.params::text END AS "ws:params"),
+            CASE WHEN w.description IS NOT NULL THEN xmlelement(name "bpmn:documentation", w.description) END,
+            -- flow nodes in node order, then gateways and boundary events
+            (SELECT xmlagg(x.e ORDER BY x.part, x.node) FROM (
+                SELECT el.part, el.node, CASE WHEN el.part = 0 THEN
+                    xmlelement(name "bpmn:x", xmlattributes(el.eid AS id, n.name AS name,
+                        CASE WHEN n.call ~ '^[A-Za-z_][A-Za-z0-9._-]*$' THEN n.call END AS "calledElement",
+                        CASE WHEN n.call !~ '^[A-Za-z_][A-Za-z0-9._-]*$' THEN n.call END AS "ws:call",
+                        CASE WHEN n.message IS NOT NULL THEN 'Message_' || n.id END AS "messageRef",
+                        CASE WHEN n.kind = 'serviceTask' THEN 'external' END AS "camunda:type",
+                        CASE WHEN n.kind = 'serviceTask' THEN n.action END AS "camunda:topic",
+                        CASE WHEN n.kind = 'userTask' THEN n.role END AS "camunda:candidateGroups",
+                        CASE WHEN n.kind <> 'userTask' THEN n.role END AS "ws:role",
+                        CASE WHEN n.is_start AND n.kind <> 'startEvent' THEN 'true' END AS "ws:start",
+                        CASE WHEN n.is_end AND n.kind <> 'endEvent' THEN 'true' END AS "ws:end",
+                        CASE WHEN n.kind NOT LIKE '%Gateway' AND n."join" <> 'and' AND n.nin < 2 THEN n."join"::text END AS "ws:join",
+                        CASE WHEN n.kind NOT LIKE '%Gateway' AND ((n.split <> 'and' AND n.nout < 2)
+                                  OR (n.split = 'and' AND n.nout >= 2 AND n.condout)) THEN n.split::text END AS "ws:split",
+                        CASE WHEN n.params <> '{}' THEN n.params::text END AS "ws:params",
+                        CASE WHEN n.kind <> 'intermediateCatchEvent' THEN n.wait::text END AS "ws:wait",
+                        CASE WHEN n.kind <> 'intermediateCatchEvent' THEN n.wait_until END AS "ws:wait_until",
+                        CASE WHEN n.retries <> 0 THEN n.retries END AS "ws:retries",
+                        n.due::text AS "ws:due",
+                        n.correlate::text AS "ws:correlate",
+                        CASE WHEN NOT n.dpath THEN n.deadline::text END AS "ws:deadline",
+                        n."as" AS "ws:as",
+                        CASE WHEN n.kind LIKE '%Gateway' THEN (SELECT 'Flow_' || f.ord FROM fl f WHERE f.dflt AND f.src = el.eid) END
+                            AS "default"),
+                        CASE WHEN n.kind = 'intermediateCatchEvent' THEN
+                            xmlelement(name "bpmn:timerEventDefinition", xmlattributes('TimerEventDefinition_' || n.id AS id),
+                                CASE WHEN n.wait IS NOT NULL THEN
+                                    xmlelement(name "bpmn:timeDuration", xmlattributes('bpmn:tFormalExpression' AS "xsi:type"), n.wait::text)
+                                ELSE xmlelement(name "bpmn:timeDate", xmlattributes('bpmn:tFormalExpression' AS "xsi:type",
+                                                                                    'jsonpath' AS language), n.wait_until) END) END,
+                        CASE WHEN n.foreach IS NOT NULL THEN
+                            xmlelement(name "bpmn:multiInstanceLoopCharacteristics",
+                                xmlattributes(CASE WHEN n.sequential THEN 'true' END AS "isSequential",
+                                              n.foreach::text AS "ws:foreach", n.item AS "ws:item")) END)
+                  ELSE xmlelement(name "bpmn:x", xmlattributes(el.eid AS id,
+                        CASE WHEN el.part = 3 THEN 'Activity_' || el.node WHEN el.part = 4 THEN 'Activity_' || el.node END
+                            AS "attachedToRef",
+                        CASE WHEN el.part = 2 THEN (SELECT 'Flow_' || f.ord FROM fl f WHERE f.dflt AND f.src = el.eid) END AS "default"),
+                        CASE WHEN el.part = 3 THEN
+                            xmlelement(name "bpmn:timerEventDefinition", xmlattributes('TimerEventDefinition_' || el.node AS id),
+                                xmlelement(name "bpmn:timeDuration", xmlattributes('bpmn:tFormalExpression' AS "xsi:type"),
+                                           n.deadline::text))
+                             WHEN el.part = 4 THEN
+                            xmlelement(name "bpmn:errorEventDefinition", xmlattributes('ErrorEventDefinition_' || el.node AS id)) END)
+                  END AS e_raw, el.kind
+                  FROM el JOIN n ON n.id = el.node) y
+                CROSS JOIN LATERAL (SELECT replace(replace(y.e_raw::text, '<bpmn:x ', '<bpmn:' || y.kind || ' '),
+                                                   '</bpmn:x>', '</bpmn:' || y.kind || '>')::xml AS e,
+                                           y.part, y.node) x),
+            (SELECT xmlagg(xmlelement(name "bpmn:sequenceFlow",
+                        xmlattributes(fl.fid AS id, fl.src AS "sourceRef", fl.tgt AS "targetRef", fl.priority AS "ws:priority"),
+                        CASE WHEN fl.cond IS NOT NULL THEN
+                            xmlelement(name "bpmn:conditionExpression",
+                                       xmlattributes('bpmn:tFormalExpression' AS "xsi:type", 'jsonpath' AS language), fl.cond) END)
+                           ORDER BY fl.part, fl.ord) FROM fl)),
+        xmlelement(name "bpmndi:BPMNDiagram", xmlattributes('BPMNDiagram_' || w.id AS id),
+            xmlelement(name "bpmndi:BPMNPlane", xmlattributes('BPMNPlane_' || w.id AS id, 'Process_' || w.id AS "bpmnElement"),
+                (SELECT xmlagg(xmlelement(name "bpmndi:BPMNShape",
+                            xmlattributes(el.eid || '_di' AS id, el.eid AS "bpmnElement",
+                                          CASE WHEN el.kind = 'exclusiveGateway' THEN 'true' END AS "isMarkerVisible"),
+                            xmlelement(name "dc:Bounds", xmlattributes(el.x AS x, el.y AS y, el.wd AS width, el.ht AS height)))
+                               ORDER BY el.part, el.node) FROM el),
+                (SELECT xmlagg(xmlelement(name "bpmndi:BPMNEdge", xmlattributes(wp.fid || '_di' AS id, wp.fid AS "bpmnElement"),
+                            (SELECT xmlagg(xmlelement(name "di:waypoint", xmlattributes(p.x AS x, p.y AS y)) ORDER BY p.o)
+                               FROM (VALUES
+                                   -- forward: right side to left side, with an elbow; a boundary event: from its bottom;
+                                   -- backward: under both
+                                   (1, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sx + wp.sw / 2 ELSE wp.sx + wp.sw END,
+                                       CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sy + wp.sh ELSE wp.sy + wp.sh / 2 END),
+                                   (2, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sx + wp.sw / 2
+                                            ELSE (wp.sx + wp.sw + wp.tx) / 2 END,
+                                       CASE WHEN wp.skind = 'boundaryEvent' THEN wp.ty + wp.th / 2
+                                            WHEN wp.tx <= wp.sx THEN greatest(wp.sy + wp.sh, wp.ty + wp.th) + 30
+                                            ELSE wp.sy + wp.sh / 2 END),
+                                   (3, CASE WHEN wp.skind = 'boundaryEvent' THEN wp.tx
+                                            WHEN wp.tx <= wp.sx THEN wp.tx + wp.tw / 2
+                                            ELSE (wp.sx + wp.sw + wp.tx) / 2 END,
+                                       CASE WHEN wp.skind = 'boundaryEvent' THEN wp.ty + wp.th / 2
+                                            WHEN wp.tx <= wp.sx THEN greatest(wp.sy + wp.sh, wp.ty + wp.th) + 30
+                                            ELSE wp.ty + wp.th / 2 END),
+                                   (4, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx > wp.sx THEN wp.tx ELSE wp.tx + wp.tw / 2 END,
+                                       CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx > wp.sx THEN wp.ty + wp.th / 2 ELSE wp.ty + wp.th END))
+                                   AS p(o, x, y)))
+                               ORDER BY wp.part, wp.ord) FROM wp))))
+      INTO result;
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION ws_internal.to_bpmn(bigint) IS 'ws.to_bpmn''s implementation';
+
+CREATE FUNCTION ws.to_bpmn(workflow bigint) RETURNS xml AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ws.to_bpmn(bigint) IS
+    'The workflow as a BPMN 2.0 file with its diagram (bpmndi), for Camunda Modeler and bpmn.io; ws.define_bpmn reads it back as an equal workflow';
+
+CREATE FUNCTION ws_internal.to_bpmn(workflow text) RETURNS xml
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ws_internal.to_bpmn(ws_internal.workflow_id(workflow))
+$$;
+COMMENT ON FUNCTION ws_internal.to_bpmn(text) IS 'ws.to_bpmn''s implementation, by name';
+
+CREATE FUNCTION ws.to_bpmn(workflow text) RETURNS xml AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ws.to_bpmn(text) IS 'The newest version of the named workflow as a BPMN 2.0 file with its diagram';

@@ -1003,8 +1003,25 @@ BEGIN
                                     AND y.id <> z.id AND (y.condition IS NULL OR (y.priority, y.id) > (z.priority, z.id)))
                  AND z.id = t.id) dx ON true
          WHERE t.workflow = w.id),
+    -- edges with right angles: forward, from the right side of the source to the left side of
+    -- the target, turning just after a gateway (a split fans out) or else just before the
+    -- target (flows fan in); from a boundary event, down from it, across under the row, up to
+    -- the target; backward, from the bottom of the source under both to the bottom of the target
     wp AS (
-        SELECT fl.*, s.x AS sx, s.y AS sy, s.wd AS sw, s.ht AS sh, s.kind AS skind, g.x AS tx, g.y AS ty, g.wd AS tw, g.ht AS th
+        SELECT fl.fid, fl.part, fl.ord,
+               CASE WHEN s.kind = 'boundaryEvent' AND g.x > s.x + s.wd
+                        THEN ARRAY[s.x + s.wd / 2, s.x + s.wd / 2, g.x - 15, g.x - 15, g.x]
+                    WHEN s.kind = 'boundaryEvent' OR g.x <= s.x
+                        THEN ARRAY[s.x + s.wd / 2, s.x + s.wd / 2, g.x + g.wd / 2, g.x + g.wd / 2]
+                    WHEN s.kind LIKE '%Gateway' THEN ARRAY[s.x + s.wd, s.x + s.wd + 15, s.x + s.wd + 15, g.x]
+                    ELSE ARRAY[s.x + s.wd, g.x - 15, g.x - 15, g.x] END AS xs,
+               CASE WHEN s.kind = 'boundaryEvent' AND g.x > s.x + s.wd
+                        THEN ARRAY[s.y + s.ht, greatest(s.y + s.ht, g.y + g.ht) + 20, greatest(s.y + s.ht, g.y + g.ht) + 20,
+                                   g.y + g.ht / 2, g.y + g.ht / 2]
+                    WHEN s.kind = 'boundaryEvent' OR g.x <= s.x
+                        THEN ARRAY[s.y + s.ht, greatest(s.y + s.ht, g.y + g.ht) + 30, greatest(s.y + s.ht, g.y + g.ht) + 30,
+                                   g.y + g.ht]
+                    ELSE ARRAY[s.y + s.ht / 2, s.y + s.ht / 2, g.y + g.ht / 2, g.y + g.ht / 2] END AS ys
           FROM fl JOIN el s ON s.eid = fl.src JOIN el g ON g.eid = fl.tgt)
     SELECT xmlelement(name "bpmn:definitions",
         xmlattributes('http://www.omg.org/spec/BPMN/20100524/MODEL' AS "xmlns:bpmn",
@@ -1089,25 +1106,7 @@ BEGIN
                                ORDER BY el.part, el.node) FROM el),
                 (SELECT xmlagg(xmlelement(name "bpmndi:BPMNEdge", xmlattributes(wp.fid || '_di' AS id, wp.fid AS "bpmnElement"),
                             (SELECT xmlagg(xmlelement(name "di:waypoint", xmlattributes(p.x AS x, p.y AS y)) ORDER BY p.o)
-                               FROM (VALUES
-                                   -- forward: right side to left side, with an elbow; a boundary event: from its bottom;
-                                   -- backward: under both
-                                   (1, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sx + wp.sw / 2 ELSE wp.sx + wp.sw END,
-                                       CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sy + wp.sh ELSE wp.sy + wp.sh / 2 END),
-                                   (2, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx <= wp.sx THEN wp.sx + wp.sw / 2
-                                            ELSE (wp.sx + wp.sw + wp.tx) / 2 END,
-                                       CASE WHEN wp.skind = 'boundaryEvent' THEN wp.ty + wp.th / 2
-                                            WHEN wp.tx <= wp.sx THEN greatest(wp.sy + wp.sh, wp.ty + wp.th) + 30
-                                            ELSE wp.sy + wp.sh / 2 END),
-                                   (3, CASE WHEN wp.skind = 'boundaryEvent' THEN wp.tx
-                                            WHEN wp.tx <= wp.sx THEN wp.tx + wp.tw / 2
-                                            ELSE (wp.sx + wp.sw + wp.tx) / 2 END,
-                                       CASE WHEN wp.skind = 'boundaryEvent' THEN wp.ty + wp.th / 2
-                                            WHEN wp.tx <= wp.sx THEN greatest(wp.sy + wp.sh, wp.ty + wp.th) + 30
-                                            ELSE wp.ty + wp.th / 2 END),
-                                   (4, CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx > wp.sx THEN wp.tx ELSE wp.tx + wp.tw / 2 END,
-                                       CASE WHEN wp.skind = 'boundaryEvent' OR wp.tx > wp.sx THEN wp.ty + wp.th / 2 ELSE wp.ty + wp.th END))
-                                   AS p(o, x, y)))
+                               FROM unnest(wp.xs, wp.ys) WITH ORDINALITY AS p(x, y, o)))
                                ORDER BY wp.part, wp.ord) FROM wp))))
       INTO result;
     RETURN result;

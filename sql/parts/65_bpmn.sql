@@ -417,15 +417,21 @@ BEGIN
     IF bpmn IS NULL THEN
         RAISE EXCEPTION 'the BPMN file must not be null' USING ERRCODE = '22004';
     END IF;
+    -- a BPMN file has no document type; refusing one keeps entities (and the files or
+    -- URLs an external one would name) out of the parse altogether
+    IF bpmn ~* '<!DOCTYPE' THEN
+        RAISE EXCEPTION 'the BPMN file has a document type declaration (<!DOCTYPE ...>)'
+            USING ERRCODE = '22023', HINT = 'BPMN files have none: remove it. Nothing was stored.';
+    END IF;
     BEGIN
         doc := xmlparse(document bpmn);
+        v := ws_internal.bpmn_value(doc, 'local-name(.)');
     EXCEPTION WHEN SQLSTATE '2200M' OR SQLSTATE '2200N' THEN
         GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
         RAISE EXCEPTION 'the BPMN file is not well-formed XML'
             USING ERRCODE = '2200M', DETAIL = detail,
                   HINT = 'Save the diagram again from the modeler (File > Save As, .bpmn). Nothing was stored.';
     END;
-    v := ws_internal.bpmn_value(doc, 'local-name(.)');
     w := ws_internal.bpmn_value(doc, 'namespace-uri(.)');
     IF v IS DISTINCT FROM 'definitions' OR w IS DISTINCT FROM 'http://www.omg.org/spec/BPMN/20100524/MODEL' THEN
         RAISE EXCEPTION 'the file is not a BPMN 2.0 document'

@@ -618,6 +618,32 @@ SELECT bp_run(:p, 'Escalate');
 SELECT state FROM ws.process WHERE id = :p;
 
 ------------------------------------------------------------------------------
+-- Public example diagrams, unchanged (test/regress/data/README.md names their sources and
+-- licences): bpmn.io's QR code process loads and runs; the others are refused, each
+-- naming the first element ws has no counterpart of
+------------------------------------------------------------------------------
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set qr `cat :'abs_srcdir'/data/qr-code.bpmn`
+\set starter `cat :'abs_srcdir'/data/starter-diagram.bpmn`
+SELECT ws.define_bpmn(:'qr') AS wq \gset
+SELECT jsonb_pretty(ws.export(:wq));
+-- every node is a routing node: ws.start runs it to its end; the exclusive gateway's
+-- flows have no conditions, so the first one (No) is taken
+SELECT ws.start(:wq) AS p \gset
+SELECT state FROM ws.process WHERE id = :p;
+SELECT * FROM bp_tasks(:p);
+-- the starter diagram is the same process with its elements in another order
+SELECT ws.export(ws.define_bpmn(:'starter')) -> 'nodes' AS starter_nodes;
+\set pizza `cat :'abs_srcdir'/data/pizza-collaboration.bpmn`
+\set invoice `cat :'abs_srcdir'/data/invoice.v2.bpmn`
+\set review `cat :'abs_srcdir'/data/reviewInvoice.bpmn`
+\set variables `cat :'abs_srcdir'/data/engine-variable-workflow.bpmn`
+SELECT bp_load(:'pizza');
+SELECT bp_load(:'invoice');
+SELECT bp_load(:'review');
+SELECT bp_load(:'variables');
+
+------------------------------------------------------------------------------
 -- Conditions: JUEL and FEEL of the simple forms become jsonpath
 ------------------------------------------------------------------------------
 SELECT e AS expression, ws_internal.bpmn_expression(e, 'test', true) AS jsonpath
@@ -639,6 +665,9 @@ SELECT bp_load(NULL);
 SELECT bp_load('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"><bpmn:process id="p">');
 SELECT bp_load('<definitions xmlns="http://www.omg.org/spec/BPMN/20100501/MODEL"><process id="p"/></definitions>');
 SELECT bp_load('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>');
+-- a document type is refused before parsing: no entity, external or not, is ever read
+SELECT bp_load('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"><bpmn:process id="p"><bpmn:documentation>&x;</bpmn:documentation><bpmn:startEvent id="s"/></bpmn:process></bpmn:definitions>');
+SELECT bp_load('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"><bpmn:process id="p"><bpmn:documentation>&x;</bpmn:documentation></bpmn:process></bpmn:definitions>');
 SELECT bp_load('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"><bpmn:message id="m" name="x"/></bpmn:definitions>');
 SELECT bp_load(replace(bp_file(''), '</bpmn:definitions>', '<bpmn:process id="Process_other"/></bpmn:definitions>'));
 SELECT bp_load(bp_file('', '<bpmn:collaboration id="c"><bpmn:participant id="a" processRef="Process_small"/><bpmn:participant id="b"/></bpmn:collaboration>'));

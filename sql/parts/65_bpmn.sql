@@ -518,7 +518,8 @@ BEGIN
             description := concat_ws(E'\n', description, ws_internal.bpmn_value(e.n, '.'));
             CONTINUE;
         ELSIF e.local = 'extensionElements' THEN
-            PERFORM ws_internal.bpmn_check_children(xmlelement(name x, e.n), 'process', procs[1], '{}');
+            PERFORM ws_internal.bpmn_check_children(xmlelement(name x, e.n), 'process', procs[1],
+                                                    ARRAY['extensionElements/zeebe:versionTag']);
             CONTINUE;
         ELSIF e.local IN ('laneSet', 'textAnnotation', 'association', 'group', 'dataObject', 'dataObjectReference',
                           'dataStoreReference') THEN
@@ -611,7 +612,8 @@ BEGIN
                 PERFORM ws_internal.bpmn_check_attributes(e.n, e.local, e.id, ARRAY['camunda:candidateGroups', 'camunda:formKey',
                                                                                     'implementation', 'ws:*']);
                 PERFORM ws_internal.bpmn_check_children(e.n, e.local, e.id, ARRAY['multiInstanceLoopCharacteristics',
-                    'extensionElements/zeebe:assignmentDefinition', 'extensionElements/zeebe:formDefinition']);
+                    'extensionElements/zeebe:assignmentDefinition', 'extensionElements/zeebe:formDefinition',
+                    'extensionElements/zeebe:userTask']);
                 v := coalesce(ws_internal.bpmn_value(e.n, '@camunda:candidateGroups'),
                               ws_internal.bpmn_value(e.n, 'b:extensionElements/zeebe:assignmentDefinition/@candidateGroups'));
                 IF ws_internal.bpmn_value(e.n, 'b:extensionElements/zeebe:assignmentDefinition/@assignee') IS NOT NULL

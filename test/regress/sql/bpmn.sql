@@ -434,12 +434,16 @@ SELECT ws.define_bpmn($bpmn$<?xml version="1.0" encoding="UTF-8"?>
     </bpmn:extensionElements>
   </bpmn:message>
   <bpmn:process id="bpmn-review" name="bpmn review" isExecutable="true">
+    <bpmn:extensionElements>
+      <zeebe:versionTag value="1.0" />
+    </bpmn:extensionElements>
     <bpmn:startEvent id="StartEvent_1" name="Papers in">
       <bpmn:outgoing>Flow_1</bpmn:outgoing>
     </bpmn:startEvent>
     <bpmn:userTask id="Activity_assign" name="Assign reviewers">
       <bpmn:extensionElements>
         <zeebe:assignmentDefinition candidateGroups="ws_bpmn_organization" />
+        <zeebe:userTask />
       </bpmn:extensionElements>
       <bpmn:incoming>Flow_1</bpmn:incoming>
       <bpmn:outgoing>Flow_2</bpmn:outgoing>

@@ -877,6 +877,14 @@ CREATE FUNCTION ws.define_bpmn(bpmn text) RETURNS bigint AS 'MODULE_PATHNAME', '
 COMMENT ON FUNCTION ws.define_bpmn(text) IS
     'Defines a workflow from a BPMN 2.0 file (one process) through ws.define, all or nothing; what has no counterpart in ws is refused with 22023 naming the element. Returns the workflow id';
 
+-- Graphviz's dot layout of ws.to_bpmn's boxes (src/dot/ws_layout.c): {"id": [x, y]}, the
+-- top-left corners in pixels
+CREATE FUNCTION ws_internal.bpmn_layout(ids text[], widths integer[], heights integer[], sources text[],
+                                        targets text[]) RETURNS jsonb
+    AS '$libdir/ws_dot', 'ws_bpmn_layout' LANGUAGE C IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION ws_internal.bpmn_layout(text[], integer[], integer[], text[], text[]) IS
+    'Graphviz''s dot layout (left to right) of boxes of the given sizes joined by edges: the top-left corner of each';
+
 -- ws.to_bpmn: each node is one flow element, chosen by what it does: call activity (call;
 -- calledElement is an XML QName, so a workflow name that is not one goes in ws:call),
 -- receive task (message), service task (action; camunda:type external, the action as
@@ -887,10 +895,9 @@ COMMENT ON FUNCTION ws.define_bpmn(text) IS
 -- more incoming transitions is a gateway before it, its split with two or more outgoing
 -- ones a gateway after it; boundary paths leave a timer boundary event (deadline) or an
 -- error boundary event (failure) on it. Conditions are written in jsonpath
--- (language="jsonpath"); what has no BPMN place is a ws: attribute. Layout: a node's
--- column is its longest distance from a start node over the transitions that are not back
--- edges (a back edge leads to a node no farther from the start, in breadth-first order, that
--- reaches its parent), its row its rank in the column; intervals are written in ISO 8601.
+-- (language="jsonpath"); what has no BPMN place is a ws: attribute; intervals are written
+-- in ISO 8601. Layout: Graphviz's dot places the boxes left to right (ws_internal.bpmn_layout,
+-- in the ws_dot library), and edges are drawn with right angles between them.
 CREATE FUNCTION ws_internal.to_bpmn(workflow bigint) RETURNS xml
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET intervalstyle = 'iso_8601' AS $$
 #variable_conflict use_variable
@@ -937,60 +944,30 @@ BEGIN
                    ELSE 'task' END AS kind,
                'Activity_' || nd.id AS eid
           FROM nd),
-    -- layout: breadth-first distance, then the longest path over forward transitions
-    bfs(node, d) AS (
-        SELECT n.id, 0 FROM n WHERE n.is_start
-        UNION
-        SELECT t.child, b.d + 1 FROM bfs b JOIN ws.transition t ON t.parent = b.node
-         WHERE b.d < (SELECT count(*) FROM n)),
-    dist AS (SELECT n.id, coalesce((SELECT min(b.d) FROM bfs b WHERE b.node = n.id), 0) AS d FROM n),
-    reach(a, b) AS (
-        SELECT t.parent, t.child FROM ws.transition t WHERE t.workflow = w.id
-        UNION
-        SELECT r.a, t.child FROM reach r JOIN ws.transition t ON t.parent = r.b),
-    -- back edges (into a node no farther from the start that reaches the parent) left out: a DAG
-    fwd AS (SELECT t.parent, t.child FROM ws.transition t JOIN dist a ON a.id = t.parent JOIN dist b ON b.id = t.child
-             WHERE t.workflow = w.id
-               AND NOT (b.d <= a.d AND EXISTS (SELECT FROM reach r WHERE r.a = t.child AND r.b = t.parent))),
-    lp(node, l) AS (
-        SELECT n.id, 0 FROM n
-        UNION
-        SELECT f.child, lp.l + 1 FROM lp JOIN fwd f ON f.parent = lp.node),
-    place AS (
-        SELECT x.id, x.l, row_number() OVER (PARTITION BY x.l ORDER BY x.id) - 1 AS r
-          FROM (SELECT lp.node AS id, max(lp.l) AS l FROM lp GROUP BY lp.node) x),
-    -- every element with its bounds
-    el AS (
+    -- the boxes: each node, its join and split gateways
+    box AS (
         SELECT n.id AS node, n.eid, n.kind, 0 AS part,
-               100 + p.l * 260 + CASE WHEN n.kind LIKE '%Event' THEN 32 WHEN n.kind LIKE '%Gateway' THEN 25 ELSE 0 END AS x,
-               80 + p.r * 150 + CASE WHEN n.kind LIKE '%Event' THEN 22 WHEN n.kind LIKE '%Gateway' THEN 15 ELSE 0 END AS y,
                CASE WHEN n.kind LIKE '%Event' THEN 36 WHEN n.kind LIKE '%Gateway' THEN 50 ELSE 100 END AS wd,
                CASE WHEN n.kind LIKE '%Event' THEN 36 WHEN n.kind LIKE '%Gateway' THEN 50 ELSE 80 END AS ht
-          FROM n JOIN place p ON p.id = n.id
+          FROM n
         UNION ALL
         SELECT n.id, 'Gateway_join_' || n.id,
                CASE n."join" WHEN 'xor' THEN 'exclusiveGateway' WHEN 'and' THEN 'parallelGateway' ELSE 'inclusiveGateway' END,
-               1, 100 + p.l * 260 - 70, 80 + p.r * 150 + 15, 50, 50
-          FROM n JOIN place p ON p.id = n.id WHERE n.nin >= 2 AND n.kind NOT LIKE '%Gateway'
+               1, 50, 50
+          FROM n WHERE n.nin >= 2 AND n.kind NOT LIKE '%Gateway'
         UNION ALL
         SELECT n.id, 'Gateway_split_' || n.id,
                CASE WHEN n.split = 'xor' THEN 'exclusiveGateway' WHEN n.split = 'and' AND NOT n.condout THEN 'parallelGateway'
                     ELSE 'inclusiveGateway' END,
-               2, 100 + p.l * 260 + 120, 80 + p.r * 150 + 15, 50, 50
-          FROM n JOIN place p ON p.id = n.id WHERE n.nout >= 2 AND n.kind NOT LIKE '%Gateway'
-        UNION ALL
-        SELECT n.id, 'Event_deadline_' || n.id, 'boundaryEvent', 3, 100 + p.l * 260 + 12, 80 + p.r * 150 + 62, 36, 36
-          FROM n JOIN place p ON p.id = n.id WHERE n.dpath
-        UNION ALL
-        SELECT n.id, 'Event_failure_' || n.id, 'boundaryEvent', 4, 100 + p.l * 260 + 52, 80 + p.r * 150 + 62, 36, 36
-          FROM n JOIN place p ON p.id = n.id WHERE n.fpath),
+               2, 50, 50
+          FROM n WHERE n.nout >= 2 AND n.kind NOT LIKE '%Gateway'),
     -- the sequence flows: into split gateways, out of join gateways, then the transitions
     fl AS (
         SELECT 'Flow_split_' || n.id AS fid, n.eid AS src, 'Gateway_split_' || n.id AS tgt, NULL::text AS cond,
-               NULL::integer AS priority, false AS dflt, 0 AS part, n.id AS ord
+               NULL::integer AS priority, false AS dflt, 0 AS part, n.id AS ord, n.eid AS lsrc
           FROM n WHERE n.nout >= 2 AND n.kind NOT LIKE '%Gateway'
         UNION ALL
-        SELECT 'Flow_join_' || n.id, 'Gateway_join_' || n.id, n.eid, NULL, NULL, false, 1, n.id
+        SELECT 'Flow_join_' || n.id, 'Gateway_join_' || n.id, n.eid, NULL, NULL, false, 1, n.id, 'Gateway_join_' || n.id
           FROM n WHERE n.nin >= 2 AND n.kind NOT LIKE '%Gateway'
         UNION ALL
         SELECT 'Flow_' || t.id,
@@ -1001,7 +978,10 @@ BEGIN
                CASE WHEN b.nin >= 2 AND b.kind NOT LIKE '%Gateway' THEN 'Gateway_join_' || b.id ELSE b.eid END,
                t.condition::text,
                CASE WHEN t.priority <> 0 OR dx.id IS NOT NULL THEN t.priority END,
-               dx.id IS NOT NULL, 2, t.id
+               dx.id IS NOT NULL, 2, t.id,
+               CASE WHEN t."on" <> 'success' THEN a.eid
+                    WHEN a.nout >= 2 AND a.kind NOT LIKE '%Gateway' THEN 'Gateway_split_' || a.id
+                    ELSE a.eid END
           FROM ws.transition t JOIN n a ON a.id = t.parent JOIN n b ON b.id = t.child
           LEFT JOIN LATERAL (
               -- an XOR split's last transition, without a condition when all the others have one, is its default
@@ -1011,6 +991,27 @@ BEGIN
                                     AND y.id <> z.id AND (y.condition IS NULL OR (y.priority, y.id) > (z.priority, z.id)))
                  AND z.id = t.id) dx ON true
          WHERE t.workflow = w.id),
+    -- Graphviz's dot places the boxes (a boundary path counts as an edge from its task)
+    lay AS (
+        SELECT ws_internal.bpmn_layout(
+                   (SELECT coalesce(array_agg(box.eid ORDER BY box.node, box.part), '{}') FROM box),
+                   (SELECT coalesce(array_agg(box.wd ORDER BY box.node, box.part), '{}') FROM box),
+                   (SELECT coalesce(array_agg(box.ht ORDER BY box.node, box.part), '{}') FROM box),
+                   (SELECT coalesce(array_agg(fl.lsrc ORDER BY fl.part, fl.ord), '{}') FROM fl),
+                   (SELECT coalesce(array_agg(fl.tgt ORDER BY fl.part, fl.ord), '{}') FROM fl)) AS at),
+    -- every element with its bounds; boundary events on the bottom edge of their task
+    el AS (
+        SELECT box.node, box.eid, box.kind, box.part, (lay.at->box.eid->>0)::integer AS x,
+               (lay.at->box.eid->>1)::integer AS y, box.wd, box.ht
+          FROM box, lay
+        UNION ALL
+        SELECT n.id, 'Event_deadline_' || n.id, 'boundaryEvent', 3, (lay.at->n.eid->>0)::integer + 12,
+               (lay.at->n.eid->>1)::integer + 62, 36, 36
+          FROM n, lay WHERE n.dpath
+        UNION ALL
+        SELECT n.id, 'Event_failure_' || n.id, 'boundaryEvent', 4, (lay.at->n.eid->>0)::integer + 52,
+               (lay.at->n.eid->>1)::integer + 62, 36, 36
+          FROM n, lay WHERE n.fpath),
     -- edges with right angles: forward, from the right side of the source to the left side of
     -- the target, turning just after a gateway (a split fans out) or else just before the
     -- target (flows fan in); from a boundary event, down from it, across under the row, up to

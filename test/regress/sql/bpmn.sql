@@ -67,7 +67,7 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------------
--- The seed's conference drawn in Camunda Modeler (Camunda 7): external service tasks,
+-- The seed's conference as Camunda Modeler (Camunda 7) saves it: external service tasks,
 -- user tasks with candidate groups, an AND gateway that joins and splits (a routing
 -- node), an XOR gateway with a JUEL condition and a default flow, an inclusive join (an
 -- OR join), a loop, a timer boundary event (a deadline) and a terminate end event

@@ -13,7 +13,7 @@ DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
        sql/ws--0.3.0--0.4.0.sql ws--0.1.0.control ws--0.2.0.control ws--0.3.0.control
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats
+REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats bpmn
 REGRESS_OPTS = --inputdir=test/regress --load-extension=ws
 ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
@@ -35,7 +35,7 @@ include $(PGXS)
 src/build-flags: FORCE
 	@echo 'WS_ASSERTS=$(WS_ASSERTS)' | cmp -s - $@ || echo 'WS_ASSERTS=$(WS_ASSERTS)' > $@
 FORCE:
-$(OBJS) src/dot/ws_dot.o: Makefile src/build-flags $(wildcard src/*.h)
+$(OBJS) src/dot/ws_dot.o src/dot/ws_layout.o: Makefile src/build-flags $(wildcard src/*.h)
 .PHONY: FORCE
 
 # the install script is built from its parts, in name order
@@ -86,12 +86,14 @@ clean-ws-worker:
 # ---- ws_dot -----------------------------------------------------------------------------
 # ws.define_dot lives in its own library, ws_dot (src/dot/ws_dot.c), linked with Graphviz's
 # libcgraph (Debian: libgraphviz-dev), so the engine library ws never loads Graphviz.
-WS_DOT_CFLAGS := $(shell pkg-config --cflags libcgraph 2>/dev/null || echo -I/usr/include/graphviz)
-WS_DOT_LIBS := $(shell pkg-config --libs libcgraph 2>/dev/null || echo -lcgraph -lcdt)
+# ws.to_bpmn's diagram is laid out there too (src/dot/ws_layout.c), with libgvc's dot layout.
+WS_DOT_CFLAGS := $(shell pkg-config --cflags libgvc 2>/dev/null || echo -I/usr/include/graphviz)
+WS_DOT_LIBS := $(shell pkg-config --libs libgvc 2>/dev/null || echo -lgvc -lcgraph -lcdt)
+WS_DOT_OBJS = src/dot/ws_dot.o src/dot/ws_layout.o
 
-src/dot/ws_dot.o: override CPPFLAGS += $(WS_DOT_CFLAGS)
-src/dot/ws_dot$(DLSUFFIX): src/dot/ws_dot.o
-	$(CC) $(CFLAGS) $< $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ $(WS_DOT_LIBS)
+$(WS_DOT_OBJS): override CPPFLAGS += $(WS_DOT_CFLAGS)
+src/dot/ws_dot$(DLSUFFIX): $(WS_DOT_OBJS)
+	$(CC) $(CFLAGS) $(WS_DOT_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ $(WS_DOT_LIBS)
 
 all: src/dot/ws_dot$(DLSUFFIX)
 install: install-ws-dot
@@ -102,7 +104,7 @@ uninstall-ws-dot:
 	rm -f '$(DESTDIR)$(pkglibdir)/ws_dot$(DLSUFFIX)'
 clean: clean-ws-dot
 clean-ws-dot:
-	rm -f src/dot/ws_dot.o src/dot/ws_dot$(DLSUFFIX)
+	rm -f src/dot/ws_dot.o src/dot/ws_layout.o src/dot/ws_dot$(DLSUFFIX)
 .PHONY: install-ws-dot uninstall-ws-dot clean-ws-dot
 # ---- end ws_dot --------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ postgresql-15-pgtap /usr/share/postgresql/15/extension/pgtap.control
 postgresql-15-partman /usr/share/postgresql/15/extension/pg_partman.control
 libtap-parser-sourcehandler-pgtap-perl /usr/bin/pg_prove
 libgraphviz-dev /usr/include/graphviz/cgraph.h
+libgvc6 /usr/lib/$(uname -m)-linux-gnu/graphviz/libgvplugin_dot_layout.so.6
 libpq-dev /usr/include/postgresql/libpq-fe.h
 make /usr/bin/make
 gcc /usr/bin/gcc

@@ -2,7 +2,7 @@
 -- ws.process_dot), and who does a human task (ws.take, ws.release, ws.assign, the
 -- assignee rule, due). Runs in one transaction that is rolled back, roles included.
 BEGIN;
-SELECT plan(58);
+SELECT plan(60);
 
 CREATE ROLE tp_admin LOGIN;
 CREATE ROLE tp_clerks NOLOGIN;
@@ -146,6 +146,11 @@ SET ROLE tp_admin;
 SELECT ws.define('{"name": "tp more", "nodes": [{"name": "check", "role": "tp_clerks"},
   {"name": "end", "end": true}], "transitions": [{"from": "check", "to": "end"}]}');
 SELECT ok(ws.define_dot('digraph "tp dot" { a -> b }') > 0, 'an admin who is no superuser defines through ws.define_dot');
+SELECT ok(ws.define_bpmn(ws.to_bpmn('tp more')::text) > 0,
+          'an admin who is no superuser exports to BPMN and defines through ws.define_bpmn');
+RESET ROLE;
+SET ROLE tp_dan;
+SELECT throws_ok('SELECT ws.define_bpmn(''<x/>'')', '42501', NULL, 'a user who is no admin may not define from BPMN');
 RESET ROLE;
 SELECT ws.start('tp more') AS p_more \gset
 SELECT t.id AS k1, t.assignee AS k1_who FROM ws.task t WHERE t.process = :p_more \gset

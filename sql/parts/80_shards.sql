@@ -139,6 +139,43 @@ END $$;
 COMMENT ON FUNCTION ws_internal.restore_sequences(jsonb) IS
     'Puts the sequences that ws_internal.definition_sequences saw back where they were';
 
+-- Definitions get the same ids on every shard when every shard's definition sequences
+-- stand at the same place before each one: the router reads them (ids NULL), then moves
+-- every shard to the furthest (a check cancelled half-way may have moved one shard's on)
+CREATE FUNCTION ws_internal.align_definitions(ids bigint[]) RETURNS bigint[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t text;
+    i integer := 0;
+    seq text;
+    last bigint;
+    at bigint[] := '{}';
+BEGIN
+    IF NOT has_function_privilege(ws_internal.caller(), 'ws.define(jsonb)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function align_definitions'
+            USING ERRCODE = '42501', HINT = 'Ask for ws.grant_admin on this shard.';
+    END IF;
+    IF ids IS NOT NULL AND (cardinality(ids) <> 3 OR array_position(ids, NULL) IS NOT NULL) THEN
+        RAISE EXCEPTION 'ids must hold three ids: the last workflow, node and transition ids'
+            USING ERRCODE = '22023', HINT = 'Pass what ws.align_definitions(NULL) returned, or NULL.';
+    END IF;
+    FOREACH t IN ARRAY ARRAY['workflow', 'node', 'transition'] LOOP
+        i := i + 1;
+        seq := pg_get_serial_sequence('ws.' || t, 'id');
+        last := coalesce(pg_sequence_last_value(seq::regclass), 0);
+        IF ids IS NOT NULL AND ids[i] > last THEN
+            last := setval(seq, ids[i]);
+        END IF;
+        at := at || last;
+    END LOOP;
+    RETURN at;
+END $$;
+COMMENT ON FUNCTION ws_internal.align_definitions(bigint[]) IS 'ws.align_definitions''s implementation';
+
+CREATE FUNCTION ws.align_definitions(ids bigint[] DEFAULT NULL) RETURNS bigint[] AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
+COMMENT ON FUNCTION ws.align_definitions(bigint[]) IS
+    'Moves the workflow, node and transition id sequences forward to at least ids (the last ids handed out; NULL: leaves them) and returns where they stand: the router aligns the shards with it before each definition';
+
 CREATE FUNCTION ws_internal.check_define(doc jsonb) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -47,7 +47,7 @@ BEGIN
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), ws.check_define(jsonb), '
-                   'ws.check_define_dot(text), ws.check_register_action(text, jsonb, text) TO %I', role);
+                   'ws.check_define_dot(text), ws.check_register_action(text, jsonb, text), ws.align_definitions(bigint[]) TO %I', role);
     EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';

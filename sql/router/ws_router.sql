@@ -346,33 +346,47 @@ COMMENT ON FUNCTION ws.send(text, text, jsonb, interval) IS
 
 -- ---- definitions: every shard, all or none --------------------------------------------
 
-CREATE FUNCTION ws_router.check_define(doc jsonb) RETURNS SETOF bigint AS $$
+-- where the shards' definition sequences stand: the furthest of each
+CREATE FUNCTION ws_router.definition_ids() RETURNS SETOF bigint[] AS $$
     CLUSTER 'ws_shards';
     RUN ON ALL;
-    SELECT ws.check_define(doc) AS check_define;
+    SELECT ws.align_definitions(NULL) AS definition_ids;
 $$ LANGUAGE plproxy;
-COMMENT ON FUNCTION ws_router.check_define(jsonb) IS 'ws.check_define on every shard';
+COMMENT ON FUNCTION ws_router.definition_ids() IS 'ws.align_definitions(NULL) on every shard: where their definition sequences stand';
 
-CREATE FUNCTION ws_router.define(doc jsonb) RETURNS SETOF bigint AS $$
-    CLUSTER 'ws_shards';
-    RUN ON ALL;
-    SELECT ws.define(doc) AS define;
-$$ LANGUAGE plproxy;
-COMMENT ON FUNCTION ws_router.define(jsonb) IS 'ws.define on every shard';
+CREATE FUNCTION ws_router.furthest() RETURNS bigint[]
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ARRAY[max(a[1]), max(a[2]), max(a[3])] FROM ws_router.definition_ids() a
+$$;
+COMMENT ON FUNCTION ws_router.furthest() IS 'The furthest the shards'' workflow, node and transition sequences stand';
 
-CREATE FUNCTION ws_router.check_define_dot(dot text) RETURNS SETOF bigint AS $$
+CREATE FUNCTION ws_router.check_define(doc jsonb, ids bigint[]) RETURNS SETOF bigint AS $$
     CLUSTER 'ws_shards';
     RUN ON ALL;
-    SELECT ws.check_define_dot(dot) AS check_define_dot;
+    SELECT ws.check_define(doc) AS check_define FROM ws.align_definitions(ids);
 $$ LANGUAGE plproxy;
-COMMENT ON FUNCTION ws_router.check_define_dot(text) IS 'ws.check_define_dot on every shard';
+COMMENT ON FUNCTION ws_router.check_define(jsonb, bigint[]) IS 'ws.check_define on every shard, its sequences aligned first';
 
-CREATE FUNCTION ws_router.define_dot(dot text) RETURNS SETOF bigint AS $$
+CREATE FUNCTION ws_router.define(doc jsonb, ids bigint[]) RETURNS SETOF bigint AS $$
     CLUSTER 'ws_shards';
     RUN ON ALL;
-    SELECT ws.define_dot(dot) AS define_dot;
+    SELECT ws.define(doc) AS define FROM ws.align_definitions(ids);
 $$ LANGUAGE plproxy;
-COMMENT ON FUNCTION ws_router.define_dot(text) IS 'ws.define_dot on every shard';
+COMMENT ON FUNCTION ws_router.define(jsonb, bigint[]) IS 'ws.define on every shard, its sequences aligned first';
+
+CREATE FUNCTION ws_router.check_define_dot(dot text, ids bigint[]) RETURNS SETOF bigint AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ALL;
+    SELECT ws.check_define_dot(dot) AS check_define_dot FROM ws.align_definitions(ids);
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.check_define_dot(text, bigint[]) IS 'ws.check_define_dot on every shard, its sequences aligned first';
+
+CREATE FUNCTION ws_router.define_dot(dot text, ids bigint[]) RETURNS SETOF bigint AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ALL;
+    SELECT ws.define_dot(dot) AS define_dot FROM ws.align_definitions(ids);
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.define_dot(text, bigint[]) IS 'ws.define_dot on every shard, its sequences aligned first';
 
 CREATE FUNCTION ws_router.check_register_action(name text, params jsonb, description text) RETURNS SETOF integer AS $$
     CLUSTER 'ws_shards';
@@ -406,12 +420,15 @@ CREATE FUNCTION ws.define(doc jsonb) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ids bigint[];
+    at bigint[];
 BEGIN
-    -- one definition at a time through this router, so every shard numbers them alike
+    -- one definition at a time through this router, every shard's sequences aligned
+    -- before it, so every shard numbers it alike
     PERFORM pg_advisory_xact_lock(hashtext('ws_router definitions'));
-    ids := ARRAY(SELECT DISTINCT i FROM ws_router.check_define(doc) i);
+    at := ws_router.furthest();
+    ids := ARRAY(SELECT DISTINCT i FROM ws_router.check_define(doc, at) i);
     PERFORM ws_router.same_id(ids, 'the check of ws.define');
-    ids := ARRAY(SELECT DISTINCT i FROM ws_router.define(doc) i);
+    ids := ARRAY(SELECT DISTINCT i FROM ws_router.define(doc, at) i);
     RETURN ws_router.same_id(ids, 'ws.define');
 END $$;
 COMMENT ON FUNCTION ws.define(jsonb) IS
@@ -421,11 +438,13 @@ CREATE FUNCTION ws.define_dot(dot text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ids bigint[];
+    at bigint[];
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ws_router definitions'));
-    ids := ARRAY(SELECT DISTINCT i FROM ws_router.check_define_dot(dot) i);
+    at := ws_router.furthest();
+    ids := ARRAY(SELECT DISTINCT i FROM ws_router.check_define_dot(dot, at) i);
     PERFORM ws_router.same_id(ids, 'the check of ws.define_dot');
-    ids := ARRAY(SELECT DISTINCT i FROM ws_router.define_dot(dot) i);
+    ids := ARRAY(SELECT DISTINCT i FROM ws_router.define_dot(dot, at) i);
     RETURN ws_router.same_id(ids, 'ws.define_dot');
 END $$;
 COMMENT ON FUNCTION ws.define_dot(text) IS

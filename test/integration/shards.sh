@@ -189,11 +189,11 @@ pmax=$(cut -d'|' -f1 <<<"$maxes")
 ok $? "the restored shard is shard 1 of 3 again and numbers new processes, tasks and events 1 modulo 3 after the old ones ($got)"
 
 # ---- a definition one shard refuses is stored on none ----
-before=$(each "SELECT (SELECT count(*) FROM ws.workflow) || ' ' || pg_sequence_last_value('ws.workflow_id_seq') || ' ' || pg_sequence_last_value('ws.node_id_seq')")
+before=$(each "SELECT count(*) FROM ws.workflow")
 err=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"only01\", \"nodes\": [{\"name\": \"a\", \"action\": \"sh.a\"}, {\"name\": \"b\", \"role\": \"ws_sh_only01\"}], \"transitions\": [{\"from\": \"a\", \"to\": \"b\"}]}')" 2>&1)
 grep -q 'ws_sh_only01' <<<"$err"; ok $? "a define naming a role that shard 2 lacks fails through the router: $(grep ERROR <<<"$err" | head -1)"
-after=$(each "SELECT (SELECT count(*) FROM ws.workflow) || ' ' || pg_sequence_last_value('ws.workflow_id_seq') || ' ' || pg_sequence_last_value('ws.node_id_seq')")
-[ "$after" = "$before" ]; ok $? "and no shard stored any of it, nor moved its definition sequences ($(tr '\n' ' ' <<<"$after"))"
+after=$(each "SELECT count(*) FROM ws.workflow")
+[ "$after" = "$before" ]; ok $? "and no shard stored any of it ($(tr '\n' ' ' <<<"$after"))"
 err=$(rq ws_sh_admin -c "SELECT ws.register_action('sh.bad', '{\"a\": 1}')" 2>&1 >/dev/null)
 [ "$(each "SELECT count(*) FROM ws.action WHERE name = 'sh.bad'")" = $'0: 0 \n1: 0 \n2: 0 ' ] && [ -n "$err" ]
 ok $? "a refused register_action is stored on no shard"
@@ -202,10 +202,12 @@ err=$(rq ws_sh_admin -v VERBOSITY=sqlstate -c "SELECT ws.register_action('sh.new
 [ "$(each "SELECT count(*) FROM ws.action WHERE name = 'sh.new'")" = $'0: 0 \n1: 0 \n2: 0 ' ] && grep -q 42501 <<<"$err"
 ok $? "an administrator that shard 2 does not let register actions registers none anywhere (${err:-no error})"
 sq 2 -c "GRANT EXECUTE ON FUNCTION ws.register_action(text, jsonb, text) TO ws_sh_admin" >/dev/null
+# a shard whose definition sequences ran ahead (as a check cancelled half-way leaves them)
+sq 1 -c "SELECT nextval('ws.workflow_id_seq'), nextval('ws.node_id_seq') FROM generate_series(1, 3)" >/dev/null
 wf2=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"paper\", \"nodes\": [{\"name\": \"submit\", \"action\": \"sh.submit\"}]}')" 2>&1)
 got=$(each "$defs")
-[ "$wf2" = 2 ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
-ok $? "the next definition gets the same ids on every shard ($wf2), the shards identical still"
+[ "$wf2" -gt 1 ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
+ok $? "the next definition gets the same ids on every shard, one of them having run ahead ($wf2), the shards identical still"
 
 # ---- bad input ----
 s=$(sqlstate ws_sh_clerk "SELECT ws.start('paper', '{}', NULL)"); [ "$s" = 22004 ]; ok $? "a NULL key is refused with 22004 ($s)"

@@ -61,7 +61,7 @@ descendants() {
 on_exit stop_all
 
 autoctl() {
-    runuser -u postgres -- env XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/share" XDG_RUNTIME_DIR="$T/run" \
+    runuser -u postgres -- env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGDATA XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/share" XDG_RUNTIME_DIR="$T/run" \
         PATH="$PATH" pg_autoctl "$@"
 }
 free_port() {

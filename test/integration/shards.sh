@@ -8,7 +8,9 @@
 # step (another user, not in its role, is refused by the shard with 42501), every process
 # completes; ids never collide across shards, and a shard restored from pg_dump goes on
 # numbering its own way. A definition that one shard refuses (a role missing there) is
-# stored on none. Bad input: a NULL key, an id from no shard, a task no shard has, shrinking
+# stored on none. A shard killed with SIGKILL: starts by key for the other shards go on,
+# those for it fail, a call gathered from all fails as a whole, workers on the other shards
+# go on; after its restart every process completes, each step once. Bad input: a NULL key, an id from no shard, a task no shard has, shrinking
 # the shards while they hold processes, the shards given out of order: each a clear error
 # that changes nothing.
 set -uo pipefail
@@ -208,6 +210,40 @@ wf2=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"paper\", \"nodes\": [{\"
 got=$(each "$defs")
 [ "$wf2" -gt 1 ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
 ok $? "the next definition gets the same ids on every shard, one of them having run ahead ($wf2), the shards identical still"
+
+# ---- a shard killed with SIGKILL: the others go on; after its restart all completes once ----
+rq ws_sh_clerk -c "SELECT ws.start('paper', jsonb_build_object('late', i), 'late-' || i) FROM generate_series(1, 30) i" >/dev/null \
+    || fail "cannot start the processes before the kill"
+kill -KILL "$(head -1 "$shard2_dir/data/postmaster.pid")"; ok $? "SIGKILL to shard 2's postmaster"
+sleep 0.5
+started=0; refused=0
+for i in $(seq 31 60); do
+    if rq ws_sh_clerk -c "SELECT ws.start('paper', jsonb_build_object('late', $i), 'late-$i')" >/dev/null 2>>"$tmp/down.err"; then
+        started=$((started + 1))
+    else
+        refused=$((refused + 1))
+    fi
+done
+down=$(for i in $(seq 31 60); do q -c "SELECT abs(hashtext('late-$i') % 3) = 2"; done | grep -c t)
+[ "$refused" = "$down" ] && [ "$started" = $((30 - down)) ]
+ok $? "with shard 2 down, starts by key go on for the other shards ($started started) and fail for shard 2's keys only ($refused: $(head -1 "$tmp/down.err"))"
+s=$(sqlstate ws_sh_clerk "SELECT count(*) FROM ws.my_tasks")
+[ "$s" != ok ]; ok $? "while it is down, a call gathered from every shard fails as a whole, with no partial answer ($s)"
+for k in 0 1; do
+    sq "$k" -c "SELECT ws.complete(task, '{}', attempt) FROM ws.claim(ARRAY['sh.submit', 'sh.check', 'sh.format', 'sh.publish'], 'w', 100)" >/dev/null
+done
+ready=$(for k in 0 1; do sq "$k" -c "SELECT count(*) FROM ws.task WHERE state = 'ready'"; done | tr '\n' ' ')
+[ "$ready" = "0 0 " ]; ok $? "workers on shards 0 and 1 go on meanwhile (ready left there: $ready)"
+ws_extra_pg shard2 -l "$shard2_dir/server.log" -w -t 60 start >/dev/null 2>&1; ok $? "shard 2 restarts (crash recovery)"
+rm -f "$tmp/work.err"
+work; ok $? "after the restart, work through the router goes on on every shard$( [ -s "$tmp/work.err" ] && echo ": $(head -1 "$tmp/work.err")")"
+rq ws_sh_ann -c "SELECT ws.complete(task, '{\"verdict\": \"late\"}') FROM ws.my_tasks WHERE node = 'review'" >/dev/null
+work
+left=$(rq ws_sh_admin -c "SELECT count(*) FROM ws.process_overview WHERE state = 'running'")
+double=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM (SELECT process, node FROM ws.task WHERE state = 'succeeded' GROUP BY 1, 2 HAVING count(*) > 1) d"; done | tr '\n' ' ')
+late=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM ws.process WHERE state = 'completed' AND params ? 'late'"; done | awk '{s += $1} END {print s}')
+[ "$left" = 0 ] && [ "$double" = "0 0 0 " ] && [ "$late" = $((30 + started)) ]
+ok $? "every process completes, each step once ($late started around the kill completed, running $left, doubles $double)"
 
 # ---- bad input ----
 s=$(sqlstate ws_sh_clerk "SELECT ws.start('paper', '{}', NULL)"); [ "$s" = 22004 ]; ok $? "a NULL key is refused with 22004 ($s)"

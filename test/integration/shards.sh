@@ -10,9 +10,9 @@
 # numbering its own way. A definition that one shard refuses (a role missing there) is
 # stored on none. A shard killed with SIGKILL: starts by key for the other shards go on,
 # those for it fail, a call gathered from all fails as a whole, workers on the other shards
-# go on; after its restart every process completes, each step once. Bad input: a NULL key, an id from no shard, a task no shard has, shrinking
-# the shards while they hold processes, the shards given out of order: each a clear error
-# that changes nothing.
+# go on; after its restart every process completes, each step once. Bad input: a NULL
+# key, an id from no shard, a task no shard has, shrinking the shards while they hold
+# processes, the shards given out of order: each a clear error that changes nothing.
 set -uo pipefail
 : "${PGHOST:?run from test/run or after ws_cluster_start}"
 here="$(cd "$(dirname "$0")" && pwd)"

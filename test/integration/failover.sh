@@ -13,7 +13,9 @@
 # completion the worker saw acknowledged is on the new primary, every process the client
 # saw started is there, no task succeeded twice, every process completes. The failover
 # figures (time to promotion, time until the worker and the client write again) are
-# printed. Needs the two packages (test/cluster.sh ws_deps installs them).
+# printed. WS_FAILOVER_ROUNDS=N fails over N times in a row (the soak: the roles swap each
+# time, the worker runs through all of them). Needs the two packages (test/cluster.sh
+# ws_deps installs them).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib/common.sh"
@@ -152,14 +154,13 @@ SELECT ws.define('{"name": "fo", "nodes": [{"name": "a", "action": "fo.a"}, {"na
   {"name": "c", "action": "fo.c"}, {"name": "end", "end": true}],
   "transitions": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "end"}]}');
 SQL
-q -c "SELECT ws.start('fo', jsonb_build_object('n', i)) FROM generate_series(1, $PROCS) i" >/dev/null || fail "cannot start the processes"
 MULTI="host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=$DB user=postgres target_session_attrs=read-write connect_timeout=2"
-"$WORKER" --dsn "$MULTI" --name fo --action fo.a --action fo.b --action fo.c --concurrency 4 --lease 20 \
+"$WORKER" --dsn "$MULTI" --name fo --action fo.a --action fo.b --action fo.c --concurrency 4 --lease 6 \
     --poll 0.5 --verbose -- sleep 0.05 >"$T/worker.log" 2>&1 &
 wpid=$!
 JOBS+=($wpid)
 # the client: starts a process every 0.05 s through the same string, logging each id the
-# server acknowledged (and when)
+# server acknowledged, or "-" for a failure, with the time
 cat >"$T/client.sh" <<'EOF'
 while :; do
     if id=$(psql -X -q -At -d "$1" -c "SELECT ws.start('fo', '{\"client\": true}')" 2>>"$2/client.err"); then
@@ -170,91 +171,124 @@ while :; do
     sleep 0.05
 done
 EOF
-bash "$T/client.sh" "$MULTI" "$T" &
-cpid=$!
-JOBS+=($cpid)
-# the kill once a third of the steps is done
-done_q="SELECT count(*) FROM ws.task WHERE state = 'succeeded'"
-for _ in $(seq 300); do
-    [ "$(q -c "$done_q" 2>/dev/null || echo 0)" -ge "$PROCS" ] && break
-    sleep 0.1
-done
-before=$(q -c "$done_q")
-pid=$(head -1 "$T/node1/postmaster.pid")
-tkill=$(now_ms)
-kill -KILL "$pid"; ok $? "SIGKILL to the primary's postmaster (pid $pid) with $before steps done"
-
-# ---- the failover ----
-wait_mon 90 "SELECT reportedstate IN ('wait_primary', 'primary') FROM pgautofailover.node WHERE nodename = 'node2'"
-ok $? "the monitor promotes node2 ($(states))"
-tprom=$(now_ms)
-export PGPORT=$p2
-for _ in $(seq 300); do
-    [ "$(q -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
-    sleep 0.1
-done
-# the client's first start acknowledged after its last failure ("-") since the kill
+touch "$T/client.log"
+# the ticker: a claim in flight when the primary died may have committed there (and on the
+# secondary) without the worker seeing its tasks; their leases end and ws.tick makes them
+# ready again
+while :; do psql -X -q -At -d "$MULTI" -c "SELECT ws.tick()" >/dev/null 2>&1; sleep 0.5; done &
+JOBS+=($!)
+# the client's first start acknowledged after its last failure since the kill
 first_after() { awk -v t="$tkill" '$1 > t && $2 == "-" {lost = $1; first = ""} $1 > t && lost && $2 != "-" && first == "" {first = $1} END {print first}' "$1"; }
-# the first completion the worker saw acknowledged after its last lost connection
+# the first completion the worker saw acknowledged after its last lost connection since the kill
 worker_ms() {
     # ws-worker's lines start with the wall time "YYYY-MM-DD HH:MM:SS.mmm"
     grep -E 'connection lost|ws.complete task [0-9]+ attempt [0-9]+: done' "$T/worker.log" | while read -r d t _ _ what _; do
         echo "$(date -d "$d $t" +%s%3N) $what"
     done | awk -v t="$tkill" '$1 > t && $2 == "connection" {lost = $1; first = ""} $1 > t && lost && $2 != "connection" && first == "" {first = $1} END {print first}'
 }
-# once both write again, the client stops; then every process must finish
-end=$((SECONDS + 60))
-while [ $SECONDS -lt $end ]; do
-    [ -n "$(worker_ms)" ] && [ -n "$(first_after "$T/client.log")" ] && break
-    sleep 0.2
-done
-sleep 0.5
-kill -TERM "$cpid" 2>/dev/null
-wait "$cpid" 2>/dev/null
-end=$((SECONDS + 60))
-while [ $SECONDS -lt $end ]; do
-    [ "$(q -c "SELECT count(*) FILTER (WHERE state = 'running') = 0 FROM ws.process" 2>/dev/null)" = t ] && break
-    sleep 0.3
+done_q="SELECT count(*) FROM ws.task WHERE state = 'succeeded'"
+ROUNDS=${WS_FAILOVER_ROUNDS:-1}
+figures=()
+
+# ---- each round: load, SIGKILL of the primary's postmaster, promotion, checks, rejoin ----
+for ((r = 1; r <= ROUNDS; r++)); do
+    R=""
+    ((ROUNDS > 1)) && R="round $r: "
+    read -r pname pport < <(mon_q "SELECT nodename || ' ' || nodeport FROM pgautofailover.node WHERE reportedstate = 'primary'")
+    read -r oname oport < <(mon_q "SELECT nodename || ' ' || nodeport FROM pgautofailover.node WHERE reportedstate = 'secondary'")
+    if [ -z "${pname:-}" ] || [ -z "${oname:-}" ]; then
+        not_ok "${R}a primary and a secondary to fail over" "$(states)"
+        break
+    fi
+    export PGPORT=$pport
+    base=$(q -c "$done_q")
+    if ! q -c "SELECT ws.start('fo', jsonb_build_object('n', i, 'round', $r)) FROM generate_series(1, $PROCS) i" >/dev/null; then
+        not_ok "${R}start the processes on $pname"
+        break
+    fi
+    bash "$T/client.sh" "$MULTI" "$T" &
+    cpid=$!
+    JOBS+=($cpid)
+    # the kill once a third of the round's steps is done
+    for _ in $(seq 300); do
+        [ "$(q -c "$done_q" 2>/dev/null || echo 0)" -ge $((base + PROCS)) ] && break
+        sleep 0.1
+    done
+    before=$(q -c "$done_q")
+    pid=$(head -1 "$T/$pname/postmaster.pid")
+    tkill=$(now_ms)
+    kill -KILL "$pid"; ok $? "${R}SIGKILL to the primary's ($pname) postmaster (pid $pid) with $before steps done"
+
+    # ---- the failover ----
+    wait_mon 90 "SELECT reportedstate IN ('wait_primary', 'primary') FROM pgautofailover.node WHERE nodename = '$oname'"
+    ok $? "${R}the monitor promotes $oname ($(states))"
+    tprom=$(now_ms)
+    export PGPORT=$oport
+    for _ in $(seq 300); do
+        [ "$(q -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
+        sleep 0.1
+    done
+    # once both write again, the client stops; then every process must finish
+    end=$((SECONDS + 60))
+    while [ $SECONDS -lt $end ]; do
+        [ -n "$(worker_ms)" ] && [ -n "$(first_after "$T/client.log")" ] && break
+        sleep 0.2
+    done
+    sleep 0.5
+    kill -TERM "$cpid" 2>/dev/null
+    wait "$cpid" 2>/dev/null
+    end=$((SECONDS + 60))
+    while [ $SECONDS -lt $end ]; do
+        [ "$(q -c "SELECT count(*) FILTER (WHERE state = 'running') = 0 FROM ws.process" 2>/dev/null)" = t ] && break
+        sleep 0.3
+    done
+    tw=$(worker_ms)
+    tc=$(first_after "$T/client.log")
+    figures+=("$((tprom - tkill))/$((${tw:-0} - tkill))/$((${tc:-0} - tkill))")
+    echo "# ${R}failover: promotion seen by the monitor after $((tprom - tkill)) ms; the worker completed again after $((${tw:-0} - tkill)) ms, the client started again after $((${tc:-0} - tkill)) ms"
+    [ -n "$tw" ]; ok $? "${R}the worker reconnects through the multi-host string and completes tasks on the new primary"
+    [ -n "$tc" ]; ok $? "${R}the client reconnects through it and starts processes on the new primary"
+
+    # ---- nothing acknowledged is lost, nothing done twice (every round so far) ----
+    grep -oE 'ws.complete task [0-9]+ attempt [0-9]+: done' "$T/worker.log" | awk '{print $3 " " $5}' | tr -d : | sort -u >"$T/acked"
+    acked=$(wc -l <"$T/acked")
+    q -c "SELECT id || ' ' || attempts FROM ws.task WHERE state = 'succeeded'" | sort -u >"$T/succeeded"
+    lost=$(comm -23 "$T/acked" "$T/succeeded" | wc -l)
+    [ "$acked" -gt 0 ] && [ "$lost" = 0 ]
+    ok $? "${R}every completion the worker saw acknowledged ($acked) is on the new primary, with its attempt (missing: $lost)"
+    awk '$2 != "-" {print $2}' "$T/client.log" | sort -u >"$T/started"
+    q -c "SELECT id FROM ws.process" | sort -u >"$T/present"
+    nstarted=$(wc -l <"$T/started")
+    missing=$(comm -23 "$T/started" "$T/present" | wc -l)
+    [ "$nstarted" -gt 0 ] && [ "$missing" = 0 ]
+    ok $? "${R}every process the client saw started ($nstarted) is on the new primary (missing: $missing)"
+    twice=$(q -c "SELECT count(*) FROM (SELECT process, node FROM ws.task WHERE state = 'succeeded' GROUP BY 1, 2 HAVING count(*) > 1) d")
+    twice_ev=$(q -c "SELECT count(*) FROM (SELECT task FROM ws.event WHERE state = 'succeeded' AND task IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d")
+    [ "$twice" = 0 ] && [ "$twice_ev" = 0 ]; ok $? "${R}no step succeeded twice ($twice nodes, $twice_ev tasks with two successes)"
+    got=$(q -c "SELECT string_agg(state || ' ' || n, ', ') FROM (SELECT state, count(*) n FROM ws.process GROUP BY 1 ORDER BY 1) s")
+    total=$(q -c "SELECT count(*) FROM ws.process")
+    [ "$got" = "completed $total" ]; ok $? "${R}every process completes on the new primary ($got)"
+    refused=$(grep -cE 'ws\.(complete|fail) of task [0-9]+ attempt [0-9]+ refused' "$T/worker.log")
+    cancelled=$(cat "$T/worker.log" "$T/client.err" 2>/dev/null | grep -c 'canceling the wait for synchronous replication')
+    echo "# ${R}$acked completions acknowledged so far; $refused repeated calls refused as stale; $cancelled writes cut off waiting for synchronous replication (the old primary, restarted by pg_autoctl before the monitor demoted it, acknowledged none of them)"
+    # the old primary: pg_autoctl restarts its postmaster, and the monitor makes it a secondary
+    if wait_mon 90 "SELECT count(*) = 2 AND bool_and(reportedstate = goalstate AND reportedstate IN ('primary', 'secondary')) FROM pgautofailover.node"; then
+        ok 0 "${R}the old primary rejoins as the secondary ($(states))"
+    else
+        not_ok "${R}the old primary rejoins as the secondary" "$(states)"
+        break
+    fi
+    tjoin=$(now_ms)
+    sync=$(q -c "SHOW synchronous_standby_names")
+    [[ "$sync" == "ANY 1 ("* ]]; ok $? "${R}commits wait for a standby again ($sync)"
+    # availability over durability while alone: wait_primary acknowledges commits with no standby
+    alone=$(awk -v a="$tprom" -v b="$tjoin" '$1 > a && $1 < b && $2 != "-"' "$T/client.log" | wc -l)
+    [ "$alone" -gt 0 ]; ok $? "${R}until then the new primary (wait_primary) acknowledged writes alone: $alone starts of the client"
 done
 kill -TERM "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
-tw=$(worker_ms); tc=$(first_after "$T/client.log")
-echo "# failover: promotion seen by the monitor after $(((tprom - tkill))) ms; the worker completed again after $(( ${tw:-0} - tkill )) ms, the client started again after $(( ${tc:-0} - tkill )) ms"
-[ -n "$tw" ]; ok $? "the worker reconnects through the multi-host string and completes tasks on the new primary"
-[ -n "$tc" ]; ok $? "the client reconnects through it and starts processes on the new primary"
-
-# ---- nothing acknowledged is lost, nothing done twice ----
-grep -oE 'ws.complete task [0-9]+ attempt [0-9]+: done' "$T/worker.log" | awk '{print $3 " " $5}' | tr -d : | sort -u >"$T/acked"
-acked=$(wc -l <"$T/acked")
-q -c "SELECT id || ' ' || attempts FROM ws.task WHERE state = 'succeeded'" | sort -u >"$T/succeeded"
-lost=$(comm -23 "$T/acked" "$T/succeeded" | wc -l)
-[ "$acked" -gt 0 ] && [ "$lost" = 0 ]
-ok $? "every completion the worker saw acknowledged ($acked) is on the new primary, with its attempt (missing: $lost)"
-awk '$2 != "-" {print $2}' "$T/client.log" | sort -u >"$T/started"
-q -c "SELECT id FROM ws.process" | sort -u >"$T/present"
-nstarted=$(wc -l <"$T/started"); missing=$(comm -23 "$T/started" "$T/present" | wc -l)
-[ "$nstarted" -gt 0 ] && [ "$missing" = 0 ]
-ok $? "every process the client saw started ($nstarted) is on the new primary (missing: $missing)"
-twice=$(q -c "SELECT count(*) FROM (SELECT process, node FROM ws.task WHERE state = 'succeeded' GROUP BY 1, 2 HAVING count(*) > 1) d")
-twice_ev=$(q -c "SELECT count(*) FROM (SELECT task FROM ws.event WHERE state = 'succeeded' AND task IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d")
-[ "$twice" = 0 ] && [ "$twice_ev" = 0 ]; ok $? "no step succeeded twice ($twice nodes, $twice_ev tasks with two successes)"
-got=$(q -c "SELECT string_agg(state || ' ' || n, ', ') FROM (SELECT state, count(*) n FROM ws.process GROUP BY 1 ORDER BY 1) s")
-total=$(q -c "SELECT count(*) FROM ws.process")
-[ "$got" = "completed $total" ]; ok $? "every process completes on the new primary ($got)"
-refused=$(grep -cE 'ws\.(complete|fail) of task [0-9]+ attempt [0-9]+ refused' "$T/worker.log")
-cancelled=$(cat "$T/worker.log" "$T/client.err" 2>/dev/null | grep -c 'canceling the wait for synchronous replication')
-echo "# $acked completions acknowledged; $refused repeated calls refused as stale; $cancelled writes cut off waiting for synchronous replication (the old primary, restarted by pg_autoctl before the monitor demoted it, acknowledged none of them)"
-# the old primary: pg_autoctl restarts its postmaster, and the monitor makes it a secondary
-if wait_mon 60 "SELECT count(*) = 2 AND bool_and(reportedstate = goalstate AND reportedstate IN ('primary', 'secondary')) FROM pgautofailover.node"; then
-    ok 0 "the old primary rejoins as the secondary ($(states))"
-else
-    not_ok "the old primary rejoins as the secondary" "$(states)"
+if ((ROUNDS > 1)); then
+    echo "# $ROUNDS failovers; promotion/worker/client, ms after each kill: ${figures[*]}"
 fi
-tjoin=$(now_ms)
-sync=$(q -c "SHOW synchronous_standby_names")
-[[ "$sync" == "ANY 1 ("* ]]; ok $? "commits wait for a standby again ($sync)"
-# availability over durability while alone: wait_primary acknowledges commits with no standby
-alone=$(awk -v a="$tprom" -v b="$tjoin" '$1 > a && $1 < b && $2 != "-"' "$T/client.log" | wc -l)
-[ "$alone" -gt 0 ]; ok $? "until then the new primary (wait_primary) acknowledged writes alone: $alone starts of the client"
 
 finish

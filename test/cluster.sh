@@ -45,6 +45,9 @@ postgresql-server-dev-15 $inc/postgres.h
 postgresql-15-cron /usr/share/postgresql/15/extension/pg_cron.control
 postgresql-15-pgtap /usr/share/postgresql/15/extension/pgtap.control
 postgresql-15-partman /usr/share/postgresql/15/extension/pg_partman.control
+postgresql-15-plproxy /usr/share/postgresql/15/extension/plproxy.control
+postgresql-15-auto-failover /usr/share/postgresql/15/extension/pgautofailover.control
+pg-auto-failover-cli /usr/bin/pg_autoctl
 libtap-parser-sourcehandler-pgtap-perl /usr/bin/pg_prove
 libgraphviz-dev /usr/include/graphviz/cgraph.h
 libgvc6 /usr/lib/$(uname -m)-linux-gnu/graphviz/libgvplugin_dot_layout.so.6

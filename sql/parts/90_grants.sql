@@ -47,7 +47,9 @@ BEGIN
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), ws.define_bpmn(text), '
-                   'ws.to_bpmn(bigint), ws.to_bpmn(text), ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
+                   'ws.to_bpmn(bigint), ws.to_bpmn(text), ws.purge(interval, integer), ws.schedule_purge(interval), '
+                   'ws.check_define(jsonb), ws.check_define_dot(text), ws.check_register_action(text, jsonb, text, regprocedure), '
+                   'ws.align_definitions(bigint[]) TO %I', role);
     EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';

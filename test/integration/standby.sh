@@ -99,6 +99,11 @@ writers=(
     "SELECT ws.retry($doomed)"
     "SELECT ws.cancel($p)"
     "SELECT ws.send('sb.go', NULL, '{}', '1 hour')"
+    "SELECT ws.set_shard(0, 1)"
+    "SELECT ws.check_define('{\"name\": \"sb_new\", \"nodes\": [{\"name\": \"a\"}]}')"
+    "SELECT ws.check_define_dot('digraph sb_dot { a -> b }')"
+    "SELECT ws.check_register_action('sb.new')"
+    "SELECT ws.align_definitions(ARRAY[1, 1, 1])"
 )
 bad=()
 for sql in "${writers[@]}"; do

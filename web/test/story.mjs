@@ -185,8 +185,14 @@ try {
 
     await koldo.goto(`${URL1}/#/process/${P.story}`);
     await koldo.locator("#picture svg").waitFor();
-    await koldo.click("#cancel");
-    ok(await until(async () => (await koldo.textContent("#process-actions .action-error")).includes("permission denied")),
+    // the page may still be drawing when the button appears: a click on a button that a
+    // redraw replaced does nothing, so click until the refusal shows
+    ok(await until(async () => {
+        if ((await koldo.textContent("#process-actions .action-error")).includes("permission denied")) return true;
+        await koldo.click("#cancel", { timeout: 1000 }).catch(() => {});
+        await sleep(300);
+        return (await koldo.textContent("#process-actions .action-error")).includes("permission denied");
+    }),
        "koldo's cancel is refused by the database", await koldo.textContent("#process-actions .action-error"));
     ok(sql(`SELECT state FROM ws.process WHERE id = ${P.story}`) === "running", "and the process still runs");
     await shot(koldo, "process-refused");
@@ -260,7 +266,8 @@ try {
     // workflows: versions, pictures, lint; uploads with errors shown with their line
     await boss.goto(`${URL1}/#/workflows`);
     await boss.locator(".workflow[data-name=story] svg").waitFor();
-    ok(await boss.locator(".workflow[data-name=story] .lint li, .workflow[data-name=story] .lint-clean").count() >= 1, "workflows show their pictures and lint");
+    ok(await until(async () => await boss.locator(".workflow[data-name=story] .lint li, .workflow[data-name=story] .lint-clean").count() >= 1),
+       "workflows show their pictures and lint");
     await boss.fill("#upload-source", "digraph broken {\n  a -> b;\n  b -> ;\n}\n");
     await boss.click("#upload button");
     ok(await until(async () => /line 3/.test(await boss.textContent("#upload-result"))), "a DOT syntax error is shown with its line", await boss.textContent("#upload-result"));

@@ -199,11 +199,11 @@ after=$(each "SELECT count(*) FROM ws.workflow")
 err=$(rq ws_sh_admin -c "SELECT ws.register_action('sh.bad', '{\"a\": 1}')" 2>&1 >/dev/null)
 [ "$(each "SELECT count(*) FROM ws.action WHERE name = 'sh.bad'")" = $'0: 0 \n1: 0 \n2: 0 ' ] && [ -n "$err" ]
 ok $? "a refused register_action is stored on no shard"
-sq 2 -c "REVOKE EXECUTE ON FUNCTION ws.register_action(text, jsonb, text) FROM ws_sh_admin" >/dev/null
+sq 2 -c "REVOKE EXECUTE ON FUNCTION ws.register_action(text, jsonb, text, regprocedure) FROM ws_sh_admin" >/dev/null
 err=$(rq ws_sh_admin -v VERBOSITY=sqlstate -c "SELECT ws.register_action('sh.new', '{}')" 2>&1 >/dev/null)
 [ "$(each "SELECT count(*) FROM ws.action WHERE name = 'sh.new'")" = $'0: 0 \n1: 0 \n2: 0 ' ] && grep -q 42501 <<<"$err"
 ok $? "an administrator that shard 2 does not let register actions registers none anywhere (${err:-no error})"
-sq 2 -c "GRANT EXECUTE ON FUNCTION ws.register_action(text, jsonb, text) TO ws_sh_admin" >/dev/null
+sq 2 -c "GRANT EXECUTE ON FUNCTION ws.register_action(text, jsonb, text, regprocedure) TO ws_sh_admin" >/dev/null
 # a shard whose definition sequences ran ahead (as a check cancelled half-way leaves them)
 sq 1 -c "SELECT nextval('ws.workflow_id_seq'), nextval('ws.node_id_seq') FROM generate_series(1, 3)" >/dev/null
 wf2=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"paper\", \"nodes\": [{\"name\": \"submit\", \"action\": \"sh.submit\"}]}')" 2>&1)

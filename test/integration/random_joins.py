@@ -409,6 +409,21 @@ class Workflow:
                         continue
                     w = rng.choice(ws_)
                 edges.append((u, w, ('l%d' % rng.randrange(NLOOPVARS), True), prio(), 'success'))
+        # a multi-instance call on a cycle would nest its children's variables (which hold
+        # the caller's, with the results of the round before) once per element and round:
+        # they grow exponentially. Such a node calls once per activation instead.
+        reach = {u: {e[1] for e in edges if e[0] == u} for u in range(k)}
+        grew = True
+        while grew:
+            grew = False
+            for u in range(k):
+                more = set().union(*(reach[v] for v in reach[u])) - reach[u]
+                if more:
+                    reach[u] |= more
+                    grew = True
+        for u in range(k):
+            if nodes[u]['call'] and nodes[u]['foreach'] and u in reach[u]:
+                nodes[u].update(foreach=None, item=None, sequential=False)
         rng.shuffle(edges)
         order = list(range(k))
         rng.shuffle(order)      # node ids are not the topological order

@@ -31,6 +31,15 @@ which a path ends with incoming transition x without entering the join before (s
 Workflow.bind). A second opinion enumerates the simple paths from every node and must
 agree.
 
+Engine bugs found by this test are left out of what it generates or compares, each where
+it would show, with a comment that says "ENGINE BUG" and a count in the summary: a failed
+process failed again in the step that resumed it keeps its old error (World.run_step);
+ws.retry thaws a child that failed on its own, and thaws frozen children when the retried
+call failed the process again (thaw_bug); ws.complete_batch with a child and its parent
+(27000, or the child's end handed back after later completions: Run.batch); ws.cancel of
+an earlier failed child fails its calling task (the "cancel child" choice). Take the
+exclusion out when the bug is fixed.
+
 Usage:
   random_joins.py [--seed S] [--workflows N] [--procs P] [--only I] [--quiet] [--trace FILE]
 The database comes from PGHOST/PGPORT/PGUSER/PGDATABASE; ws must be installed in it and the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# random_joins.sh: the randomized differential test of splits, joins and the calls that move
-# tasks (random_joins.py) in a database of its own: one run with a pinned seed, one with a
+# random_joins.sh: the randomized differential test of splits, joins, call activities,
+# multi-instance nodes, deadlines, boundary paths and the calls that move tasks
+# (random_joins.py) in a database of its own: one run with a pinned seed, one with a
 # random seed (printed, so a failure can be replayed). Needs PGHOST/PGPORT/PGUSER of a
 # cluster where ws is installed, as a superuser (test/run provides one).
 # RANDOM_JOINS_SEED picks the second seed, RANDOM_JOINS_WORKFLOWS the workflows of each

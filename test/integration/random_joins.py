@@ -31,14 +31,16 @@ which a path ends with incoming transition x without entering the join before (s
 Workflow.bind). A second opinion enumerates the simple paths from every node and must
 agree.
 
-Engine bugs found by this test are left out of what it generates or compares, each where
-it would show, with a comment that says "ENGINE BUG" and a count in the summary: a failed
-process failed again in the step that resumed it keeps its old error (World.run_step);
-ws.retry thaws a child that failed on its own, and thaws frozen children when the retried
-call failed the process again (thaw_bug); ws.complete_batch with a child and its parent
-(27000, or the child's end handed back after later completions: Run.batch); ws.cancel of
-an earlier failed child fails its calling task (the "cancel child" choice). Take the
-exclusion out when the bug is fixed.
+Engine bugs found by this test and fixed since: a failed process failed again in the step
+that resumed it kept its old error; ws.retry thawed a child that failed on its own, and
+thawed frozen children when the retried call failed the process again; ws.cancel of an
+earlier failed child failed its calling task; ws.complete_batch with a child and its
+parent failed with 27000 or handed the child's end back after later completions. What is
+still left out of generation says "ENGINE BUG" where it would show, with a count in the
+summary: batches in which a child ends or is ended before the batch's last completion (the
+model hands such ends back at the end of the batch, as the engine did before; the engine
+now hands them back at once) and cancels of a failed earlier child (the "cancel child"
+choice offers running children only).
 
 Usage:
   random_joins.py [--seed S] [--workflows N] [--procs P] [--only I] [--quiet] [--trace FILE]
@@ -1272,7 +1274,6 @@ class Proc:
         self.given_up = False   # a failed process left failed
         self.frozen = False     # failed because its parent failed
         self.no_hand_back = False
-        self.stale_error = False
 
     def root(self):
         return self if self.parent is None else self.parent.root()
@@ -1329,19 +1330,8 @@ class World:
         p.m.open = True
         p.m.ended_in_step = False
         p.no_hand_back = False
-        before = (p.m.state, jshow(p.m.vars), jshow(p.m.expected()['tokens']))
         change()
         p.m.open = False
-        if p.m.ended_in_step:
-            # ENGINE BUG (reported with issue 17): a step that starts on a failed process
-            # (ws.retry, the thaw of a frozen child) and fails it again without changing its
-            # variables or tokens does not write the process row (flush.c compares only
-            # state, variables and tokens with the stored row), so ws.process.error keeps
-            # the earlier failure's text. Its error is not compared until the row is written.
-            p.stale_error = (before == (p.m.state, jshow(p.m.vars), jshow(p.m.expected()['tokens']))
-                             and p.m.state == 'failed')
-            if p.stale_error:
-                COVER['error not compared: stale after failing again (engine bug)'] += 1
         if p.m.ended_in_step and p.parent is not None and not p.no_hand_back:
             self.hand_back(p)
 
@@ -1549,7 +1539,7 @@ class Run:
                 self.show_events([t.node for t in p.m.tasks], p.m.ev)))
             diffs.append('                         got %s' % '; '.join(
                 self.show_events([t[1] for t in a['tasks']], act)))
-        if not diffs and p.m.state == 'failed' and p.m.why and not p.stale_error:
+        if not diffs and p.m.state == 'failed' and p.m.why:
             err = a['error'] or ''
             why = p.m.why
             if why[0] in ('split', 'wait_until', 'foreach') and '"%s"' % why[1] not in err:
@@ -1725,19 +1715,15 @@ class Run:
         if len({p.root() for p in touched}) < len(touched):
             COVER['complete_batch: processes of one tree'] += 1
         if any(x == 'other' and q in touched for x, q in steplog) or any(k < len(ids) - 1 for k in deferred):
-            # ENGINE BUG (reported with issue 17): ws.complete_batch opens a step on every
-            # process of the batch first and hands the ends of child processes back only
-            # after the last completion. So (a) a completion in a parent that ends a calling
-            # task or fails the parent (an end node, an XOR join, a split that takes
-            # nothing, stuck) cancels or freezes a child whose step is open: the batch fails
-            # with 27000 ("ws was called on process N from inside a step of that
-            # process"); and (b) a child that ends before the last completion is handed back
-            # after the later ones, which then do not see what it did, unlike "each
-            # completion runs as the step it would be alone". Such batches are left out.
+            # Left out (was an engine bug, fixed: the engine now cancels or freezes a child
+            # whose step the batch holds in that step, and hands a child's end back at once
+            # to its parent's open step): the model still hands the ends of children back
+            # at the end of the batch, so batches in which a child ends, or is ended, before
+            # the last completion are not generated.
             w.procs, w.unmapped, w.delay, cover = saved
             COVER.clear()
             COVER.update(cover)
-            COVER['complete_batch left out: a child ends or is ended in mid-batch (engine bug)'] += 1
+            COVER['complete_batch left out: a child ends or is ended in mid-batch'] += 1
             return
         if deferred:
             COVER['complete_batch: a child ended'] += 1
@@ -2053,10 +2039,6 @@ class Run:
                     p.ncalls += 1
                     self.deadline(w, p, rng.choice(deadlines))
                 elif rng.random() < (0.95 if any(q.frozen and q.parent is p for q in w.procs) else 0.75):
-                    if thaw_bug(p):
-                        COVER['retry left out: %s (engine bug)' % thaw_bug(p)] += 1
-                        p.given_up = True
-                        continue
                     p.ncalls += 1
                     self.retry(w, p)
                 else:
@@ -2236,38 +2218,6 @@ class Run:
                   % (sys.argv[0], self.args.seed))
         print('random_joins: %d passed, %d failed' % (self.passed, self.failed))
         return 1 if self.failed else 0
-
-
-def thaw_bug(p):
-    """ENGINE BUG (reported with issue 17): ws.retry of a failed process thaws (children.c
-    WsThaw) every failed last child of its active calling tasks, and theirs, after the
-    retried task went on: (a) also a child that failed on its own while its calling task
-    waits out a back-off (it runs again, fails as stuck, and its calling task's back-off
-    starts again), and (b) also when the retried task, a calling task whose new child
-    failed at once, failed the process again: its frozen children then run under a failed
-    parent. The model thaws as the contract says (only frozen children, only while the
-    parent runs), so the retries that would show either are left out: what it returns
-    names the case, or None."""
-    def frozen_below(q):
-        return any(t.child is not None and t.child.frozen and (t.child.m.state == 'failed')
-                   for t in q.m.tasks if t.state in ACTIVE and q.m.g.node[t.node]['call'])
-
-    def failed_waiting_below(q):
-        for t in q.m.tasks:
-            if t.state in ACTIVE and q.m.g.node[t.node]['call'] and t.child is not None:
-                c = t.child
-                if c.m.state == 'failed' and not c.frozen:
-                    return True
-                if c.m.state == 'failed' and c.frozen and failed_waiting_below(c):
-                    return True
-        return False
-
-    if failed_waiting_below(p):
-        return 'a thaw of a child that failed on its own'
-    i = p.failed_task()
-    if i is not None and p.m.g.node[p.m.tasks[i].node]['call'] and frozen_below(p):
-        return 'a retried call beside frozen children'
-    return None
 
 
 def events_match(exp, act):

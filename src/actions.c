@@ -23,7 +23,6 @@
 #include "actions.h"
 #include "engine.h"
 #include "queries.h"
-#include "timers.h"
 #include "ws.h"
 
 /* The search_path of the last role asked for, in this transaction */
@@ -148,15 +147,5 @@ WsRunAction(WsStep *st, int ni, int64 task, Jsonb *tparams)
 		sqlstate = "22023";
 	}
 	why = psprintf("%s (SQLSTATE %s)", error, sqlstate);
-	if (attempt <= n->retries)
-	{
-		double		seconds;
-		TimestampTz due = WsRetryDue(attempt, &seconds);
-
-		WsSetTask(st, ni, task, WS_TASK_WAITING, NULL, error, NULL, &due,
-				  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
-						   attempt, n->retries + 1, seconds, why));
-	}
-	else
-		WsTaskFailedWith(st, ni, task, error, why);
+	WsAttemptFailed(st, ni, task, attempt, error, why);
 }

@@ -219,17 +219,10 @@ ws_fail(PG_FUNCTION_ARGS)
 	WsCheckActionable(&st, &target, "fail");
 	WsCheckAssignee(&st, &target, "fail");
 	WsCheckAttempt(&target, !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
-	if (target.attempts <= n->retries && n->action != NULL)
-	{
-		double		seconds;
-		TimestampTz due = WsRetryDue(target.attempts, &seconds);
-
-		WsSetTask(&st, target.node, task, WS_TASK_WAITING, NULL, error, NULL, &due,
-				  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
-						   target.attempts, n->retries + 1, seconds, error));
-	}
+	if (n->action != NULL)
+		WsAttemptFailed(&st, target.node, task, target.attempts, error, NULL);
 	else
-		WsTaskFailed(&st, target.node, task, error);
+		WsTaskFailed(&st, target.node, task, error);	/* a person's task: no retries */
 	WsStepEnd(&st);
 	WsCallEnd(&who);
 	PG_RETURN_VOID();

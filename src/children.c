@@ -28,7 +28,6 @@
 #include "flush.h"
 #include "queries.h"
 #include "states.h"
-#include "timers.h"
 #include "ws.h"
 
 /* Start a child for calling task (new, or waiting to start another) of node ni. */
@@ -100,10 +99,9 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 {
 	WsNode	   *n;
 	int			a,
-				ni;
-
+				ni,
+				started;
 	char	   *cstate;
-	int			started;
 
 	if (st->state != WS_PROC_RUNNING || st->ended || (a = WsFindActive(st, task)) < 0)
 		return;
@@ -130,17 +128,7 @@ WsChildEnded(WsStep *st, int64 task, int64 child, WsProcState state, Jsonb *vars
 			? psprintf("child process " INT64_FORMAT " failed: %s", child, error ? error : "")
 			: psprintf("child process " INT64_FORMAT " was cancelled", child);
 
-		if (started <= n->retries)
-		{
-			double		seconds;
-			TimestampTz due = WsRetryDue(started, &seconds);
-
-			WsSetTask(st, ni, task, WS_TASK_WAITING, NULL, why, NULL, &due,
-					  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
-							   started, n->retries + 1, seconds, why));
-		}
-		else
-			WsTaskFailed(st, ni, task, why);
+		WsAttemptFailed(st, ni, task, started, why, NULL);
 	}
 }
 

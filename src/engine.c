@@ -624,6 +624,30 @@ WsTaskFailed(WsStep *st, int ni, int64 task, const char *error)
 	WsTaskFailedWith(st, ni, task, error, error);
 }
 
+/*
+ * Attempt number attempt of task, of node ni, failed with error (detail: what its event
+ * says, NULL: error): while the node has retries left the task waits out a back-off
+ * (ws.tick makes it go on), else it fails (WsTaskFailed). Workers, SQL actions and
+ * children's ends all fail an attempt so.
+ */
+void
+WsAttemptFailed(WsStep *st, int ni, int64 task, int attempt, const char *error, const char *detail)
+{
+	WsNode	   *n = &st->g->nodes[ni];
+
+	if (attempt <= n->retries)
+	{
+		double		seconds;
+		TimestampTz due = WsRetryDue(attempt, &seconds);
+
+		WsSetTask(st, ni, task, WS_TASK_WAITING, NULL, error, NULL, &due,
+				  psprintf("attempt %d of %d failed, retrying after %.3f s: %s",
+						   attempt, n->retries + 1, seconds, detail ? detail : error));
+	}
+	else
+		WsTaskFailedWith(st, ni, task, error, detail ? detail : error);
+}
+
 /* WsTaskFailed, with detail for the task's event */
 void
 WsTaskFailedWith(WsStep *st, int ni, int64 task, const char *error, const char *detail)

@@ -13,6 +13,8 @@ extern void WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result);
 extern void WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail);
 extern void WsBoundary(WsStep *st, int ni, WsOn on, const char *error);
 extern void WsTaskFailed(WsStep *st, int ni, int64 task, const char *error);
+extern void WsAttemptFailed(WsStep *st, int ni, int64 task, int attempt, const char *error,
+							const char *detail);
 extern void WsTaskFailedWith(WsStep *st, int ni, int64 task, const char *error, const char *detail);
 extern void WsCallsBegin(void);
 extern void WsDeadlinePassed(WsStep *st, int ni, int64 task);

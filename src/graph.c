@@ -9,9 +9,9 @@
  * Invalidation follows pg_cron's job cache: statement triggers on ws.workflow, ws.node,
  * ws.transition and ws.action call ws_definitions_changed(), which queues a relcache
  * invalidation of ws.node; every backend's callback then marks the cache stale, and the
- * next WsGetGraph() drops it. The callback only sets a flag: a graph in use by a running
- * step is never freed under it, because WsGetGraph() is called once at a step's start
- * (ws.complete_batch, which starts several steps, checks WsGraphGeneration()).
+ * next WsGetGraph() that no open step encloses drops it. The callback only sets a flag: a
+ * graph in use by a running step is never freed under it (ws.complete_batch, which starts
+ * several steps, checks WsGraphGeneration() all the same).
  */
 #include "postgres.h"
 
@@ -28,6 +28,7 @@
 
 #include "errors.h"
 #include "graph.h"
+#include "step.h"
 #include "queries.h"
 #include "ws.h"
 
@@ -268,7 +269,13 @@ WsGetGraph(int64 wf)
 	bool		found;
 
 	WsNodeRelid();
-	if (graph_cache_stale)
+	/*
+	 * A step holds its graph to its end, and steps nest (a child's start, the hand-back of
+	 * its end, a SQL action calling ws): while one is open the cache is only added to, and
+	 * dropped at the next call no step encloses. A version with processes never changes,
+	 * so an open step's graph stays right.
+	 */
+	if (graph_cache_stale && !WsAnyStepOpen())
 		WsGraphFlush();
 	if (graph_cache == NULL)
 	{

@@ -614,13 +614,16 @@ void
 WsStepInit(WsStep *st, WsCaller *who, int64 process, int64 workflow, WsProcState state,
 		   Jsonb *vars, Jsonb *tokens)
 {
+	/* the graph first: WsGetGraph drops a stale cache only while no step is open */
+	WsGraph    *g = WsGetGraph(workflow);
+
 	WsStepOpen(st, who, process);
 	memset(st, 0, sizeof(*st));
 	st->who = who;
 	st->process = process;
 	st->state = state;
 	st->vars = vars;
-	st->g = WsGetGraph(workflow);
+	st->g = g;
 	st->tokens = WsParseTokens(st->g, tokens);
 	st->stored_tokens = palloc(sizeof(int) * Max(st->g->ntrans, 1));
 	memcpy(st->stored_tokens, st->tokens, sizeof(int) * st->g->ntrans);

@@ -173,3 +173,22 @@ SELECT state, error FROM ws.process WHERE id = :odd2;
 -- registering again without a function makes it a worker's action
 SELECT ws.register_action('odd', '{}');
 SELECT name, function, owner FROM ws.action WHERE name = 'odd';
+
+-- a SQL action that changes definitions and starts another process while its step runs:
+-- the step's graph is not freed under it (the graph cache is dropped only when no step
+-- is open), so the step goes on with its own nodes
+SELECT ws.define('{"name": "other", "nodes": [{"name": "o", "action": "o.work", "start": true},
+  {"name": "oe", "end": true}], "transitions": [{"from": "o", "to": "oe"}]}') IS NOT NULL AS defined;
+CREATE FUNCTION kick(params jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ws.register_action('o.work', '{}', 'changed while a step runs');
+    RETURN jsonb_build_object('other', ws.start('other'));
+END $$;
+SELECT ws.register_action('kick', '{}', NULL, 'kick(jsonb)');
+SELECT ws.define('{"name": "kicker", "nodes": [{"name": "k", "action": "kick", "start": true},
+  {"name": "a", "action": "a.x"}, {"name": "b", "action": "a.x"}, {"name": "e", "end": true}],
+  "transitions": [{"from": "k", "to": "a"}, {"from": "k", "to": "b"}, {"from": "a", "to": "e"},
+                  {"from": "b", "to": "e"}]}') IS NOT NULL AS defined;
+SELECT ws.start('kicker') AS kicker \gset
+SELECT state, params ? 'other' AS started_other FROM ws.process WHERE id = :kicker;
+SELECT n.name, t.state FROM ws.task t JOIN ws.node n ON n.id = t.node WHERE t.process = :kicker ORDER BY t.id;

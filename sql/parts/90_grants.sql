@@ -47,11 +47,12 @@ BEGIN
                    'ws.to_dot(bigint), ws.to_dot(text), ws.cancel(bigint, text), ws.retry(bigint), ws.tick(), '
                    'ws.assign(bigint, name), ws.schedule_tick(), ws.unschedule_tick(), ws.define_dot(text), '
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), '
-                   'ws.purge(interval, integer), ws.schedule_purge(interval) TO %I', role);
+                   'ws.purge(interval, integer), ws.schedule_purge(interval), '
+                   'ws.migrate(bigint, bigint, jsonb, boolean), ws.migrate_all(bigint, bigint, jsonb, boolean, integer) TO %I', role);
     EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 
 CREATE FUNCTION ws.grant_admin(role name) RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.grant_admin(name) IS
-    'Lets a role also define workflows, see everything, cancel, retry and assign';
+    'Lets a role also define workflows, see everything, cancel, retry, assign and migrate';

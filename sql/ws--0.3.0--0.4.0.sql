@@ -1488,6 +1488,8 @@ BEGIN
     -- the active tasks, locked (apply) in id order, each with its counterparts
     FOR r IN
         SELECT k.id, k.state, k.action, on_.name AS old_name,
+               concat_ws(' and ', CASE WHEN on_.call IS NOT NULL THEN 'a call activity' END,
+                         CASE WHEN on_.foreach IS NOT NULL THEN 'a multi-instance node' END) AS kind,
                coalesce(map ->> on_.name, on_.name) AS new_name,
                (SELECT array_agg(n.id) FROM ws.node n
                  WHERE n.workflow = target AND n.name = coalesce(map ->> on_.name, on_.name)) AS found
@@ -1502,7 +1504,16 @@ BEGIN
             SELECT format('task %s "%s" (%s) -> node "%s"%s', r.id, r.old_name, r.state, r.new_name,
                           CASE WHEN n.action IS DISTINCT FROM r.action
                                THEN format(', action %s', coalesce(quote_ident(n.action), 'none')) ELSE '' END),
-                   CASE WHEN r.state IN ('ready', 'running') AND n.action IS NULL
+                   CASE WHEN concat_ws(' and ', CASE WHEN n.call IS NOT NULL THEN 'a call activity' END,
+                                       CASE WHEN n.foreach IS NOT NULL THEN 'a multi-instance node' END) <> r.kind
+                        THEN format('task %s "%s" (%s): "%s" is %s, node "%s" of version %s is %s',
+                                    r.id, r.old_name, r.state, r.old_name,
+                                    coalesce(nullif(r.kind, ''), 'neither a call activity nor a multi-instance node'),
+                                    r.new_name, t.version,
+                                    coalesce(nullif(concat_ws(' and ', CASE WHEN n.call IS NOT NULL THEN 'a call activity' END,
+                                                              CASE WHEN n.foreach IS NOT NULL THEN 'a multi-instance node' END), ''),
+                                             'neither a call activity nor a multi-instance node'))
+                        WHEN r.state IN ('ready', 'running') AND n.action IS NULL
                         THEN format('task %s "%s" (%s): node "%s" of version %s has no action for it',
                                     r.id, r.old_name, r.state, r.new_name, t.version)
                         WHEN r.state IN ('ready', 'running')

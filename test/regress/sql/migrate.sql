@@ -174,6 +174,27 @@ SELECT ws.tick() > 0 AS ticked;
 SELECT state FROM ws.process WHERE id = :t;
 SELECT node, version, state FROM mig_tasks(:t);
 
+-- A multi-instance node's instances move together, and only to a multi-instance node
+CREATE FUNCTION mig_mail(foreach boolean, action text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT ws.define(jsonb_build_object('name', 'mail', 'nodes', jsonb_build_array(
+      jsonb_build_object('name', 'Send', 'action', action, 'start', true)
+        || CASE WHEN foreach THEN '{"foreach": "$.to"}'::jsonb ELSE '{}' END,
+      '{"name": "Sent", "end": true}'::jsonb),
+      'transitions', '[{"from": "Send", "to": "Sent"}]'::jsonb))
+$$;
+SELECT mig_mail(true, 'm.send') AS m1 \gset
+SELECT mig_mail(false, 'm.send') AS m2 \gset
+SELECT mig_mail(true, 'm.post') AS m3 \gset
+SELECT ws.start(:m1, '{"to": ["ann", "bob", "cy"]}') AS mail \gset
+SELECT count(*) AS claimed FROM ws.claim(ARRAY['m.send'], 'postman');
+SELECT * FROM ws.migrate(:mail, :m2, dry_run => true);
+SELECT * FROM ws.migrate(:mail, :m3);
+SELECT k.instance, k.state, k.action, q.action AS queued FROM ws.task k LEFT JOIN ws.ready q ON q.task = k.id
+ WHERE k.process = :mail ORDER BY k.id;
+SELECT count(*) AS claimed FROM ws.claim(ARRAY['m.post'], 'postman', 10);
+SELECT ws.complete(id, jsonb_build_object('sent', instance)) FROM ws.task WHERE process = :mail ORDER BY id;
+SELECT state, params FROM ws.process WHERE id = :mail;
+
 -- What migration refuses, each changing nothing
 SELECT ws.define('{"name": "other", "nodes": [{"name": "a", "start": true, "end": true, "action": "x"}]}') AS other \gset
 SELECT ws.start(:v3) AS s \gset
@@ -232,5 +253,6 @@ DROP FUNCTION mig_tasks(bigint);
 DROP FUNCTION mig_tokens(bigint);
 DROP FUNCTION mig_conference(jsonb, jsonb, text, boolean, text);
 DROP FUNCTION mig_reminder(text);
+DROP FUNCTION mig_mail(boolean, text);
 DROP OWNED BY ws_mig_ane;
 DROP ROLE ws_mig_ane, ws_mig_accounting, ws_mig_organization;

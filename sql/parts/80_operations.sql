@@ -263,7 +263,8 @@ COMMENT ON COLUMN ws.workflow_stats.p95_duration IS 'The 95th percentile of that
 -- mapped child and "on". Everything else of the task (state, params, due_at, lease,
 -- attempts, assignee, deadline_at, instance columns) and of the process stays. The engine
 -- reads a process's workflow after locking it, and caches graphs per version, so the
--- next step simply follows the new version's graph.
+-- next step simply follows the new version's graph. Failed tasks move too: ws.retry may
+-- run one again, from its node, which must then be a node of the process's version.
 ------------------------------------------------------------------------------
 
 -- The versions and the map, checked before anything is read or locked: both versions
@@ -348,7 +349,8 @@ BEGIN
     problems := '{}';
     SELECT * INTO s FROM ws.workflow w WHERE w.id = p.workflow;
     SELECT * INTO t FROM ws.workflow w WHERE w.id = target;
-    -- the active tasks, locked (apply) in id order, each with its counterparts
+    -- the active tasks, and the failed ones (ws.retry runs a failed task again, from its
+    -- node), each with its counterparts
     FOR r IN
         SELECT k.id, k.state, k.action, on_.name AS old_name,
                concat_ws(' and ', CASE WHEN on_.call IS NOT NULL THEN 'a call activity' END,
@@ -357,7 +359,7 @@ BEGIN
                (SELECT array_agg(n.id) FROM ws.node n
                  WHERE n.workflow = target AND n.name = coalesce(map ->> on_.name, on_.name)) AS found
           FROM ws.task k JOIN ws.node on_ ON on_.id = k.node
-         WHERE k.process = p.id AND k.state IN ('waiting', 'pending', 'ready', 'running')
+         WHERE k.process = p.id AND k.state IN ('waiting', 'pending', 'ready', 'running', 'failed')
          ORDER BY k.id
     LOOP
         IF r.found IS NULL THEN
@@ -376,10 +378,10 @@ BEGIN
                                     coalesce(nullif(concat_ws(' and ', CASE WHEN n.call IS NOT NULL THEN 'a call activity' END,
                                                               CASE WHEN n.foreach IS NOT NULL THEN 'a multi-instance node' END), ''),
                                              'neither a call activity nor a multi-instance node'))
-                        WHEN r.state IN ('ready', 'running') AND n.action IS NULL
+                        WHEN r.state IN ('ready', 'running') AND r.action IS NOT NULL AND n.action IS NULL
                         THEN format('task %s "%s" (%s): node "%s" of version %s has no action for it',
                                     r.id, r.old_name, r.state, r.new_name, t.version)
-                        WHEN r.state IN ('ready', 'running')
+                        WHEN r.state IN ('ready', 'running') AND r.action IS NOT NULL
                              AND EXISTS (SELECT FROM ws.action a WHERE a.name = n.action AND a.function IS NOT NULL)
                         THEN format('task %s "%s" (%s): node "%s" of version %s runs a SQL action, which no worker takes',
                                     r.id, r.old_name, r.state, r.new_name, t.version) END

@@ -195,6 +195,63 @@ SELECT count(*) AS claimed FROM ws.claim(ARRAY['m.post'], 'postman', 10);
 SELECT ws.complete(id, jsonb_build_object('sent', instance)) FROM ws.task WHERE process = :mail ORDER BY id;
 SELECT state, params FROM ws.process WHERE id = :mail;
 
+-- A failed process moves too, with its failed task, which ws.retry then runs again on
+-- the new version
+CREATE FUNCTION mig_pay(receipt boolean) RETURNS bigint LANGUAGE sql AS $$
+    SELECT ws.define(jsonb_build_object('name', 'pay', 'nodes',
+      '[{"name": "Charge", "action": "p.charge", "start": true}, {"name": "Done", "end": true}]'::jsonb
+        || CASE WHEN receipt THEN '[{"name": "Receipt", "action": "p.receipt"}]'::jsonb ELSE '[]' END,
+      'transitions', CASE WHEN receipt
+        THEN '[{"from": "Charge", "to": "Receipt"}, {"from": "Receipt", "to": "Done"}]'::jsonb
+        ELSE '[{"from": "Charge", "to": "Done"}]'::jsonb END))
+$$;
+SELECT mig_pay(false) AS pay1 \gset
+SELECT mig_pay(true) AS pay2 \gset
+SELECT ws.start(:pay1) AS pay \gset
+SELECT c.task AS charge FROM ws.claim(ARRAY['p.charge'], 'till') c \gset
+SELECT ws.fail(:charge, 'card declined');
+SELECT state, error FROM ws.process WHERE id = :pay;
+SELECT * FROM ws.migrate(:pay, :pay2);
+SELECT ws.retry(:charge);
+SELECT mig_work(:pay, 'Charge', '{"charged": 30}');
+SELECT * FROM mig_tasks(:pay);
+SELECT mig_work(:pay, 'Receipt');
+SELECT state FROM ws.process WHERE id = :pay;
+
+-- A call activity: the parent moves with its calling task, and its child (a process of
+-- another workflow) stays where it is until it is migrated itself (locking its tree's
+-- root first, as every step of a tree does)
+SELECT ws.define('{"name": "check", "nodes": [
+  {"name": "Read", "action": "k.read", "start": true}, {"name": "Checked", "end": true}],
+  "transitions": [{"from": "Read", "to": "Checked"}]}') AS check1 \gset
+CREATE FUNCTION mig_journal(edit boolean) RETURNS bigint LANGUAGE sql AS $$
+    SELECT ws.define(jsonb_build_object('name', 'journal', 'nodes',
+      '[{"name": "Check", "call": "check", "start": true}, {"name": "Published", "end": true}]'::jsonb
+        || CASE WHEN edit THEN '[{"name": "Edit", "action": "j.edit"}]'::jsonb ELSE '[]' END,
+      'transitions', CASE WHEN edit
+        THEN '[{"from": "Check", "to": "Edit"}, {"from": "Edit", "to": "Published"}]'::jsonb
+        ELSE '[{"from": "Check", "to": "Published"}]'::jsonb END))
+$$;
+SELECT mig_journal(false) AS j1 \gset
+SELECT mig_journal(true) AS j2 \gset
+SELECT ws.start(:j1) AS journal \gset
+SELECT id AS child FROM ws.process WHERE root = :journal \gset
+SELECT ws.define('{"name": "check", "nodes": [
+  {"name": "Read", "action": "k.read", "start": true}, {"name": "Sign", "action": "k.sign"},
+  {"name": "Checked", "end": true}],
+  "transitions": [{"from": "Read", "to": "Sign"}, {"from": "Sign", "to": "Checked"}]}') AS check2 \gset
+SELECT * FROM ws.migrate(:journal, :j2);
+SELECT x.id = :child AS the_child, w.name, w.version, x.parent_task IS NOT NULL AS called
+  FROM ws.process x JOIN ws.workflow w ON w.id = x.workflow WHERE x.root = :journal;
+SELECT * FROM ws.migrate(:child, :check2);
+SELECT mig_work(:child, 'Read');
+SELECT * FROM mig_tasks(:child);
+SELECT mig_work(:child, 'Sign');
+-- the child's end completes the calling task, and the parent goes on on its version 2
+SELECT * FROM mig_tasks(:journal);
+SELECT mig_work(:journal, 'Edit');
+SELECT state FROM ws.process WHERE id IN (:journal, :child) ORDER BY id;
+
 -- What migration refuses, each changing nothing
 SELECT ws.define('{"name": "other", "nodes": [{"name": "a", "start": true, "end": true, "action": "x"}]}') AS other \gset
 SELECT ws.start(:v3) AS s \gset
@@ -254,5 +311,7 @@ DROP FUNCTION mig_tokens(bigint);
 DROP FUNCTION mig_conference(jsonb, jsonb, text, boolean, text);
 DROP FUNCTION mig_reminder(text);
 DROP FUNCTION mig_mail(boolean, text);
+DROP FUNCTION mig_pay(boolean);
+DROP FUNCTION mig_journal(boolean);
 DROP OWNED BY ws_mig_ane;
 DROP ROLE ws_mig_ane, ws_mig_accounting, ws_mig_organization;

@@ -268,7 +268,8 @@ COMMENT ON COLUMN ws.workflow_stats.p95_duration IS 'The 95th percentile of that
 ------------------------------------------------------------------------------
 
 -- The versions and the map, checked before anything is read or locked: both versions
--- exist, are different versions of one workflow, and map names nodes of each side.
+-- exist, are different versions of one workflow, the target is valid (as ws.start
+-- requires), and map names nodes of each side.
 CREATE FUNCTION ws_internal.migrate_check(source bigint, target bigint, map jsonb) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -276,6 +277,7 @@ DECLARE
     s ws.workflow;
     t ws.workflow;
     bad text[];
+    problem text;
 BEGIN
     SELECT * INTO t FROM ws.workflow w WHERE w.id = target;
     IF NOT FOUND THEN
@@ -298,6 +300,12 @@ BEGIN
         RAISE EXCEPTION 'cannot migrate from workflow "%" version % to the same version', s.name, s.version
             USING ERRCODE = '22023',
                   HINT = 'Define the workflow again (ws.define) and migrate to the new version''s id.';
+    END IF;
+    SELECT string_agg(v, '; ') INTO problem FROM ws_internal.validate(target) v;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'workflow "%" version % is not valid', t.name, t.version
+            USING ERRCODE = '55000', DETAIL = problem,
+                  HINT = format('An administrator sees the problems with SELECT * FROM ws.validate(%s) and defines a corrected version.', target);
     END IF;
     IF map IS NULL OR jsonb_typeof(map) <> 'object' THEN
         RAISE EXCEPTION 'map must be a JSON object, not %', coalesce(jsonb_typeof(map), 'NULL')
@@ -326,7 +334,7 @@ BEGIN
     END IF;
 END $$;
 COMMENT ON FUNCTION ws_internal.migrate_check(bigint, bigint, jsonb) IS
-    'Refuses a migration between workflows that are not two versions of one workflow, or a map naming unknown nodes';
+    'Refuses a migration between workflows that are not two versions of one workflow, to a version that is not valid, or with a map naming unknown nodes';
 
 -- The plan for moving process p (its row as read) to version target: one line per task
 -- and per held token, and the problems (a task or token without exactly one counterpart).

@@ -100,7 +100,7 @@ SELECT workflow = :v2 AS on_version_2 FROM ws.process WHERE id = :p;
 SELECT * FROM mig_tasks(:p);
 SELECT id = :collect AS same_task, assignee FROM ws.task WHERE process = :p AND state = 'pending';
 SELECT * FROM mig_tokens(:p);
-SELECT state, task, detail FROM ws.event WHERE process = :p AND state = 'migrated';
+SELECT state, task, detail, actor = current_user AS by_the_caller FROM ws.event WHERE process = :p AND state = 'migrated';
 -- the rest follows version 2: Collect papers now leads to the review, and the review
 -- (not Collect papers) completes Publicize's AND join
 SELECT mig_work(:p, 'Collect papers', '{"papers": 14}');
@@ -257,6 +257,9 @@ SELECT ws.define('{"name": "other", "nodes": [{"name": "a", "start": true, "end"
 SELECT ws.start(:v3) AS s \gset
 SELECT ws.migrate(:s, :other);                       -- a version of another workflow
 SELECT ws.migrate(:s, :v3);                          -- its own version
+SELECT ws.create_workflow('conference') AS broken \gset
+SELECT ws.add_node(:broken, 'Search a location', 'conferencer.tasks.search', is_start => true) IS NOT NULL AS added;
+SELECT ws.migrate(:s, :broken);                      -- a version that is not valid (no end node)
 SELECT ws.migrate(:s, 999999);                       -- no such version
 SELECT ws.migrate(999999, :v3);                      -- no such process
 SELECT ws.migrate(:p, :v3);                          -- a completed process

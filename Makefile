@@ -13,9 +13,9 @@ DATA = sql/ws--0.1.0.sql sql/ws--0.1.0--0.2.0.sql sql/ws--0.2.0--0.3.0.sql \
        sql/ws--0.3.0--0.4.0.sql ws--0.1.0.control ws--0.2.0.control ws--0.3.0.control
 PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats bpmn shards
+REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats bpmn shards migrate
 REGRESS_OPTS = --inputdir=test/regress --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry migrate_complete
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 # WS_ASSERTS=1 (test/run builds so) compiles ws's Assert()s in, also for a server built

@@ -120,17 +120,28 @@ WsTaskIs(WsStore *store, WsTaskState s)
 				  WsTaskStateName(s)) == 0;
 }
 
+/* Is the store's task row still a task of action (ws.migrate may have changed it)? */
+static bool
+WsTaskOf(WsStore *store, Datum action)
+{
+	bool		isnull;
+	Datum		now = WsStoreGet(store, WS_TASK, "action", &isnull);
+
+	return !isnull && DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, now, action));
+}
+
 /*
  * Can who take candidate task? It is read as of now (the walk may have gone on for a
  * while) and must be ready, of a role the caller is a member of; then it is locked,
- * unless another transaction holds or writes it, and checked again; then its process,
+ * unless another transaction holds or writes it, and checked again (still ready, still of
+ * the action whose queue row led to it: ws.migrate may have moved it); then its process,
  * read after the lock, must be running. A step failing the process holds the task until
  * it commits (flush.c WsHoldActive), and a failure committed before the lock is seen:
  * no claim takes a task of a failed process. Afterwards the store holds the task row
  * (locked) and its process row.
  */
 static bool
-WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
+WsClaimCandidate(WsStore *store, WsCaller *who, Datum task, Datum action)
 {
 	Datum		process,
 				role;
@@ -145,7 +156,8 @@ WsClaimCandidate(WsStore *store, WsCaller *who, Datum task)
 	if (!WsMayTake(who, norole, role))
 		return false;
 	/* the task as read: no second lookup (the read snapshot is still the same) */
-	if (!WsStoreLock(store, WS_TASK, WS_LOCK_UPDATE_SKIP) || !WsTaskIs(store, WS_TASK_READY))
+	if (!WsStoreLock(store, WS_TASK, WS_LOCK_UPDATE_SKIP) || !WsTaskIs(store, WS_TASK_READY) ||
+		!WsTaskOf(store, action))
 		return false;
 	return WsStoreFind(store, WS_PROCESS, &process, WS_LOCK_NONE) &&
 		strcmp(TextDatumGetCString(WsStoreGet(store, WS_PROCESS, "state", &isnull)),
@@ -228,7 +240,7 @@ WsClaimTasks(WsCaller *who, Datum *actions, bool *actnulls, int nactions, const 
 			break;
 		task = Int64GetDatum(head[a]);
 		taken = a;
-		if (!WsClaimCandidate(store, who, task))
+		if (!WsClaimCandidate(store, who, task, actions[a]))
 			continue;
 		if (n == room)
 		{

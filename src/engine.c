@@ -72,7 +72,9 @@
  * cancels or freezes its children, each while holding the root, and no two steps of a
  * tree wait for each other in a cycle (test/isolation call_cancel, call_call,
  * call_deadline). The price: the steps of one tree run one at a time. A batch and
- * ws.send lock their processes tree by tree (root first), in ascending id. Every change of a
+ * ws.send lock their processes tree by tree (root first), in ascending id; so do ws.migrate
+ * and ws.migrate_all (sql/parts/80_operations.sql), which then lock the process's active
+ * tasks before they change their ws.ready rows. Every change of a
  * task's state happens under its process lock, with one exception: ws.claim moves
  * ready -> running while holding only the task row (FOR UPDATE SKIP LOCKED), so claimers
  * never wait for each other or for steps.

@@ -230,7 +230,7 @@ COMMENT ON TABLE ws.task IS 'Executions of nodes inside processes; params are th
 COMMENT ON COLUMN ws.task.id IS 'The task''s id';
 COMMENT ON COLUMN ws.task.process IS 'The process it belongs to';
 COMMENT ON COLUMN ws.task.node IS 'The node it runs (ws.node.id)';
-COMMENT ON COLUMN ws.task.action IS 'The node''s action, copied when the task is created (a version with processes never changes)';
+COMMENT ON COLUMN ws.task.action IS 'The node''s action, copied when the task is created (a version with processes never changes) and when ws.migrate moves the task to another version''s node';
 COMMENT ON COLUMN ws.task.state IS 'waiting, pending, ready, running (active), or succeeded, failed, cancelled (ended)';
 COMMENT ON COLUMN ws.task.params IS 'The task''s own params (what ws.fill supplied): the last layer of its effective params';
 COMMENT ON COLUMN ws.task.result IS 'What it succeeded with, merged into the process variables';
@@ -294,7 +294,7 @@ COMMENT ON COLUMN ws.event.id IS 'The event''s id, in the order events were writ
 COMMENT ON COLUMN ws.event.at IS 'The start of the transaction that made the change';
 COMMENT ON COLUMN ws.event.process IS 'The process';
 COMMENT ON COLUMN ws.event.task IS 'The task; NULL for a change of the process itself';
-COMMENT ON COLUMN ws.event.state IS 'The state the task or process moved to (a pending task also when it is assigned again)';
+COMMENT ON COLUMN ws.event.state IS 'The state the task or process moved to (a pending task also when it is assigned again); migrated: the process moved to another version (ws.migrate)';
 COMMENT ON COLUMN ws.event.actor IS 'The role that made the call (current_user: SET ROLE counts)';
 COMMENT ON COLUMN ws.event.detail IS 'Why, in words';
 COMMENT ON COLUMN ws.event.node IS 'The task''s node, by name; NULL for a change of the process itself (for triggers: the seed''s task hooks)';

@@ -49,11 +49,12 @@ BEGIN
                    'ws.export(bigint), ws.export(text), ws.lint(bigint), ws.lint(text), ws.define_bpmn(text), '
                    'ws.to_bpmn(bigint), ws.to_bpmn(text), ws.purge(interval, integer), ws.schedule_purge(interval), '
                    'ws.check_define(jsonb), ws.check_define_dot(text), ws.check_register_action(text, jsonb, text, regprocedure), '
-                   'ws.align_definitions(bigint[]) TO %I', role);
+                   'ws.align_definitions(bigint[]), ws.migrate(bigint, bigint, jsonb, boolean), '
+                   'ws.migrate_all(bigint, bigint, jsonb, boolean, integer) TO %I', role);
     EXECUTE format('GRANT EXECUTE ON PROCEDURE ws.run_ticks(numeric, numeric), ws.run_purge(interval, integer, numeric) TO %I', role);
 END $$;
 COMMENT ON FUNCTION ws_internal.grant_admin(name) IS 'ws.grant_admin''s implementation';
 
 CREATE FUNCTION ws.grant_admin(role name) RETURNS void AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.grant_admin(name) IS
-    'Lets a role also define workflows, see everything, cancel, retry and assign';
+    'Lets a role also define workflows, see everything, cancel, retry, assign and migrate';

@@ -550,21 +550,35 @@ WsAnyOtherStepOpen(void)
 	return ws_nopen > 1;
 }
 
+/*
+ * task's stored row into t (state, attempts, params, times; not its node index), for a
+ * task of the step's process the step has not changed; a task is never deleted under its
+ * process's lock, so it is there.
+ */
+static void
+WsStoredTask(int64 task, WsTarget *t)
+{
+	int64		node;
+	char	   *state;
+
+	if (!WsQueryTask(task, &node, &state, &t->attempts, &t->params, &t->due_at, &t->lease_until,
+					 &t->deadline_at))
+		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	t->id = task;
+	t->state = WsTaskStateOf(state);
+}
+
 /* task's state, as the step leaves it (a task it did not change: as stored) */
 WsTaskState
 WsTaskStateNow(WsStep *st, int64 task)
 {
 	WsWrite    *w = WsFindWrite(st, task);
 	WsTarget	t;
-	int64		node;
-	char	   *state;
 
 	if (w)
 		return w->state;
-	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
-					 &t.deadline_at))
-		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
-	return WsTaskStateOf(state);
+	WsStoredTask(task, &t);
+	return t.state;
 }
 
 /* The step open on process in this backend, or NULL */
@@ -938,16 +952,12 @@ WsTaskAttempts(WsStep *st, int64 task)
 {
 	WsWrite    *w = WsFindWrite(st, task);
 	WsTarget	t;
-	int64		node;
-	char	   *state;
 
 	if (w && w->attempts >= 0)
 		return w->attempts;
 	if (w && w->insert)
 		return 0;
-	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
-					 &t.deadline_at))
-		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	WsStoredTask(task, &t);
 	return t.attempts;
 }
 
@@ -957,14 +967,10 @@ WsTaskParams(WsStep *st, int64 task)
 {
 	WsWrite    *w = WsFindWrite(st, task);
 	WsTarget	t;
-	int64		node;
-	char	   *state;
 
 	if (w && (w->insert || w->params_set))
 		return w->params ? w->params : WsEmptyJsonb();
-	if (!WsQueryTask(task, &node, &state, &t.attempts, &t.params, &t.due_at, &t.lease_until,
-					 &t.deadline_at))
-		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
+	WsStoredTask(task, &t);
 	return t.params;
 }
 

@@ -132,7 +132,11 @@ ws_bpmn_layout(PG_FUNCTION_ARGS)
 			agedge(g, s, t, NULL, 1);
 		}
 		if (gvLayout(gvc, g, "dot") != 0)
-			elog(ERROR, "ws_layout: Graphviz could not lay the diagram out: %s", layout_messages);
+			ereport(ERROR,
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("Graphviz could not lay the BPMN diagram out"),
+					 errdetail("%s", layout_messages),
+					 errhint("The workflow itself is stored; ws.to_dot draws it without a layout of ws's own.")));
 		laid = true;
 		top = GD_bb(g).UR.y;
 		for (int i = 0; i < nids; i++)

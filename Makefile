@@ -5,7 +5,7 @@ EXTVERSION = 0.4.0
 MODULE_big = ws
 OBJS = src/ws.o src/access.o src/store.o src/store_write.o src/queries.o src/graph.o src/forms.o src/states.o \
        src/step.o src/flush.o src/engine.o src/children.o src/actions.o src/people.o src/timers.o src/batch.o src/calls.o \
-       src/claim.o src/keys.o src/messages.o src/notifier.o src/errors.o
+       src/claim.o src/keys.o src/messages.o src/notifier.o src/queue.o src/errors.o
 DATA_built = sql/ws--$(EXTVERSION).sql
 # the install script of the first version (frozen), and the upgrade scripts from it on;
 # an older version installs through them (CREATE EXTENSION ws VERSION '0.2.0')

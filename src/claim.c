@@ -173,7 +173,6 @@ static void
 WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char *worker,
 			Datum now, Datum until, WsClaimed *c)
 {
-	Datum		keys[2] = {action, task};
 	bool		isnull;
 
 	c->task = DatumGetInt64(task);
@@ -196,9 +195,7 @@ WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char 
 	WsStoreSet(store, WS_TASK, "progress", NUMERICOID,
 			   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
 	WsStoreUpdate(store, WS_TASK);
-	/* the task is locked: its queue row is ours to delete, no need to lock it */
-	if (WsStoreFind(store, WS_READY, keys, WS_LOCK_NONE))
-		WsStoreDelete(store, WS_READY);
+	WsWriteQueue(store, c->task, action, false, false);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "children.h"
 #include "errors.h"
 #include "flush.h"
+#include "queue.h"
 #include "ws.h"
 
 /* An event of a step, in a flush of several steps */
@@ -41,9 +42,11 @@ WsEventRefCmp(const void *a, const void *b)
  * its row is there already: a step never re-readies a ready task, but the queue must not
  * fail on it); a task moved to any other state leaves it, whatever it was before, so a
  * row that should not be there cannot outlive the task's next change. The task row is
- * locked by now: every writer of ws.ready locks the task first.
+ * locked by now: every writer of ws.ready locks the task first. A claim takes its task
+ * out of the queue here too; each row that leaves counts towards the queue's next VACUUM
+ * (queue.c).
  */
-static void
+void
 WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted)
 {
 	Datum		keys[2] = {action, Int64GetDatum(task)};
@@ -62,7 +65,10 @@ WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted
 		WsStoreInsert(store, WS_READY);
 	}
 	else if (!ready && there)
+	{
 		WsStoreDelete(store, WS_READY);
+		WsQueueDequeued(1);
+	}
 }
 
 /* Write one task row of st: insert a new task, or update one under its row lock. */

@@ -1,6 +1,6 @@
 /*
  * notifier.c: the notifications workers and applications LISTEN to, sent after commit
- * from a background worker.
+ * from a background worker, which also vacuums the claim queue (queue.c).
  *
  * ws_ready carries an action name, at most once per transaction however many of its
  * tasks become ready; ws_process carries {"process": <id>, "state": "<state>"} when a
@@ -33,6 +33,11 @@
  * A notifier that has had nothing to send for ws.notifier_idle exits, so that it never
  * holds a database that someone wants to drop for long.
  *
+ * The notifier also keeps the claim queue short: backends count the queue rows their
+ * claims delete here, and once ws.queue_vacuum have gone it runs VACUUM on ws.ready
+ * (queue.c says why). Such a count asks for a notifier as a commit with notifications
+ * does.
+ *
  * A hot standby runs no notifier: one is asked for only by a commit with notifications,
  * that is by a step, and every step is refused there (read-only, src/calls.c); its start
  * time (BgWorkerStart_RecoveryFinished) would hold it back until the end of recovery
@@ -57,6 +62,7 @@
 #include "utils/timestamp.h"
 
 #include "notifier.h"
+#include "queue.h"
 #include "ws.h"
 
 #define WS_RINGS		8		/* databases with a notifier at once */
@@ -79,6 +85,8 @@ typedef struct WsRing
 	uint64		tail;			/* on only once it has sent them */
 	int			reserved;		/* room promised to committing transactions */
 	int			failures;		/* notifiers of this ring that died in a row */
+	uint64		dequeued;		/* claim queue rows deleted (queue.c) */
+	uint64		vacuumed;		/* dequeued when the notifier last vacuumed the queue */
 	WsNote		notes[WS_RING_SIZE];
 } WsRing;
 
@@ -222,6 +230,43 @@ WsStartNotifier(void)
  * Pre-commit: get room in this database's ring for the pending notifications, or send
  * them with NOTIFY now. Starts the database's notifier when it has none.
  */
+/* The ring of this database, taken now if it has none; -1 if none is free. Caller holds the lock. */
+static int
+WsMyRing(void)
+{
+	int			i = WsRingOf(MyDatabaseId);
+
+	if (i < 0)
+	{
+		i = WsFreeRing();
+		if (i >= 0)
+		{
+			memset(&ws_shared->rings[i], 0, offsetof(WsRing, notes));
+			ws_shared->rings[i].db = MyDatabaseId;
+		}
+	}
+	return i;
+}
+
+/*
+ * Should the caller ask for a notifier for ring r: none runs, and none was asked for, or
+ * the last one asked for never came? Notes that it is being asked for. Caller holds the
+ * lock.
+ */
+static bool
+WsAskNotifier(WsRing *r)
+{
+	if (r->pid != 0 ||
+		(r->started != 0 && !TimestampDifferenceExceeds(r->started, GetCurrentTimestamp(), 10000)))
+		return false;
+	r->started = GetCurrentTimestamp();
+	return true;
+}
+
+/*
+ * Pre-commit: get room in this database's ring for the pending notifications, or send
+ * them with NOTIFY now. Starts the database's notifier when it has none.
+ */
 static void
 WsPreCommit(void)
 {
@@ -230,17 +275,7 @@ WsPreCommit(void)
 	bool		start = false;
 
 	LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
-	i = WsRingOf(MyDatabaseId);
-	if (i < 0)
-	{
-		i = WsFreeRing();
-		if (i >= 0)
-		{
-			r = &ws_shared->rings[i];
-			memset(r, 0, offsetof(WsRing, notes));
-			r->db = MyDatabaseId;
-		}
-	}
+	i = WsMyRing();
 	if (i >= 0)
 	{
 		r = &ws_shared->rings[i];
@@ -249,14 +284,8 @@ WsPreCommit(void)
 			r->reserved += npending;
 			reserved_ring = i;
 		}
-		else if (r->pid == 0 &&
-				 (r->started == 0 ||
-				  TimestampDifferenceExceeds(r->started, GetCurrentTimestamp(), 10000)))
-		{
-			/* none runs, or the last one asked for never came: ask (again) */
-			r->started = GetCurrentTimestamp();
-			start = true;
-		}
+		else
+			start = WsAskNotifier(r);
 	}
 	LWLockRelease(ws_shared->lock);
 
@@ -268,6 +297,41 @@ WsPreCommit(void)
 		WsNotifyNow();
 		WsPendingReset();
 	}
+}
+
+/*
+ * This backend deleted n more rows of the claim queue (queue.c): count them in the ring,
+ * and wake the notifier (or ask for one) once ws.queue_vacuum have gone since its last
+ * VACUUM of the queue. Without the notifier's shared memory: nothing.
+ */
+void
+WsNotifierDequeued(int n)
+{
+	WsRing	   *r;
+	Latch	   *latch = NULL;
+	bool		start = false;
+	int			i;
+
+	if (ws_shared == NULL)
+		return;
+	LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+	i = WsMyRing();
+	if (i >= 0)
+	{
+		r = &ws_shared->rings[i];
+		r->dequeued += n;
+		if (r->dequeued - r->vacuumed >= (uint64) ws_queue_vacuum)
+		{
+			latch = r->latch;
+			if (latch == NULL)
+				start = WsAskNotifier(r);
+		}
+	}
+	LWLockRelease(ws_shared->lock);
+	if (latch)
+		SetLatch(latch);
+	else if (start)
+		(void) WsStartNotifier();
 }
 
 /* After commit: hand the notifications to the notifier. Must not fail. */
@@ -553,6 +617,7 @@ ws_notifier_main(Datum arg)
 		WsRing	   *r = &ws_shared->rings[my_ring];
 		int			n = 0;
 		int			i;
+		bool		vacuum;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(ws_notifier_idle_ms, 1000), PG_WAIT_EXTENSION);
@@ -562,6 +627,18 @@ ws_notifier_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+		/* the claim queue's upkeep (queue.c) first: claims are waiting for it */
+		vacuum = ws_queue_vacuum > 0 && r->dequeued - r->vacuumed >= (uint64) ws_queue_vacuum;
+		if (vacuum)
+			r->vacuumed = r->dequeued;
+		LWLockRelease(ws_shared->lock);
+		if (vacuum)
+		{
+			WsQueueVacuum();
+			last = GetCurrentTimestamp();
 		}
 
 		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);

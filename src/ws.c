@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "graph.h"
 #include "notifier.h"
+#include "queue.h"
 #include "ws.h"
 
 PG_MODULE_MAGIC;
@@ -72,6 +73,13 @@ _PG_init(void)
 							"of routing nodes or SQL actions stops there.",
 							&ws_max_steps, 10000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ws.queue_vacuum",
+							"Claims between two VACUUMs of the claim queue ws.ready by the notifier.",
+							"A claim walks past the entries of earlier claims until a VACUUM removes "
+							"them. 0: leave the queue to autovacuum. Needs ws in "
+							"shared_preload_libraries.",
+							&ws_queue_vacuum, 1000, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	WsNotifierInit();
 	MarkGUCPrefixReserved("ws");
 	WsGraphInit();

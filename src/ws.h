@@ -19,6 +19,7 @@
  * children.h call activities: child processes and their parents
  * actions.h  SQL actions: functions the engine runs inside the step
  * notifier.h ws_ready and ws_process, sent after commit
+ * queue.h    the claim queue's upkeep: VACUUM of ws.ready by the notifier
  */
 #ifndef WS_H
 #define WS_H

@@ -330,6 +330,46 @@ def main():
     check(len(new) == 1 and any(g[2] == int(new[0]) for g in got),
           "the new notifier sends the ws_ready of the next commits (last got %r)" % got)
 
+    # the claim queue's upkeep: the notifier vacuums ws.ready every ws.queue_vacuum claims
+    # (autovacuum is off for the table here, and nothing else vacuums it)
+    admin.q("ALTER TABLE ws.ready SET (autovacuum_enabled = off)")
+    vacuums = lambda: int(admin.one("SELECT vacuum_count FROM pg_stat_user_tables "
+                                    "WHERE relid = 'ws.ready'::regclass"))
+
+    def claim_all(n):
+        snd.q("SELECT count(ws.start('n.b')) FROM generate_series(1, %d)" % n)
+        done = 0
+        for _ in range(n):
+            done += int(snd.one("SELECT count(ws.complete(task, '{}', attempt)) "
+                                "FROM ws.claim(ARRAY['n.b'], 'queue', 1)"))
+        return done
+
+    admin.q("ALTER SYSTEM SET ws.queue_vacuum = 0")
+    admin.q("SELECT pg_reload_conf()")
+    time.sleep(0.3)
+    v0 = vacuums()
+    done = claim_all(300)
+    time.sleep(1.5)
+    check(done == 300 and vacuums() == v0,
+          "ws.queue_vacuum = 0: 300 claims, and nobody vacuums ws.ready (%d claimed, %d vacuums)"
+          % (done, vacuums() - v0))
+    admin.q("ALTER SYSTEM SET ws.queue_vacuum = 100")
+    admin.q("SELECT pg_reload_conf()")
+    time.sleep(0.3)
+    v0 = vacuums()
+    done = claim_all(300)
+    took(poll(lambda: vacuums() > v0), "the last of 300 claims to a VACUUM of ws.ready")
+    check(done == 300 and vacuums() > v0,
+          "ws.queue_vacuum = 100: 300 claims, and the notifier vacuums ws.ready (%d claimed, %d vacuums)"
+          % (done, vacuums() - v0))
+    check(admin.one("SELECT count(*) FROM ws.ready WHERE action = 'n.b'") == "0" and
+          admin.one("SELECT count(*) FROM ws.task t JOIN ws.node n ON n.id = t.node "
+                    "WHERE t.action = 'n.b' AND t.state <> 'succeeded'") == "0",
+          "every task of those claims succeeded and the queue holds none of them")
+    admin.q("ALTER SYSTEM RESET ws.queue_vacuum")
+    admin.q("SELECT pg_reload_conf()")
+    admin.q("ALTER TABLE ws.ready RESET (autovacuum_enabled)")
+
     for c in (lis, snd, admin):
         c.close()
     print("notifier: %d passed, %d failed" % (passed, failed))

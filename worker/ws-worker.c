@@ -41,8 +41,9 @@
  * someone must fix first (a failed authentication, no such database, ws not installed,
  * no ws.grant_user...): fatal_advice decides, and the worker stops with status 2 and a
  * message saying what to do (with several --dsn, such an error on any of them stops the
- * worker too: a misconfigured server is made plain, not left without a worker). Exit status 0 is a clean stop, 1 a stop with outcomes left
- * unreported or a system error, 2 a usage error or an error retrying cannot fix.
+ * worker too: a misconfigured server is made plain, not left without a worker). Exit
+ * status 0 is a clean stop, 1 a stop with outcomes left unreported or a system error, 2 a
+ * usage error or an error retrying cannot fix.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +109,7 @@ typedef struct Op
 	int			tries;
 } Op;
 
+/* Where a server's connection stands. */
 typedef enum
 {
 	C_DOWN, C_CONNECTING, C_UP

@@ -2,20 +2,26 @@
  * ws-worker.c: the ws worker client, a libpq program that runs a command for every task
  * of the actions it subscribes to.
  *
- *   ws-worker [--dsn DSN] --action NAME [--action NAME...] [--concurrency N]
+ *   ws-worker [--dsn DSN [--dsn DSN...]] --action NAME [--action NAME...] [--concurrency N]
  *             [--lease SECONDS] [--name WORKER] [--poll SECONDS] [--grace SECONDS]
  *             [--quiet] [--verbose] -- COMMAND [ARGS...]
  *
- * One process, one connection, one event loop. poll() waits on the connection's socket,
- * on the pipes of every running command (stdin, stdout, stderr) and on a self-pipe that the
- * signal handlers (SIGCHLD, SIGTERM, SIGINT) write to. libpq runs non-blocking; every SQL
- * call the worker makes is an Op in one FIFO queue, sent one at a time, so a call that the
+ * One process, one event loop, one connection per --dsn (a Server: a ws database, such as
+ * one shard behind the router). poll() waits on every connection's socket, on the pipes of
+ * every running command (stdin, stdout, stderr) and on a self-pipe that the signal handlers
+ * (SIGCHLD, SIGTERM, SIGINT) write to. libpq runs non-blocking; every SQL call the worker
+ * makes is an Op in its server's FIFO queue, sent one at a time, so a call that the
  * connection loses is simply sent again after reconnecting (ws.complete and ws.fail carry
- * the claimed attempt, so a repeat is refused, never applied twice).
+ * the claimed attempt, so a repeat is refused, never applied twice). Each server connects,
+ * backs off and reconnects on its own: one that is down holds up only its own calls.
  *
- * The life of a task: LISTEN ws_ready; a notification for one of our actions, the poll
- * timer or a full previous claim asks for a claim of as many tasks as there are free
- * slots; each claimed task gets a slot and a child (its own process group, killed with
+ * The life of a task: LISTEN ws_ready on every server; a notification for one of our
+ * actions, the poll timer or a full previous claim asks that server for a claim. Claims
+ * share the free slots: a claim is queued with the slots it asks for reserved (so the
+ * claims of several servers never take more tasks than there are slots), the servers that
+ * want one are served in turn (round robin), and each asks for its share of the free slots
+ * (all of them with one server). A task is reported to the server it was claimed from. Each
+ * claimed task gets a slot and a child (its own process group, killed with
  * the worker on Linux) with the effective params on stdin and WS_* in its environment.
  * While it runs, it is heartbeated every lease/3 seconds; "progress: N" lines on its
  * stderr become ws.progress calls, the other lines are kept (the last TAIL_MAX bytes) for
@@ -34,8 +40,10 @@
  * Errors while connecting or claiming are retried with back-off, except those that
  * someone must fix first (a failed authentication, no such database, ws not installed,
  * no ws.grant_user...): fatal_advice decides, and the worker stops with status 2 and a
- * message saying what to do. Exit status 0 is a clean stop, 1 a stop with outcomes left
- * unreported or a system error, 2 a usage error or an error retrying cannot fix.
+ * message saying what to do (with several --dsn, such an error on any of them stops the
+ * worker too: a misconfigured server is made plain, not left without a worker). Exit
+ * status 0 is a clean stop, 1 a stop with outcomes left unreported or a system error, 2 a
+ * usage error or an error retrying cannot fix.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,10 +109,41 @@ typedef struct Op
 	int			tries;
 } Op;
 
+/* Where a server's connection stands. */
+typedef enum
+{
+	C_DOWN, C_CONNECTING, C_UP
+} ConnState;
+
+/* One --dsn: its connection, its queue of calls and its claims. */
+typedef struct Server
+{
+	const char *dsn;
+	char	   *label;			/* "" with one --dsn, else "dsn N: ", for the log */
+	PGconn	   *conn;
+	ConnState	cstate;
+	PostgresPollingStatusType connect_wait;
+	double		connect_started;
+	double		reconnect_at;
+	double		backoff;
+	bool		listening;
+	bool		want_flush;
+	Op		   *qhead,
+			   *qtail,
+			   *inflight;
+	PGresult   *inflight_res;
+	double		inflight_since;
+	bool		want_claim;
+	bool		claim_outstanding;
+	int			claim_asked;	/* slots reserved by the claim queued or in flight */
+	bool		maybe_more;		/* the last claim got all it asked for */
+} Server;
+
 /* A running command. */
 typedef struct Slot
 {
 	bool		used;
+	Server	   *server;			/* where the task was claimed, and is reported */
 	long long	task,
 				process;
 	int			attempt;
@@ -138,7 +177,8 @@ typedef struct Slot
 } Slot;
 
 /* settings */
-static const char *dsn = "";
+static Server *servers;
+static int	n_servers;
 static char **actions;
 static int	n_actions;
 static int	concurrency = 1;
@@ -153,25 +193,7 @@ static char *actions_literal;
 /* state */
 static Slot *slots;
 static int	used_slots;
-static PGconn *conn;
-static enum
-{
-	C_DOWN, C_CONNECTING, C_UP
-}			cstate = C_DOWN;
-static PostgresPollingStatusType connect_wait;
-static double connect_started;
-static double reconnect_at;
-static double backoff = BACKOFF_MIN;
-static bool listening;
-static bool want_flush;
-static Op  *qhead,
-		   *qtail,
-		   *inflight;
-static PGresult *inflight_res;
-static double inflight_since;
-static bool want_claim = true;
-static bool claim_outstanding;
-static bool maybe_more;			/* the last claim got all it asked for */
+static int	claim_turn;			/* the server first in line for the next claim */
 static double next_poll;
 static bool stopping;
 static double stop_deadline;
@@ -393,42 +415,62 @@ op_free(Op *op)
 	free(op);
 }
 
-/* Queue a call at the end. */
+/* Queue a call at the end of sv's queue. */
 static void
-op_push(Op *op)
+op_push(Server *sv, Op *op)
 {
 	op->next = NULL;
-	if (qtail)
-		qtail->next = op;
+	if (sv->qtail)
+		sv->qtail->next = op;
 	else
-		qhead = op;
-	qtail = op;
+		sv->qhead = op;
+	sv->qtail = op;
 }
 
-/* Queue a call at the front, to be sent next. */
+/* Queue a call at the front of sv's queue, to be sent next. */
 static void
-op_push_front(Op *op)
+op_push_front(Server *sv, Op *op)
 {
-	op->next = qhead;
-	qhead = op;
-	if (qtail == NULL)
-		qtail = op;
+	op->next = sv->qhead;
+	sv->qhead = op;
+	if (sv->qtail == NULL)
+		sv->qtail = op;
 }
 
-/* Take the first queued call, or NULL. */
+/* Take the first call of sv's queue, or NULL. */
 static Op  *
-op_pop(void)
+op_pop(Server *sv)
 {
-	Op		   *op = qhead;
+	Op		   *op = sv->qhead;
 
 	if (op)
 	{
-		qhead = op->next;
-		if (qhead == NULL)
-			qtail = NULL;
+		sv->qhead = op->next;
+		if (sv->qhead == NULL)
+			sv->qtail = NULL;
 		op->next = NULL;
 	}
 	return op;
+}
+
+/* Slots free for new claims: neither running a command nor reserved by a claim. */
+static int
+free_slots(void)
+{
+	int			n = concurrency - used_slots;
+	int			i;
+
+	for (i = 0; i < n_servers; i++)
+		n -= servers[i].claim_asked;
+	return n;
+}
+
+/* The claim of sv is answered or dropped: its reserved slots are free again. */
+static void
+claim_ended(Server *sv)
+{
+	sv->claim_outstanding = false;
+	sv->claim_asked = 0;
 }
 
 /* Log the end of a task: its description, then the outcome. */
@@ -438,9 +480,9 @@ log_task(const char *desc, const char *outcome)
 	logmsg(1, "%s: %s", desc, outcome);
 }
 
-/* Queue ws.fail for a task and log its end. */
+/* Queue ws.fail for a task (on sv, where it was claimed) and log its end. */
 static void
-report_fail(long long task, int attempt, const char *desc, const char *error)
+report_fail(Server *sv, long long task, int attempt, const char *desc, const char *error)
 {
 	char	   *e = xstrdup(error);
 	char	   *first;
@@ -454,7 +496,7 @@ report_fail(long long task, int attempt, const char *desc, const char *error)
 		free(o);
 	}
 	free(first);
-	op_push(op_new(OP_FAIL, task, attempt, e, desc));
+	op_push(sv, op_new(OP_FAIL, task, attempt, e, desc));
 	free(e);
 }
 
@@ -532,7 +574,7 @@ spawn(Slot *s, const char *node, const char *action)
 	{
 		char	   *e = xprintf("ws-worker could not create pipes: %s", strerror(errno));
 
-		report_fail(s->task, s->attempt, s->desc, e);
+		report_fail(s->server, s->task, s->attempt, s->desc, e);
 		free(e);
 		return;
 	}
@@ -548,7 +590,7 @@ spawn(Slot *s, const char *node, const char *action)
 		close(err[0]);
 		close(err[1]);
 		s->pid = 0;
-		report_fail(s->task, s->attempt, s->desc, e);
+		report_fail(s->server, s->task, s->attempt, s->desc, e);
 		free(e);
 		return;
 	}
@@ -599,9 +641,9 @@ spawn(Slot *s, const char *node, const char *action)
 	set_nonblock(s->err_fd);
 }
 
-/* Take a claimed task into a free slot and start its command. */
+/* Take a task claimed from sv into a free slot and start its command. */
 static void
-start_task(long long task, long long process, const char *node, const char *action,
+start_task(Server *sv, long long task, long long process, const char *node, const char *action,
 		   const char *params, int attempt)
 {
 	Slot	   *s = NULL;
@@ -618,13 +660,14 @@ start_task(long long task, long long process, const char *node, const char *acti
 	if (s == NULL)
 	{
 		/* cannot happen: a claim never asks for more than the free slots */
-		report_fail(task, attempt, desc, "ws-worker claimed more tasks than it has slots");
+		report_fail(sv, task, attempt, desc, "ws-worker claimed more tasks than it has slots");
 		free(desc);
 		return;
 	}
 	memset(s, 0, sizeof(Slot));
 	s->used = true;
 	used_slots++;
+	s->server = sv;
 	s->task = task;
 	s->process = process;
 	s->attempt = attempt;
@@ -703,14 +746,14 @@ queue_progress(Slot *s, double v)
 	char		num[64];
 
 	snprintf(num, sizeof(num), "%g", v);
-	for (op = qhead; op; op = op->next)
+	for (op = s->server->qhead; op; op = op->next)
 		if (op->kind == OP_PROGRESS && op->task == s->task)
 		{
 			free(op->text);
 			op->text = xstrdup(num);
 			return;
 		}
-	op_push(op_new(OP_PROGRESS, s->task, s->attempt, num, NULL));
+	op_push(s->server, op_new(OP_PROGRESS, s->task, s->attempt, num, NULL));
 }
 
 /* A whole line of stderr: a progress report, or text for the tail. */
@@ -848,6 +891,7 @@ finish(Slot *s)
 	char	   *tail;
 	char	   *e = NULL;
 	double		secs = now_mono() - s->t0;
+	int			i;
 
 	clock_gettime(CLOCK_REALTIME, &wall1);
 	format_wall(&s->wall0, false, t0, sizeof(t0));
@@ -876,7 +920,7 @@ finish(Slot *s)
 	{
 		e = xprintf("worker shutting down: the command did not finish within the grace period of %g s%s%s",
 					grace, tail[0] ? ": " : "", tail);
-		report_fail(s->task, s->attempt, desc, e);
+		report_fail(s->server, s->task, s->attempt, desc, e);
 	}
 	else if (WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0)
 	{
@@ -886,35 +930,35 @@ finish(Slot *s)
 		if (s->out_overflow)
 		{
 			e = xprintf("command output is larger than %d bytes", OUTPUT_MAX);
-			report_fail(s->task, s->attempt, desc, e);
+			report_fail(s->server, s->task, s->attempt, desc, e);
 		}
 		else if (out[0] == '\0')
 		{
 			log_task(desc, "succeeded");
-			op_push(op_new(OP_COMPLETE, s->task, s->attempt, "{}", desc));
+			op_push(s->server, op_new(OP_COMPLETE, s->task, s->attempt, "{}", desc));
 		}
 		else if (has_nul)
 		{
 			e = xstrdup("command output contains a NUL byte: it is not a JSON object");
-			report_fail(s->task, s->attempt, desc, e);
+			report_fail(s->server, s->task, s->attempt, desc, e);
 		}
 		else
-			op_push(op_new(OP_VALIDATE, s->task, s->attempt, out, desc));
+			op_push(s->server, op_new(OP_VALIDATE, s->task, s->attempt, out, desc));
 	}
 	else if (WIFEXITED(s->status))
 	{
 		e = xprintf("command exited with status %d%s%s", WEXITSTATUS(s->status),
 					tail[0] ? ": " : " (nothing on standard error)", tail);
-		report_fail(s->task, s->attempt, desc, e);
+		report_fail(s->server, s->task, s->attempt, desc, e);
 	}
 	else if (WIFSIGNALED(s->status))
 	{
 		e = xprintf("command killed by signal %d (%s)%s%s", WTERMSIG(s->status),
 					strsignal(WTERMSIG(s->status)), tail[0] ? ": " : "", tail);
-		report_fail(s->task, s->attempt, desc, e);
+		report_fail(s->server, s->task, s->attempt, desc, e);
 	}
 	else
-		report_fail(s->task, s->attempt, desc, "command ended in an unknown way");
+		report_fail(s->server, s->task, s->attempt, desc, "command ended in an unknown way");
 
 	free(e);
 	free(tail);
@@ -927,8 +971,9 @@ finish(Slot *s)
 	close_fd(&s->err_fd);
 	s->used = false;
 	used_slots--;
-	if (maybe_more)
-		want_claim = true;
+	for (i = 0; i < n_servers; i++)
+		if (servers[i].maybe_more)
+			servers[i].want_claim = true;
 }
 
 /*
@@ -958,10 +1003,10 @@ finish(Slot *s)
  * (40001, 40P01) and any other error of ws.claim.
  */
 static char *
-fatal_advice(bool connecting, const char *sqlstate, const char *message)
+fatal_advice(Server *sv, bool connecting, const char *sqlstate, const char *message)
 {
-	const char *db = PQdb(conn) ? PQdb(conn) : "";
-	const char *user = PQuser(conn) ? PQuser(conn) : "";
+	const char *db = PQdb(sv->conn) ? PQdb(sv->conn) : "";
+	const char *user = PQuser(sv->conn) ? PQuser(sv->conn) : "";
 
 	if (sqlstate == NULL || sqlstate[0] == '\0')
 	{
@@ -992,18 +1037,18 @@ fatal_advice(bool connecting, const char *sqlstate, const char *message)
 }
 
 /*
- * Stop with status 2 on an error that retrying cannot fix: say what failed and what to do
- * (both malloc'd, freed here). Running commands are stopped: their leases end and the
- * tasks are taken again.
+ * Stop with status 2 on an error of server sv that retrying cannot fix: say what failed
+ * and what to do (both malloc'd, freed here). Running commands are stopped: their leases
+ * end and the tasks are taken again.
  */
 static void
-stop_fatal(char *what, char *advice)
+stop_fatal(Server *sv, char *what, char *advice)
 {
 	int			i,
 				n = 0;
 
-	logmsg(0, "cannot use database \"%s\": %s; not retrying. %s",
-		   conn && PQdb(conn) ? PQdb(conn) : "", what, advice);
+	logmsg(0, "%scannot use database \"%s\": %s; not retrying. %s", sv->label,
+		   sv->conn && PQdb(sv->conn) ? PQdb(sv->conn) : "", what, advice);
 	for (i = 0; i < concurrency; i++)
 		if (slots[i].used && slots[i].pid > 0)
 		{
@@ -1015,8 +1060,9 @@ stop_fatal(char *what, char *advice)
 			   n == 1 ? "" : "s");
 	free(what);
 	free(advice);
-	if (conn)
-		PQfinish(conn);
+	for (i = 0; i < n_servers; i++)
+		if (servers[i].conn)
+			PQfinish(servers[i].conn);
 	exit(2);
 }
 
@@ -1085,9 +1131,9 @@ connection_error(const char *raw, char *sqlstate, char **message)
 	return text.data ? text.data : xstrdup("");
 }
 
-/* The connection is gone: requeue what was in flight and plan a reconnect. */
+/* The connection of sv is gone: requeue what was in flight and plan a reconnect. */
 static void
-lost_connection(const char *why)
+lost_connection(Server *sv, const char *why)
 {
 	double		now = now_mono();
 	char	   *msg = excerpt(why && why[0] ? why : "connection lost", 1000);
@@ -1104,33 +1150,34 @@ lost_connection(const char *why)
 		*q++ = *p;
 	}
 	*q = '\0';
-	logmsg(0, "%s: %s; trying again in %.2g s",
-		   cstate == C_UP ? "connection lost" : "cannot connect", trim(msg), backoff);
+	logmsg(0, "%s%s: %s; trying again in %.2g s", sv->label,
+		   sv->cstate == C_UP ? "connection lost" : "cannot connect", trim(msg), sv->backoff);
 	free(msg);
-	if (conn)
-		PQfinish(conn);
-	conn = NULL;
-	cstate = C_DOWN;
-	listening = false;
-	want_flush = false;
-	if (inflight_res)
-		PQclear(inflight_res);
-	inflight_res = NULL;
-	if (inflight)
+	if (sv->conn)
+		PQfinish(sv->conn);
+	sv->conn = NULL;
+	sv->cstate = C_DOWN;
+	sv->listening = false;
+	sv->want_flush = false;
+	if (sv->inflight_res)
+		PQclear(sv->inflight_res);
+	sv->inflight_res = NULL;
+	if (sv->inflight)
 	{
-		if (inflight->kind == OP_CLAIM || inflight->kind == OP_LISTEN)
+		if (sv->inflight->kind == OP_CLAIM || sv->inflight->kind == OP_LISTEN)
 		{
-			if (inflight->kind == OP_CLAIM)
-				logmsg(2, "a claim was in flight; tasks it may have taken come back when their lease ends");
-			op_free(inflight);
+			if (sv->inflight->kind == OP_CLAIM)
+				logmsg(2, "%sa claim was in flight; tasks it may have taken come back when their lease ends",
+					   sv->label);
+			op_free(sv->inflight);
 		}
 		else
-			op_push_front(inflight);
-		inflight = NULL;
+			op_push_front(sv, sv->inflight);
+		sv->inflight = NULL;
 	}
 	/* drop queued claims and LISTENs: they are redone after reconnecting */
 	{
-		Op		   *op = qhead,
+		Op		   *op = sv->qhead,
 				   *keep = NULL,
 				   *last = NULL;
 
@@ -1151,23 +1198,23 @@ lost_connection(const char *why)
 			}
 			op = next;
 		}
-		qhead = keep;
-		qtail = last;
+		sv->qhead = keep;
+		sv->qtail = last;
 	}
-	claim_outstanding = false;
-	want_claim = true;
-	reconnect_at = now + backoff;
-	backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+	claim_ended(sv);
+	sv->want_claim = true;
+	sv->reconnect_at = now + sv->backoff;
+	sv->backoff = sv->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : sv->backoff * 2;
 }
 
-/* A connection could not be made: stop if retrying cannot fix why, else try again later. */
+/* sv's connection could not be made: stop if retrying cannot fix why, else try again later. */
 static void
-connect_failed(void)
+connect_failed(Server *sv)
 {
 	char		sqlstate[6];
 	char	   *message;
-	char	   *text = connection_error(PQerrorMessage(conn), sqlstate, &message);
-	char	   *advice = fatal_advice(true, sqlstate, message ? message : trim(text));
+	char	   *text = connection_error(PQerrorMessage(sv->conn), sqlstate, &message);
+	char	   *advice = fatal_advice(sv, true, sqlstate, message ? message : trim(text));
 
 	if (advice)
 	{
@@ -1175,66 +1222,73 @@ connect_failed(void)
 
 		free(text);
 		free(message);
-		stop_fatal(what, advice);
+		stop_fatal(sv, what, advice);
 	}
-	lost_connection(text);
+	lost_connection(sv, text);
 	free(text);
 	free(message);
 }
 
-/* Begin a non-blocking connection. */
+/* Begin a non-blocking connection to sv. */
 static void
-start_connect(void)
+start_connect(Server *sv)
 {
 	/* keepalives first, so that the DSN (expanded from dbname) can override them */
 	const char *kw[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
 	"dbname", "fallback_application_name", NULL};
-	const char *val[] = {"1", "15", "5", "3", dsn, "ws-worker", NULL};
+	const char *val[] = {"1", "15", "5", "3", sv->dsn, "ws-worker", NULL};
 
-	conn = PQconnectStartParams(kw, val, 1);
-	if (conn == NULL)
+	sv->conn = PQconnectStartParams(kw, val, 1);
+	if (sv->conn == NULL)
 	{
 		fprintf(stderr, "ws-worker: out of memory\n");
 		exit(1);
 	}
-	if (PQstatus(conn) == CONNECTION_BAD)
+	if (PQstatus(sv->conn) == CONNECTION_BAD)
 	{
-		connect_failed();
+		connect_failed(sv);
 		return;
 	}
 	/* the server's errors while connecting then carry their SQLSTATE (connection_error) */
-	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	cstate = C_CONNECTING;
-	connect_wait = PGRES_POLLING_WRITING;
-	connect_started = now_mono();
-	logmsg(2, "connecting");
+	PQsetErrorVerbosity(sv->conn, PQERRORS_VERBOSE);
+	sv->cstate = C_CONNECTING;
+	sv->connect_wait = PGRES_POLLING_WRITING;
+	sv->connect_started = now_mono();
+	logmsg(2, "%sconnecting", sv->label);
 }
 
-/* Advance a connection being made. */
+/* Advance sv's connection being made. */
 static void
-continue_connect(void)
+continue_connect(Server *sv)
 {
-	connect_wait = PQconnectPoll(conn);
-	if (connect_wait == PGRES_POLLING_FAILED)
-		connect_failed();
-	else if (connect_wait == PGRES_POLLING_OK)
+	sv->connect_wait = PQconnectPoll(sv->conn);
+	if (sv->connect_wait == PGRES_POLLING_FAILED)
+		connect_failed(sv);
+	else if (sv->connect_wait == PGRES_POLLING_OK)
 	{
-		cstate = C_UP;
-		PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
-		PQsetnonblocking(conn, 1);
-		logmsg(1, "connected to database \"%s\" as %s; listening on ws_ready for %s",
-			   PQdb(conn), PQuser(conn), actions_literal);
-		op_push_front(op_new(OP_LISTEN, 0, 0, NULL, NULL));
+		sv->cstate = C_UP;
+		PQsetErrorVerbosity(sv->conn, PQERRORS_DEFAULT);
+		PQsetnonblocking(sv->conn, 1);
+		if (n_servers == 1)
+			logmsg(1, "connected to database \"%s\" as %s; listening on ws_ready for %s",
+				   PQdb(sv->conn), PQuser(sv->conn), actions_literal);
+		else
+			logmsg(1, "%sconnected to database \"%s\" on %s port %s as %s; listening on ws_ready for %s",
+				   sv->label, PQdb(sv->conn), PQhost(sv->conn), PQport(sv->conn), PQuser(sv->conn),
+				   actions_literal);
+		op_push_front(sv, op_new(OP_LISTEN, 0, 0, NULL, NULL));
 	}
 }
 
-/* Send the next queued call when nothing is in flight. */
+/* Send sv's next queued call when nothing is in flight there. */
 static void
-send_next(void)
+send_next(Server *sv)
 {
-	while (cstate == C_UP && inflight == NULL && qhead)
+	PGconn	   *conn = sv->conn;
+
+	while (sv->cstate == C_UP && sv->inflight == NULL && sv->qhead)
 	{
-		Op		   *op = op_pop();
+		Op		   *op = op_pop(sv);
 		char		a[32],
 					b[32],
 					c[32];
@@ -1249,28 +1303,23 @@ send_next(void)
 				ok = PQsendQuery(conn, "LISTEN ws_ready");
 				break;
 			case OP_CLAIM:
+				if (stopping)
 				{
-					int			free_slots = concurrency - used_slots;
-
-					if (free_slots <= 0 || stopping)
-					{
-						claim_outstanding = false;
-						op_free(op);
-						continue;
-					}
-					snprintf(a, sizeof(a), "%d", free_slots);
-					snprintf(b, sizeof(b), "%.3f", lease);
-					pv[0] = actions_literal;
-					pv[1] = worker_name;
-					pv[2] = a;
-					pv[3] = b;
-					op->attempt = free_slots;	/* how many were asked for */
-					ok = PQsendQueryParams(conn,
-										   "SELECT task, process, node, action, params, attempt, lease_until "
-										   "FROM ws.claim($1::text[], $2, $3, make_interval(secs => $4))",
-										   4, NULL, pv, NULL, NULL, 0);
-					break;
+					claim_ended(sv);
+					op_free(op);
+					continue;
 				}
+				snprintf(a, sizeof(a), "%d", op->attempt);	/* the slots it reserved */
+				snprintf(b, sizeof(b), "%.3f", lease);
+				pv[0] = actions_literal;
+				pv[1] = worker_name;
+				pv[2] = a;
+				pv[3] = b;
+				ok = PQsendQueryParams(conn,
+									   "SELECT task, process, node, action, params, attempt, lease_until "
+									   "FROM ws.claim($1::text[], $2, $3, make_interval(secs => $4))",
+									   4, NULL, pv, NULL, NULL, 0);
+				break;
 			case OP_VALIDATE:
 				pv[0] = op->text;
 				ok = PQsendQueryParams(conn, "SELECT jsonb_typeof($1::jsonb)", 1, NULL, pv, NULL, NULL, 0);
@@ -1306,39 +1355,40 @@ send_next(void)
 				break;
 		}
 		op->tries++;
-		inflight = op;
-		inflight_since = now_mono();
+		sv->inflight = op;
+		sv->inflight_since = now_mono();
 		if (!ok)
 		{
-			lost_connection(PQerrorMessage(conn));
+			lost_connection(sv, PQerrorMessage(conn));
 			return;
 		}
 		if (op->kind == OP_HEARTBEAT || op->kind == OP_PROGRESS)
 			logmsg(2, "%s task %lld attempt %d%s%s", op_names[op->kind], op->task, op->attempt,
 				   op->kind == OP_PROGRESS ? " " : "", op->kind == OP_PROGRESS ? op->text : "");
-		want_flush = PQflush(conn) == 1;
+		sv->want_flush = PQflush(conn) == 1;
 	}
 }
 
-/* The slot running task at attempt, or NULL. */
+/* The slot running task at attempt, claimed from sv, or NULL. */
 static Slot *
-find_slot(long long task, int attempt)
+find_slot(Server *sv, long long task, int attempt)
 {
 	int			i;
 
 	for (i = 0; i < concurrency; i++)
-		if (slots[i].used && slots[i].task == task && slots[i].attempt == attempt)
+		if (slots[i].used && slots[i].server == sv && slots[i].task == task &&
+			slots[i].attempt == attempt)
 			return &slots[i];
 	return NULL;
 }
 
-/* Is this error the connection going away (rather than the call being refused)? */
+/* Is this error the connection of sv going away (rather than the call being refused)? */
 static bool
-is_connection_error(PGresult *res)
+is_connection_error(Server *sv, PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-	return PQstatus(conn) == CONNECTION_BAD || state == NULL ||
+	return PQstatus(sv->conn) == CONNECTION_BAD || state == NULL ||
 		strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
 }
 
@@ -1369,56 +1419,56 @@ error_text(PGresult *res)
 
 /* LISTEN ws_ready answered: claiming may begin, with notifications or by polling only. */
 static void
-listen_done(bool ok, const char *err)
+listen_done(Server *sv, bool ok, const char *err)
 {
 	if (!ok)
-		logmsg(0, "LISTEN ws_ready failed: %s; polling every %g s only", err, poll_every);
-	listening = true;
-	backoff = BACKOFF_MIN;
-	want_claim = true;
+		logmsg(0, "%sLISTEN ws_ready failed: %s; polling every %g s only", sv->label, err, poll_every);
+	sv->listening = true;
+	sv->backoff = BACKOFF_MIN;
+	sv->want_claim = true;
 }
 
 /* ws.claim answered: start the tasks it took, or stop if retrying cannot fix its error. */
 static void
-claim_done(Op *op, PGresult *res, bool ok, char *err)
+claim_done(Server *sv, Op *op, PGresult *res, bool ok, char *err)
 {
 	int			i,
 				n;
 
-	claim_outstanding = false;
+	claim_ended(sv);
 	if (!ok)
 	{
-		char	   *advice = fatal_advice(false, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+		char	   *advice = fatal_advice(sv, false, PQresultErrorField(res, PG_DIAG_SQLSTATE),
 										  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 
 		if (advice)
-			stop_fatal(err, advice);	/* frees err, and exits */
-		logmsg(0, "ws.claim failed: %s; trying again in %g s", err, poll_every);
-		want_claim = false;
+			stop_fatal(sv, err, advice);	/* frees err, and exits */
+		logmsg(0, "%sws.claim failed: %s; trying again in %g s", sv->label, err, poll_every);
+		sv->want_claim = false;
 		return;
 	}
 	n = PQntuples(res);
-	logmsg(2, "claimed %d of %d", n, op->attempt);
+	logmsg(2, "%sclaimed %d of %d", sv->label, n, op->attempt);
 	for (i = 0; i < n; i++)
-		start_task(strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		start_task(sv, strtoll(PQgetvalue(res, i, 0), NULL, 10),
 				   strtoll(PQgetvalue(res, i, 1), NULL, 10),
 				   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
 				   PQgetvalue(res, i, 4), atoi(PQgetvalue(res, i, 5)));
-	maybe_more = n >= op->attempt;
-	if (maybe_more)
-		want_claim = true;		/* there may be more */
+	sv->maybe_more = n >= op->attempt;
+	if (sv->maybe_more)
+		sv->want_claim = true;	/* there may be more */
 }
 
 /* The server's verdict on a command's output: complete with a JSON object, else fail. */
 static void
-validate_done(Op *op, PGresult *res, bool ok, const char *err)
+validate_done(Server *sv, Op *op, PGresult *res, bool ok, const char *err)
 {
 	if (!ok)
 	{
 		char	   *head = excerpt(op->text, 200);
 		char	   *e = xprintf("command output is not valid JSON (%s); it begins: %s", err, head);
 
-		report_fail(op->task, op->attempt, op->desc, e);
+		report_fail(sv, op->task, op->attempt, op->desc, e);
 		free(head);
 		free(e);
 	}
@@ -1428,20 +1478,20 @@ validate_done(Op *op, PGresult *res, bool ok, const char *err)
 		char	   *e = xprintf("command output is a JSON %s, not an object: %s",
 								PQgetvalue(res, 0, 0), head);
 
-		report_fail(op->task, op->attempt, op->desc, e);
+		report_fail(sv, op->task, op->attempt, op->desc, e);
 		free(head);
 		free(e);
 	}
 	else
 	{
 		log_task(op->desc, "succeeded");
-		op_push(op_new(OP_COMPLETE, op->task, op->attempt, op->text, op->desc));
+		op_push(sv, op_new(OP_COMPLETE, op->task, op->attempt, op->text, op->desc));
 	}
 }
 
 /* ws.complete answered: a result the engine refused fails the task; a stale one is dropped. */
 static void
-complete_done(Op *op, PGresult *res, bool ok, const char *err)
+complete_done(Server *sv, Op *op, PGresult *res, bool ok, const char *err)
 {
 	const char *state;
 
@@ -1459,7 +1509,7 @@ complete_done(Op *op, PGresult *res, bool ok, const char *err)
 
 		logmsg(0, "ws.complete of task %lld attempt %d refused: %s; failing the task",
 			   op->task, op->attempt, err);
-		op_push(op_new(OP_FAIL, op->task, op->attempt, e, op->desc));
+		op_push(sv, op_new(OP_FAIL, op->task, op->attempt, e, op->desc));
 		free(e);
 	}
 	else
@@ -1469,9 +1519,9 @@ complete_done(Op *op, PGresult *res, bool ok, const char *err)
 
 /* ws.heartbeat answered: a refusal means the lease is lost, so the command is stopped. */
 static void
-heartbeat_done(Op *op, bool ok, const char *err)
+heartbeat_done(Server *sv, Op *op, bool ok, const char *err)
 {
-	Slot	   *s = find_slot(op->task, op->attempt);
+	Slot	   *s = find_slot(sv, op->task, op->attempt);
 
 	if (s)
 		s->beat_queued = false;
@@ -1486,9 +1536,9 @@ heartbeat_done(Op *op, bool ok, const char *err)
 	}
 }
 
-/* Handle the result of the call in flight. */
+/* Handle the result of sv's call in flight. */
 static void
-call_done(Op *op, PGresult *res)
+call_done(Server *sv, Op *op, PGresult *res)
 {
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	bool		ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
@@ -1496,10 +1546,10 @@ call_done(Op *op, PGresult *res)
 
 	if (!ok)
 	{
-		if (res == NULL || is_connection_error(res))
+		if (res == NULL || is_connection_error(sv, res))
 		{
 			/* put it back; lost_connection requeues the call in flight */
-			lost_connection(res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+			lost_connection(sv, res ? PQresultErrorMessage(res) : PQerrorMessage(sv->conn));
 			return;
 		}
 		if (is_transient_error(res) && op->tries < MAX_TRIES)
@@ -1507,27 +1557,27 @@ call_done(Op *op, PGresult *res)
 			err = error_text(res);
 			logmsg(1, "%s for task %lld: %s; trying again", op_names[op->kind], op->task, err);
 			free(err);
-			inflight = NULL;
-			op_push(op);
+			sv->inflight = NULL;
+			op_push(sv, op);
 			return;
 		}
 		err = error_text(res);
 	}
-	inflight = NULL;
+	sv->inflight = NULL;
 
 	switch (op->kind)
 	{
 		case OP_LISTEN:
-			listen_done(ok, err);
+			listen_done(sv, ok, err);
 			break;
 		case OP_CLAIM:
-			claim_done(op, res, ok, err);
+			claim_done(sv, op, res, ok, err);
 			break;
 		case OP_VALIDATE:
-			validate_done(op, res, ok, err);
+			validate_done(sv, op, res, ok, err);
 			break;
 		case OP_COMPLETE:
-			complete_done(op, res, ok, err);
+			complete_done(sv, op, res, ok, err);
 			break;
 		case OP_FAIL:
 			if (ok)
@@ -1537,7 +1587,7 @@ call_done(Op *op, PGresult *res)
 					   op->task, op->attempt, err);
 			break;
 		case OP_HEARTBEAT:
-			heartbeat_done(op, ok, err);
+			heartbeat_done(sv, op, ok, err);
 			break;
 		case OP_PROGRESS:
 			if (!ok)
@@ -1548,55 +1598,55 @@ call_done(Op *op, PGresult *res)
 	op_free(op);
 }
 
-/* Read what the server sent: results and notifications. */
+/* Read what sv sent: results and notifications. */
 static void
-read_connection(void)
+read_connection(Server *sv)
 {
 	PGnotify   *n;
 
-	if (!PQconsumeInput(conn))
+	if (!PQconsumeInput(sv->conn))
 	{
-		lost_connection(PQerrorMessage(conn));
+		lost_connection(sv, PQerrorMessage(sv->conn));
 		return;
 	}
-	while (inflight && !PQisBusy(conn))
+	while (sv->inflight && !PQisBusy(sv->conn))
 	{
-		PGresult   *res = PQgetResult(conn);
+		PGresult   *res = PQgetResult(sv->conn);
 
 		if (res == NULL)
 		{
-			Op		   *op = inflight;
-			PGresult   *r = inflight_res;
+			Op		   *op = sv->inflight;
+			PGresult   *r = sv->inflight_res;
 
-			inflight_res = NULL;
-			call_done(op, r);
+			sv->inflight_res = NULL;
+			call_done(sv, op, r);
 			if (r)
 				PQclear(r);
-			if (cstate != C_UP)
+			if (sv->cstate != C_UP)
 				return;
-			send_next();
-			if (cstate != C_UP)
+			send_next(sv);
+			if (sv->cstate != C_UP)
 				return;
 			continue;
 		}
-		if (inflight_res)
-			PQclear(inflight_res);
-		inflight_res = res;
+		if (sv->inflight_res)
+			PQclear(sv->inflight_res);
+		sv->inflight_res = res;
 	}
-	while ((n = PQnotifies(conn)) != NULL)
+	while ((n = PQnotifies(sv->conn)) != NULL)
 	{
 		int			i;
 
 		for (i = 0; i < n_actions; i++)
 			if (strcmp(n->extra, actions[i]) == 0)
 			{
-				logmsg(2, "notified: %s", n->extra);
-				want_claim = true;
+				logmsg(2, "%snotified: %s", sv->label, n->extra);
+				sv->want_claim = true;
 			}
 		PQfreemem(n);
 	}
-	if (PQstatus(conn) == CONNECTION_BAD)
-		lost_connection(PQerrorMessage(conn));
+	if (PQstatus(sv->conn) == CONNECTION_BAD)
+		lost_connection(sv, PQerrorMessage(sv->conn));
 }
 
 /*
@@ -1614,7 +1664,8 @@ usage(FILE *f)
 			"  ws-worker [OPTION]... --action NAME [--action NAME]... -- COMMAND [ARGS]...\n"
 			"\n"
 			"Options:\n"
-			"  --dsn DSN          libpq connection string or URI (default: the PG* environment)\n"
+			"  --dsn DSN          libpq connection string or URI (default: the PG* environment);\n"
+			"                     repeat for more databases (shards): tasks are claimed from all\n"
 			"  --action NAME      an action to take tasks of; repeat for more\n"
 			"  --concurrency N    commands run at once (default 1)\n"
 			"  --lease SECONDS    lease of a claimed task; renewed every third of it (default 60)\n"
@@ -1633,7 +1684,8 @@ usage(FILE *f)
 			"One line per task is logged on standard error.\n"
 			"\n"
 			"A lost connection, a server that is down or starting, too many connections and the\n"
-			"like are retried with back-off. Errors that retrying cannot fix stop the worker.\n"
+			"like are retried with back-off, each --dsn on its own: the others go on meanwhile.\n"
+			"Errors that retrying cannot fix, on any --dsn, stop the worker.\n"
 			"\n"
 			"Exit status:\n"
 			"  0  stopped by SIGTERM/SIGINT with every outcome reported (or --help)\n"
@@ -1726,22 +1778,57 @@ default_worker_name(void)
 	return xprintf("%s:%d", host, (int) getpid());
 }
 
-/* Exit with a usage error when --dsn is given and libpq cannot parse it. */
+/* Exit with a usage error when libpq cannot parse a --dsn, or one is given twice. */
 static void
-check_dsn(void)
+check_dsns(void)
 {
-	char	   *errmsg = NULL;
-	PQconninfoOption *o = PQconninfoParse(dsn, &errmsg);
+	int			i,
+				j;
 
-	if (dsn[0] && o == NULL)
+	for (i = 0; i < n_servers; i++)
 	{
-		fprintf(stderr, "ws-worker: invalid --dsn: %s", errmsg ? errmsg : "out of memory\n");
-		exit(2);
+		const char *dsn = servers[i].dsn;
+		char	   *errmsg = NULL;
+		PQconninfoOption *o = PQconninfoParse(dsn, &errmsg);
+
+		if (dsn[0] && o == NULL)
+		{
+			fprintf(stderr, "ws-worker: invalid --dsn: %s", errmsg ? errmsg : "out of memory\n");
+			exit(2);
+		}
+		if (o)
+			PQconninfoFree(o);
+		if (errmsg)
+			PQfreemem(errmsg);
+		for (j = 0; j < i; j++)
+			if (strcmp(servers[j].dsn, dsn) == 0)
+			{
+				fprintf(stderr, "ws-worker: --dsn number %d is the same as number %d\n", i + 1, j + 1);
+				exit(2);
+			}
 	}
-	if (o)
-		PQconninfoFree(o);
-	if (errmsg)
-		PQfreemem(errmsg);
+}
+
+/* One Server for each --dsn (one for the PG* environment when there is none). */
+static void
+make_servers(char **dsns, int n)
+{
+	int			i;
+
+	if (n == 0)
+		dsns[n++] = "";
+	n_servers = n;
+	servers = xmalloc(sizeof(Server) * n);
+	memset(servers, 0, sizeof(Server) * n);
+	for (i = 0; i < n; i++)
+	{
+		servers[i].dsn = dsns[i];
+		servers[i].label = n == 1 ? xstrdup("") : xprintf("dsn %d: ", i + 1);
+		servers[i].cstate = C_DOWN;
+		servers[i].backoff = BACKOFF_MIN;
+		servers[i].want_claim = true;
+	}
+	free(dsns);
 }
 
 /* Read the options and the command into the settings, or exit with status 2 (0 for --help). */
@@ -1762,6 +1849,8 @@ parse_args(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	char	  **dsns = xmalloc(sizeof(char *) * argc);
+	int			n_dsns = 0;
 
 	actions = xmalloc(sizeof(char *) * argc);
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1)
@@ -1769,7 +1858,7 @@ parse_args(int argc, char **argv)
 		switch (c)
 		{
 			case 'd':
-				dsn = optarg;
+				dsns[n_dsns++] = optarg;
 				break;
 			case 'a':
 				actions[n_actions++] = nonempty_arg("--action", optarg);
@@ -1817,7 +1906,8 @@ parse_args(int argc, char **argv)
 	if (worker_name == NULL)
 		worker_name = default_worker_name();
 	actions_literal = array_literal();
-	check_dsn();
+	make_servers(dsns, n_dsns);
+	check_dsns();
 }
 
 /* On SIGTERM/SIGINT: stop claiming, then after the grace period stop the commands. */
@@ -1830,7 +1920,8 @@ shutdown_step(double now)
 	{
 		stopping = true;
 		stop_deadline = now + grace;
-		want_claim = false;
+		for (i = 0; i < n_servers; i++)
+			servers[i].want_claim = false;
 		logmsg(1, "stopping: no more claims; waiting up to %g s for %d running command%s",
 			   grace, used_slots, used_slots == 1 ? "" : "s");
 	}
@@ -1858,24 +1949,35 @@ shutdown_step(double now)
 		idle_since = 0;
 	else
 	{
+		int			unsent = 0;
+		bool		sending = false;	/* a server with calls left is up */
+
 		if (idle_since == 0)
 			idle_since = now;
-		if (qhead == NULL && inflight == NULL)
+		for (i = 0; i < n_servers; i++)
 		{
-			logmsg(1, "stopped");
-			if (conn)
-				PQfinish(conn);
-			exit(0);
-		}
-		if (now - idle_since > FLUSH_TIMEOUT && cstate != C_UP)
-		{
-			int			n = inflight ? 1 : 0;
+			Server	   *sv = &servers[i];
+			int			n = sv->inflight ? 1 : 0;
 			Op		   *op;
 
-			for (op = qhead; op; op = op->next)
+			for (op = sv->qhead; op; op = op->next)
 				n++;
-			logmsg(0, "stopped with %d call%s unsent; the leases of their tasks will end", n,
-				   n == 1 ? "" : "s");
+			unsent += n;
+			if (n > 0 && sv->cstate == C_UP)
+				sending = true;
+		}
+		if (unsent == 0)
+		{
+			logmsg(1, "stopped");
+			for (i = 0; i < n_servers; i++)
+				if (servers[i].conn)
+					PQfinish(servers[i].conn);
+			exit(0);
+		}
+		if (now - idle_since > FLUSH_TIMEOUT && !sending)
+		{
+			logmsg(0, "stopped with %d call%s unsent; the leases of their tasks will end", unsent,
+				   unsent == 1 ? "" : "s");
 			exit(1);
 		}
 	}
@@ -1887,11 +1989,12 @@ typedef enum
 	PFD_SIGNALS, PFD_CONNECTION, PFD_STDIN, PFD_STDOUT, PFD_STDERR
 } PollKind;
 
-/* The descriptors one poll() waits on, with the slot and kind of each. */
+/* The descriptors one poll() waits on, with the kind and the slot or server of each. */
 typedef struct PollSet
 {
 	struct pollfd *fds;
 	Slot	  **slot;
+	Server	  **server;
 	PollKind   *kind;
 	int			n;
 } PollSet;
@@ -1907,27 +2010,34 @@ call_timeout(void)
 static void
 start_up(PollSet *ps)
 {
+	int			n = 1 + n_servers + 3 * concurrency;
+
 	slots = xmalloc(sizeof(Slot) * concurrency);
 	memset(slots, 0, sizeof(Slot) * concurrency);
-	ps->fds = xmalloc(sizeof(struct pollfd) * (2 + 3 * concurrency));
-	ps->slot = xmalloc(sizeof(Slot *) * (2 + 3 * concurrency));
-	ps->kind = xmalloc(sizeof(PollKind) * (2 + 3 * concurrency));
+	ps->fds = xmalloc(sizeof(struct pollfd) * n);
+	ps->slot = xmalloc(sizeof(Slot *) * n);
+	ps->server = xmalloc(sizeof(Server *) * n);
+	ps->kind = xmalloc(sizeof(PollKind) * n);
 	setup_signals();
-	logmsg(1, "starting: actions %s, concurrency %d, lease %g s, command %s", actions_literal,
-		   concurrency, lease, command[0]);
+	if (n_servers == 1)
+		logmsg(1, "starting: actions %s, concurrency %d, lease %g s, command %s", actions_literal,
+			   concurrency, lease, command[0]);
+	else
+		logmsg(1, "starting: actions %s, concurrency %d, lease %g s, command %s, %d databases",
+			   actions_literal, concurrency, lease, command[0], n_servers);
 	next_poll = now_mono() + poll_every;
 }
 
-/* Connect when it is time, and give up a connection that hangs while connecting or in a call. */
+/* Connect sv when it is time, and give up a connection that hangs while connecting or in a call. */
 static void
-tend_connection(double now)
+tend_connection(Server *sv, double now)
 {
-	if (cstate == C_DOWN && now >= reconnect_at)
-		start_connect();
-	if (cstate == C_CONNECTING && now - connect_started > CONNECT_TIMEOUT)
-		lost_connection("timed out connecting");
-	if (cstate == C_UP && inflight && now - inflight_since > call_timeout())
-		lost_connection("no answer from the server");
+	if (sv->cstate == C_DOWN && now >= sv->reconnect_at)
+		start_connect(sv);
+	if (sv->cstate == C_CONNECTING && now - sv->connect_started > CONNECT_TIMEOUT)
+		lost_connection(sv, "timed out connecting");
+	if (sv->cstate == C_UP && sv->inflight && now - sv->inflight_since > call_timeout())
+		lost_connection(sv, "no answer from the server");
 }
 
 /* The timers of slot i: heartbeat, hard kill, pipes held open after exit; finish it when done. */
@@ -1936,12 +2046,12 @@ slot_timers(Slot *s, int i, double now)
 {
 	if (s->pid > 0 && now >= s->next_beat)
 	{
-		if (!s->beat_queued && cstate == C_UP && s->killed != KILL_LEASE)
+		if (!s->beat_queued && s->server->cstate == C_UP && s->killed != KILL_LEASE)
 		{
 			Op		   *op = op_new(OP_HEARTBEAT, s->task, s->attempt, NULL, NULL);
 
 			op->slot = i;
-			op_push(op);
+			op_push(s->server, op);
 			s->beat_queued = true;
 		}
 		s->next_beat = now + lease / 3;
@@ -1965,7 +2075,7 @@ slot_timers(Slot *s, int i, double now)
 		finish(s);
 }
 
-/* The timers: every slot's, then the poll timer that asks for a claim. */
+/* The timers: every slot's, then the poll timer that asks every server for a claim. */
 static void
 run_timers(double now)
 {
@@ -1976,16 +2086,71 @@ run_timers(double now)
 			slot_timers(&slots[i], i, now);
 	if (now >= next_poll)
 	{
-		want_claim = true;
+		for (i = 0; i < n_servers; i++)
+			servers[i].want_claim = true;
 		next_poll = now + poll_every;
 	}
 }
 
-/* Is a claim wanted and is there room for it? */
+/* Is a claim from sv wanted and is there room for it? */
 static bool
-claim_due(void)
+claim_due(Server *sv)
 {
-	return want_claim && listening && !stopping && used_slots < concurrency && !claim_outstanding;
+	return sv->want_claim && sv->listening && !stopping && !sv->claim_outstanding &&
+		free_slots() > 0;
+}
+
+/* Is a claim from any server due? */
+static bool
+any_claim_due(void)
+{
+	int			i;
+
+	for (i = 0; i < n_servers; i++)
+		if (claim_due(&servers[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Queue the claims that are due, taking the servers in turn from claim_turn: each reserves
+ * its share of the free slots (the free slots divided by the servers that want a claim,
+ * rounded up), until no slot is free or no claim is due.
+ */
+static void
+queue_claims(void)
+{
+	for (;;)
+	{
+		int			free = free_slots(),
+					due = 0,
+					pick = -1,
+					i;
+		Server	   *sv;
+		Op		   *op;
+
+		for (i = 0; i < n_servers; i++)
+		{
+			int			k = (claim_turn + i) % n_servers;
+
+			if (claim_due(&servers[k]))
+			{
+				due++;
+				if (pick < 0)
+					pick = k;
+			}
+		}
+		if (pick < 0 || free <= 0)
+			return;
+		sv = &servers[pick];
+		op = op_new(OP_CLAIM, 0, 0, NULL, NULL);
+		op->attempt = (free + due - 1) / due;	/* how many it asks for */
+		sv->claim_asked = op->attempt;
+		sv->claim_outstanding = true;
+		sv->want_claim = false;
+		op_push(sv, op);
+		claim_turn = (pick + 1) % n_servers;
+	}
 }
 
 /* The next time a timer is due: polling, connecting, a call, shutdown, or a slot's timers. */
@@ -1995,16 +2160,16 @@ next_wake(double now)
 	double		wake = next_poll;
 	int			i;
 
-	if (cstate == C_DOWN && reconnect_at < wake)
-		wake = reconnect_at;
-	if (cstate == C_CONNECTING && connect_started + CONNECT_TIMEOUT < wake)
-		wake = connect_started + CONNECT_TIMEOUT;
-	if (cstate == C_UP && inflight)
+	for (i = 0; i < n_servers; i++)
 	{
-		double		t = inflight_since + call_timeout();
+		Server	   *sv = &servers[i];
 
-		if (t < wake)
-			wake = t;
+		if (sv->cstate == C_DOWN && sv->reconnect_at < wake)
+			wake = sv->reconnect_at;
+		if (sv->cstate == C_CONNECTING && sv->connect_started + CONNECT_TIMEOUT < wake)
+			wake = sv->connect_started + CONNECT_TIMEOUT;
+		if (sv->cstate == C_UP && sv->inflight && sv->inflight_since + call_timeout() < wake)
+			wake = sv->inflight_since + call_timeout();
 	}
 	if (stopping && stop_deadline > now && stop_deadline < wake)
 		wake = stop_deadline;
@@ -2028,31 +2193,35 @@ next_wake(double now)
 
 /* Add descriptor fd, waited on for events, to the poll set. */
 static void
-poll_add(PollSet *ps, int fd, short events, PollKind kind, Slot *s)
+poll_add(PollSet *ps, int fd, short events, PollKind kind, Slot *s, Server *sv)
 {
 	ps->fds[ps->n].fd = fd;
 	ps->fds[ps->n].events = events;
 	ps->slot[ps->n] = s;
+	ps->server[ps->n] = sv;
 	ps->kind[ps->n++] = kind;
 }
 
-/* Fill the poll set: the signal pipe, the connection, and the pipes of every command. */
+/* Fill the poll set: the signal pipe, every connection, and the pipes of every command. */
 static void
 build_poll_set(PollSet *ps)
 {
 	int			i;
 
 	ps->n = 0;
-	poll_add(ps, sigpipe_fds[0], POLLIN, PFD_SIGNALS, NULL);
-	if (cstate != C_DOWN && PQsocket(conn) >= 0)
+	poll_add(ps, sigpipe_fds[0], POLLIN, PFD_SIGNALS, NULL, NULL);
+	for (i = 0; i < n_servers; i++)
 	{
+		Server	   *sv = &servers[i];
 		short		events;
 
-		if (cstate == C_CONNECTING)
-			events = connect_wait == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (sv->cstate == C_DOWN || PQsocket(sv->conn) < 0)
+			continue;
+		if (sv->cstate == C_CONNECTING)
+			events = sv->connect_wait == PGRES_POLLING_READING ? POLLIN : POLLOUT;
 		else
-			events = POLLIN | (want_flush ? POLLOUT : 0);
-		poll_add(ps, PQsocket(conn), events, PFD_CONNECTION, NULL);
+			events = POLLIN | (sv->want_flush ? POLLOUT : 0);
+		poll_add(ps, PQsocket(sv->conn), events, PFD_CONNECTION, NULL, sv);
 	}
 	for (i = 0; i < concurrency; i++)
 	{
@@ -2061,11 +2230,11 @@ build_poll_set(PollSet *ps)
 		if (!s->used)
 			continue;
 		if (s->in_fd >= 0)
-			poll_add(ps, s->in_fd, POLLOUT, PFD_STDIN, s);
+			poll_add(ps, s->in_fd, POLLOUT, PFD_STDIN, s, NULL);
 		if (s->out_fd >= 0)
-			poll_add(ps, s->out_fd, POLLIN, PFD_STDOUT, s);
+			poll_add(ps, s->out_fd, POLLIN, PFD_STDOUT, s, NULL);
 		if (s->err_fd >= 0)
-			poll_add(ps, s->err_fd, POLLIN, PFD_STDERR, s);
+			poll_add(ps, s->err_fd, POLLIN, PFD_STDERR, s, NULL);
 	}
 }
 
@@ -2077,7 +2246,7 @@ wait_for_events(PollSet *ps, double now, double wake)
 
 	build_poll_set(ps);
 	timeout = wake <= now ? 0 : (int) ((wake - now) * 1000) + 1;
-	if (claim_due())
+	if (any_claim_due())
 		timeout = 0;
 	if (poll(ps->fds, ps->n, timeout) < 0 && errno != EINTR)
 	{
@@ -2096,18 +2265,18 @@ drain_signal_pipe(void)
 		;
 }
 
-/* The connection's socket is ready (revents re): advance connecting, or flush and read. */
+/* sv's socket is ready (revents re): advance connecting, or flush and read. */
 static void
-connection_ready(short re)
+connection_ready(Server *sv, short re)
 {
-	if (cstate == C_CONNECTING)
-		continue_connect();
-	else if (cstate == C_UP)
+	if (sv->cstate == C_CONNECTING)
+		continue_connect(sv);
+	else if (sv->cstate == C_UP)
 	{
 		if (re & POLLOUT)
-			want_flush = PQflush(conn) == 1;
-		if (cstate == C_UP)
-			read_connection();
+			sv->want_flush = PQflush(sv->conn) == 1;
+		if (sv->cstate == C_UP)
+			read_connection(sv);
 	}
 }
 
@@ -2130,7 +2299,7 @@ act_on_events(PollSet *ps)
 				drain_signal_pipe();
 				break;
 			case PFD_CONNECTION:
-				connection_ready(re);
+				connection_ready(ps->server[i], re);
 				break;
 			case PFD_STDIN:
 				if (s->in_fd >= 0)
@@ -2161,17 +2330,15 @@ main(int argc, char **argv)
 	for (;;)
 	{
 		double		now = now_mono();
+		int			i;
 
-		tend_connection(now);
+		for (i = 0; i < n_servers; i++)
+			tend_connection(&servers[i], now);
 		run_timers(now);
 		shutdown_step(now);
-		if (claim_due())
-		{
-			op_push(op_new(OP_CLAIM, 0, 0, NULL, NULL));
-			claim_outstanding = true;
-			want_claim = false;
-		}
-		send_next();
+		queue_claims();
+		for (i = 0; i < n_servers; i++)
+			send_next(&servers[i]);
 		wait_for_events(&ps, now, next_wake(now));
 		act_on_events(&ps);
 		reap();

@@ -14,7 +14,9 @@
 --   ws.start(workflow, params, key)     the shard of hashtext(key): the same business key
 --                                       always lands on the same shard (a NULL key is refused)
 --   ws.complete, fail, heartbeat, progress, fill, take, release, assign, retry (a task),
---   ws.cancel, process_dot (a process)  the shard that owns the id: id % the number of shards
+--   ws.cancel, process_dot, migrate (a process)
+--                                       the shard that owns the id: id % the number of shards
+--   ws.process_by_key(workflow, key)    the shard of hashtext(key), as ws.start
 --   ws.send(message, key, ...)          the shard of hashtext(key), as ws.start (correlate
 --                                       on the start's key); a NULL key: every shard
 --   ws.define, define_dot, register_action
@@ -25,6 +27,9 @@
 --   ws.validate, lint                   every shard, the distinct problems
 --   ws.to_dot, export                   shard 0 (definitions are the same everywhere)
 --   ws.claim                            every shard: up to max tasks from each
+--   ws.tick, purge                      every shard, summed (purge: up to batch from each)
+--   ws.migrate_all                      every shard, in two phases: the check (dry_run) on
+--                                       all, then the move; summed (batch: per shard)
 --   ws.process_overview, my_tasks, my_processes
 --                                       every shard, gathered
 -- PL/Proxy connects to the shards as the current user (no user= in the connect strings, a
@@ -312,6 +317,34 @@ CREATE FUNCTION ws.process_dot(process bigint) RETURNS text AS $$
 $$ LANGUAGE plproxy;
 COMMENT ON FUNCTION ws.process_dot(bigint) IS 'ws.process_dot on the shard that owns the process';
 
+CREATE FUNCTION ws.migrate(process bigint, workflow bigint, map jsonb DEFAULT '{}', dry_run boolean DEFAULT false)
+RETURNS SETOF text AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ws_router.shard_of(process);
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws.migrate(bigint, bigint, jsonb, boolean) IS
+    'ws.migrate on the shard that owns the process (the workflow version has the same id on every shard); returns its plan';
+
+-- ---- finding a process by its business key: the shard of the key ------------------------
+
+CREATE FUNCTION ws_router.process_by_key_on(workflow text, key text) RETURNS bigint AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ws_router.shard_of_key(key);
+    SELECT ws.process_by_key(workflow, key) AS process_by_key_on;
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.process_by_key_on(text, text) IS 'ws.process_by_key on the shard of the key';
+
+CREATE FUNCTION ws.process_by_key(workflow text, key text) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF key IS NULL THEN
+        RETURN NULL;            -- no process carries a NULL key
+    END IF;
+    RETURN ws_router.process_by_key_on(workflow, key);
+END $$;
+COMMENT ON FUNCTION ws.process_by_key(text, text) IS
+    'ws.process_by_key on the shard the key hashes to (as ws.start routes it): the process of the named workflow with that business key, NULL when none';
+
 -- ---- messages: the shard of the key, or every shard -----------------------------------
 
 CREATE FUNCTION ws_router.send_keyed(message text, key text, payload jsonb, ttl interval) RETURNS integer AS $$
@@ -343,6 +376,61 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ws.send(text, text, jsonb, interval) IS
     'ws.send on the shard of the key (the business key its process was started with); without a key on every shard, summing how many tasks it reached';
+
+-- ---- upkeep on every shard: ticks, migrating a version, purging -----------------------
+
+CREATE FUNCTION ws_router.tick_all() RETURNS SETOF integer AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ALL;
+    SELECT ws.tick() AS tick_all;
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.tick_all() IS 'ws.tick on every shard, one row each';
+
+CREATE FUNCTION ws.tick() RETURNS integer
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(sum(n), 0)::integer FROM ws_router.tick_all() n
+$$;
+COMMENT ON FUNCTION ws.tick() IS
+    'ws.tick on every shard (each in its own transaction there); returns how many tasks they moved in all';
+
+CREATE FUNCTION ws_router.migrate_all_on(from_workflow bigint, to_workflow bigint, map jsonb, dry_run boolean,
+                                         batch integer) RETURNS SETOF bigint AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ALL;
+    SELECT ws.migrate_all(from_workflow, to_workflow, map, dry_run, batch) AS migrate_all_on;
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.migrate_all_on(bigint, bigint, jsonb, boolean, integer) IS 'ws.migrate_all on every shard, one row each';
+
+CREATE FUNCTION ws.migrate_all(from_workflow bigint, to_workflow bigint, map jsonb DEFAULT '{}',
+                               dry_run boolean DEFAULT false, batch integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- first the check (dry_run) on every shard, so that a shard with a process that cannot
+    -- move refuses before any shard moves one; then the move
+    n := (SELECT coalesce(sum(m), 0) FROM ws_router.migrate_all_on(from_workflow, to_workflow, map, true, batch) m);
+    IF dry_run THEN
+        RETURN n;
+    END IF;
+    RETURN (SELECT coalesce(sum(m), 0) FROM ws_router.migrate_all_on(from_workflow, to_workflow, map, false, batch) m);
+END $$;
+COMMENT ON FUNCTION ws.migrate_all(bigint, bigint, jsonb, boolean, integer) IS
+    'ws.migrate_all on every shard, checked on all first (a problem on any shard: 55000 and nothing moves); batch is per shard; returns how many processes moved in all. Call it until it returns 0';
+
+CREATE FUNCTION ws_router.purge_all(older_than interval, batch integer) RETURNS SETOF bigint AS $$
+    CLUSTER 'ws_shards';
+    RUN ON ALL;
+    SELECT ws.purge(older_than, batch) AS purge_all;
+$$ LANGUAGE plproxy;
+COMMENT ON FUNCTION ws_router.purge_all(interval, integer) IS 'ws.purge on every shard, one row each';
+
+CREATE FUNCTION ws.purge(older_than interval, batch integer DEFAULT 10000) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(sum(n), 0)::bigint FROM ws_router.purge_all(older_than, batch) n
+$$;
+COMMENT ON FUNCTION ws.purge(interval, integer) IS
+    'ws.purge on every shard: up to batch ended processes from each; returns how many in all. Call it until it returns 0';
 
 -- ---- definitions: every shard, all or none --------------------------------------------
 

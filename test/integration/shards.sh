@@ -10,9 +10,18 @@
 # numbering its own way. A definition that one shard refuses (a role missing there) is
 # stored on none. A shard killed with SIGKILL: starts by key for the other shards go on,
 # those for it fail, a call gathered from all fails as a whole, workers on the other shards
-# go on; after its restart every process completes, each step once. Bad input: a NULL
-# key, an id from no shard, a task no shard has, shrinking the shards while they hold
-# processes, the shards given out of order: each a clear error that changes nothing.
+# go on; after its restart every process completes, each step once. The router's other
+# routes: ws.tick (every shard, summed), ws.process_by_key (the shard of the key),
+# ws.migrate (the process's shard), ws.migrate_all (every shard, checked on all first) and
+# ws.purge (every shard, summed). Bad input: a NULL key, an id from no shard, a task no
+# shard has, shrinking the shards while they hold processes, the shards given out of order:
+# each a clear error that changes nothing. Last, under load: 3,000 conference processes
+# (WS_SHARDS_PROCESSES) started through the router with random keys (the same every run),
+# spread within 10% of even; two ws-workers, each connected to all three shards (--dsn
+# three times), complete them while shard 2's postmaster is killed with SIGKILL (a tenth
+# of the way) and
+# restarted: the other two go on meanwhile, and on every shard each task succeeds exactly
+# once and each process completes once; ids never collide.
 set -uo pipefail
 : "${PGHOST:?run from test/run or after ws_cluster_start}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -126,6 +135,12 @@ keyed=$(q -c "SELECT keyed FROM ws_router.config")
 if [ "$keyed" = t ]; then
     n7=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM ws.process WHERE params ->> 'n' = '7'"; done | awk '{s += $1} END {print s}')
     [ "$n7" = 1 ]; ok $? "the shards take business keys: starting key paper-7 again started nothing ($n7 process)"
+    p7=$(sq "$(cut -d'|' -f1 <<<"$again")" -c "SELECT id FROM ws.process WHERE key = 'paper-7'")
+    got=$(rq ws_sh_clerk -c "SELECT ws.process_by_key('paper', 'paper-7')" \
+             -c "SELECT ws.process_by_key('paper', 'paper-' || i) % 3 = abs(hashtext('paper-' || i) % 3) FROM generate_series(1, $N) i" \
+             -c "SELECT ws.process_by_key('paper', 'no such key') IS NULL, ws.process_by_key('paper', NULL) IS NULL" 2>&1 | sort | uniq -c | tr -s ' \n' ' ')
+    [ -n "$p7" ] && [ "$got" = " 1 $p7 $N t 1 t|t " ]
+    ok $? "ws.process_by_key through the router finds each key's process on the shard the key hashes to, NULL for an unknown or NULL key ($got)"
 else
     # the shards' ws.start takes no key (before ws 0.4.0's business keys): the router routes
     # by the key and calls ws.start(workflow, params); the two extra starts are cancelled
@@ -133,6 +148,17 @@ else
     rq ws_sh_admin -c "SELECT ws.cancel(p, 'started twice') FROM unnest('{$extra}'::bigint[]) p" >/dev/null
     ok $? "the shards' ws.start takes no key: the router routed by it, and cancels the two extra starts ($extra) on their shard"
 fi
+
+# ---- ws.tick through the router: every shard's, summed ----
+# tasks claimed with a lease that has ended: one on shard 0, two on shard 1
+for k in 0 1; do
+    sq "$k" -c "SELECT count(*) FROM ws.claim(ARRAY['sh.submit'], 'lost', $((k + 1)), '1 millisecond')" >/dev/null
+done
+sleep 0.1
+moved=$(rq ws_sh_admin -c "SELECT ws.tick()" 2>&1)
+left=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM ws.task WHERE worker = 'lost' AND state = 'running'"; done | tr '\n' ' ')
+[ "$moved" = 3 ] && [ "$left" = "0 0 0 " ]
+ok $? "ws.tick through the router ticks every shard and returns the sum: 1 + 2 leases ended ($moved; still running: $left)"
 
 # ---- work through the router ----
 # workers: claim on every shard, complete on the owning shard
@@ -153,6 +179,33 @@ s=$(sqlstate ws_sh_bob "SELECT ws.complete($one, '{\"verdict\": \"mine\"}')")
 [ "$s" = 42501 ]; ok $? "he cannot complete one: the shard's role check refuses him, as himself ($s)"
 [ "$(sq $((one % 3)) -c "SELECT state || ' ' || (result IS NULL OR result = '{}') FROM ws.task WHERE id = $one")" = "pending true" ]
 ok $? "and the task is as it was"
+# ---- migrating to a new version through the router: ws.migrate on the process's shard,
+# ws.migrate_all on every shard, checked on all before any moves ----
+v2=$(rq ws_sh_admin -c "SELECT ws.define(ws.export('paper'))" 2>&1)
+running() { each "SELECT count(*) FILTER (WHERE workflow = $wf) || '/' || count(*) FILTER (WHERE workflow = $v2) FROM ws.process WHERE state = 'running'"; }
+r0=$(running)
+dry=$(rq ws_sh_admin -c "SELECT ws.migrate_all($wf, $v2, '{}', true)" 2>&1)
+total=$(awk '{ split($2, a, "/"); s += a[1] } END { print s }' <<<"$r0")
+[ "$v2" -gt "$wf" ] && [ "$dry" = "$total" ] && [ "$(running)" = "$r0" ]
+ok $? "ws.migrate_all dry run through the router counts the processes of every shard ($dry of $total) and moves none"
+s=$(sqlstate ws_sh_admin "SELECT ws.migrate_all($wf, $v2, '{\"review\": \"no such node\"}')")
+[ "$s" = 22023 ] && [ "$(running)" = "$r0" ]; ok $? "a migration that the shards refuse moves nothing on any shard ($s)"
+# shard 2 alone refuses (the administrator may not migrate there): shards 0 and 1, which
+# would have moved theirs, move none either
+mig="FUNCTION ws.migrate_all(bigint, bigint, jsonb, boolean, integer)"
+sq 2 -c "REVOKE EXECUTE ON $mig FROM ws_sh_admin" >/dev/null
+s=$(sqlstate ws_sh_admin "SELECT ws.migrate_all($wf, $v2)")
+sq 2 -c "GRANT EXECUTE ON $mig TO ws_sh_admin" >/dev/null
+[ "$s" = 42501 ] && [ "$(running)" = "$r0" ]
+ok $? "a migration one shard refuses moves nothing on the others either: all are checked first ($s; $(running | tr '\n' ' '))"
+mp=$(sq 1 -c "SELECT min(id) FROM ws.process WHERE state = 'running'")
+plan=$(rq ws_sh_admin -c "SELECT count(*) FROM ws.migrate($mp, $v2)" 2>&1)
+[ "$plan" -gt 0 ] 2>/dev/null && [ "$(sq 1 -c "SELECT workflow FROM ws.process WHERE id = $mp")" = "$v2" ]
+ok $? "ws.migrate through the router moves one process on its shard ($mp: $plan lines of plan)"
+moved=$(rq ws_sh_admin -c "SELECT ws.migrate_all($wf, $v2)" 2>"$tmp/migrate.err")
+[ "$moved" = $((total - 1)) ] && [ -z "$(running | grep -v ': 0/')" ]
+ok $? "ws.migrate_all through the router moves the rest on every shard, summed ($moved; $(running | tr '\n' ' ')$(grep -v NOTICE "$tmp/migrate.err" | head -1))"
+
 actor=$(rq ws_sh_ann -c "SELECT ws.complete(task, '{\"verdict\": \"accept\"}') FROM ws.my_tasks WHERE node = 'review'" 2>&1 >/dev/null)
 [ -z "$actor" ]; ok $? "the reviewer completes every review through the router${actor:+: $actor}"
 who=$(sq $((one % 3)) -c "SELECT actor FROM ws.event WHERE task = $one AND state = 'succeeded'")
@@ -211,6 +264,46 @@ got=$(each "$defs")
 [ "$wf2" -gt 1 ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
 ok $? "the next definition gets the same ids on every shard, one of them having run ahead ($wf2), the shards identical still"
 
+# ---- a shard that dies after the check, during the second phase of a define ----
+# Shard 2's backend is killed (SIGKILL: its postmaster restarts it with crash recovery) when
+# it inserts the workflow the second time, in ws.define after the check passed everywhere.
+pid2=$(head -1 "$shard2_dir/data/postmaster.pid")
+sq 2 >/dev/null <<SQL || fail "cannot set up the crash on shard 2"
+CREATE SEQUENCE public.sh_die_at;
+CREATE FUNCTION public.sh_die() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS \$\$
+BEGIN
+    IF nextval('public.sh_die_at') = 2 THEN
+        PERFORM pg_sleep(0.5);      -- the other shards have committed by then
+        COPY (SELECT 1) TO PROGRAM 'kill -KILL \$PPID';
+    END IF;
+    RETURN NULL;
+END \$\$;
+GRANT USAGE ON SEQUENCE public.sh_die_at TO PUBLIC;
+CREATE TRIGGER sh_die AFTER INSERT ON ws.workflow FOR EACH ROW EXECUTE FUNCTION public.sh_die();
+SQL
+doc='{"name": "crashy", "nodes": [{"name": "a", "action": "sh.a"}, {"name": "b", "action": "sh.b"}], "transitions": [{"from": "a", "to": "b"}]}'
+err=$(rq ws_sh_admin -c "SELECT ws.define('$doc')" 2>&1)
+rc=$?
+for _ in $(seq 60); do sq 2 -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.5; done
+sq 2 -c "DROP TRIGGER sh_die ON ws.workflow; DROP FUNCTION public.sh_die(); DROP SEQUENCE public.sh_die_at" >/dev/null
+has=$(each "SELECT count(*) FROM ws.workflow WHERE name = 'crashy'")
+[ $rc != 0 ] && [ "$has" = $'0: 1 \n1: 1 \n2: 0 ' ] && [ "$(head -1 "$shard2_dir/data/postmaster.pid")" = "$pid2" ]
+ok $? "shard 2 crashing in the second phase of a define: the router reports it ($(grep -m1 ERROR <<<"$err")), shards 0 and 1 stored it, shard 2 did not ($(tr '\n' ' ' <<<"$has"))"
+# the README's repair: on a shard that stored it, where the sequences stood before it; on
+# shard 2, as a superuser, set them there and define the same document
+at=$(sq 0 -c "SELECT w.id - 1, (SELECT min(id) - 1 FROM ws.node WHERE workflow = w.id), (SELECT min(id) - 1 FROM ws.transition WHERE workflow = w.id)
+                FROM ws.workflow w WHERE w.name = 'crashy' ORDER BY w.version DESC LIMIT 1")
+IFS='|' read -r aw an at_ <<<"$at"
+fixed=$(sq 2 -c "SELECT setval('ws.workflow_id_seq', $aw), setval('ws.node_id_seq', $an), setval('ws.transition_id_seq', $at_)" \
+             -c "SET ROLE ws_sh_admin" -c "SELECT ws.define('$doc')" 2>&1 | tail -1)
+got=$(each "$defs")
+[ "$fixed" = $((aw + 1)) ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
+ok $? "repaired as the README says: shard 2 defines it with the same ids ($fixed), the shards identical again"
+wf3=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"crashy\", \"nodes\": [{\"name\": \"a\", \"action\": \"sh.a\"}]}')" 2>&1)
+got=$(each "$defs")
+[ "$wf3" = $((aw + 2)) ] && [ "$(cut -d' ' -f2 <<<"$got" | sort -u | wc -l)" = 1 ]
+ok $? "and the next definition through the router gets the same ids everywhere ($wf3)"
+
 # ---- a shard killed with SIGKILL: the others go on; after its restart all completes once ----
 rq ws_sh_clerk -c "SELECT ws.start('paper', jsonb_build_object('late', i), 'late-' || i) FROM generate_series(1, 30) i" >/dev/null \
     || fail "cannot start the processes before the kill"
@@ -268,5 +361,114 @@ s=$(sqlstate postgres "SELECT ws_router.set_shards(ARRAY['$(sdsn 0) user=postgre
 [ "$s" = 22023 ]; ok $? "a connect string naming a user is refused with 22023 ($s)"
 s=$(sqlstate ws_sh_clerk "SELECT ws_router.set_shards($shards)")
 [ "$s" = 42501 ]; ok $? "a user cannot change the shards ($s)"
+
+# ---- under load: 3,000 conference processes, two ws-workers on all three shards, one
+# shard killed with SIGKILL half-way ----
+# The seed's conference, its loop left out: two starting branches (three steps for a
+# worker), AND joins, a three-way split and an OR join; every process runs all nine nodes.
+M=${WS_SHARDS_PROCESSES:-3000}
+conf=$(rq ws_sh_admin -c "SELECT ws.define('{\"name\": \"conference\", \"nodes\": [
+    {\"name\": \"Send the Call for Papers\", \"action\": \"conf.mailing\", \"start\": true},
+    {\"name\": \"Search a location\", \"action\": \"conf.search\", \"start\": true},
+    {\"name\": \"Collect papers\"},
+    {\"name\": \"Publicize\", \"join\": \"and\"},
+    {\"name\": \"Mailing\", \"action\": \"conf.mailing\"}, {\"name\": \"Newspapers\"}, {\"name\": \"Poster\"},
+    {\"name\": \"Receive subscriptions\", \"join\": \"or\"},
+    {\"name\": \"Start the conference\", \"end\": true}],
+  \"transitions\": [
+    {\"from\": \"Send the Call for Papers\", \"to\": \"Collect papers\"}, {\"from\": \"Collect papers\", \"to\": \"Publicize\"},
+    {\"from\": \"Search a location\", \"to\": \"Publicize\"},
+    {\"from\": \"Publicize\", \"to\": \"Mailing\"}, {\"from\": \"Publicize\", \"to\": \"Newspapers\"}, {\"from\": \"Publicize\", \"to\": \"Poster\"},
+    {\"from\": \"Mailing\", \"to\": \"Receive subscriptions\"}, {\"from\": \"Newspapers\", \"to\": \"Receive subscriptions\"},
+    {\"from\": \"Poster\", \"to\": \"Receive subscriptions\"}, {\"from\": \"Receive subscriptions\", \"to\": \"Start the conference\"}]}')" 2>&1)
+[ "$conf" -gt 0 ] 2>/dev/null || fail "cannot define the conference: $conf"
+t0=$(date +%s.%N)
+# random keys, the same on every run: md5 of the number
+rq ws_sh_clerk -c "SELECT count(ws.start('conference', jsonb_build_object('n', i), md5('conference ' || i))) FROM generate_series(1, $M) i" \
+    >"$tmp/cstarted" 2>&1
+t1=$(date +%s.%N)
+cdone() { sq "$1" -c "SELECT count(*) FILTER (WHERE state = 'completed') FROM ws.process WHERE workflow = $conf" 2>/dev/null; }
+spread=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM ws.process WHERE workflow = $conf"; done | tr '\n' ' ')
+read -r c0 c1 c2 <<<"$spread"
+lo=$((M * 9 / 30)); hi=$((M * 11 / 30))
+[ "$(cat "$tmp/cstarted")" = "$M" ] && [ $((c0 + c1 + c2)) = "$M" ] &&
+    [ "$c0" -ge $lo ] && [ "$c0" -le $hi ] && [ "$c1" -ge $lo ] && [ "$c1" -le $hi ] && [ "$c2" -ge $lo ] && [ "$c2" -le $hi ]
+ok $? "$M conference processes started through the router with random keys in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, spread within 10% of even: $spread"
+
+# two workers, each connected to the three shards (as ws_sh_clerk), a ticker through the router
+WORKER=$here/../../worker/ws-worker
+[ -x "$WORKER" ] || WORKER=$(command -v ws-worker)
+wdsn=(--dsn "$(sdsn 0) user=ws_sh_clerk" --dsn "$(sdsn 1) user=ws_sh_clerk" --dsn "$(sdsn 2) user=ws_sh_clerk")
+declare -a wpids=()
+for w in 1 2; do
+    "$WORKER" "${wdsn[@]}" --name "cw$w" --action conf.mailing --action conf.search --concurrency 4 --lease 4 --poll 1 \
+        --quiet -- true >"$tmp/cw$w.log" 2>&1 &
+    wpids+=($!)
+done
+(while :; do rq ws_sh_admin -c "SELECT ws.tick()" >/dev/null 2>&1; sleep 1; done) &
+ticker=$!
+on_exit "kill ${wpids[*]} $ticker 2>/dev/null"
+# when a tenth of the processes have completed, shard 2's postmaster is killed
+end=$((SECONDS + 60))
+until [ $(( $(cdone 0) + $(cdone 1) + $(cdone 2) )) -ge $((M / 10)) ] || [ $SECONDS -ge $end ]; do sleep 0.2; done
+before=$(for k in 0 1 2; do cdone "$k"; done | tr '\n' ' ')
+kill -KILL "$(head -1 "$shard2_dir/data/postmaster.pid")"
+tk=$(date +%s.%N)
+sleep 0.5
+a0=$(cdone 0); a1=$(cdone 1)
+sleep 1
+b0=$(cdone 0); b1=$(cdone 1)
+s2=$(sq 2 -c "SELECT 1" 2>&1 | head -1)
+[ "$b0" -gt "$a0" ] && [ "$b1" -gt "$a1" ] && [ -n "$s2" ] && [ "$s2" != 1 ]
+ok $? "with shard 2 killed (done before: $before), the workers go on on shards 0 and 1: completed there $a0 -> $b0 and $a1 -> $b1 in 1 s"
+restarted=1
+for _ in $(seq 30); do
+    ws_extra_pg shard2 -l "$shard2_dir/server.log" -w -t 60 start >/dev/null 2>&1 && { restarted=0; break; }
+    sleep 0.5
+done
+tr_=$(date +%s.%N)
+ok $restarted "shard 2 restarts ($(awk -v a="$tk" -v b="$tr_" 'BEGIN { printf "%.1f", b - a }') s after the kill)"
+end=$((SECONDS + 120))
+until [ "$(cdone 0) $(cdone 1) $(cdone 2)" = "$c0 $c1 $c2" ] || [ $SECONDS -ge $end ]; do sleep 0.5; done
+t2=$(date +%s.%N)
+got="$(cdone 0) $(cdone 1) $(cdone 2)"
+[ "$got" = "$c0 $c1 $c2" ]
+ok $? "every conference process completes ($got of $spread) in $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s of work, the kill and restart included"
+kill "${wpids[@]}" "$ticker" 2>/dev/null
+wait "${wpids[@]}" 2>/dev/null
+# per shard: every task of every conference process succeeded exactly once (nine nodes,
+# one task each), one succeeded event per task, one completed event per process
+once=$(each "SELECT (SELECT count(*) FROM ws.process p WHERE p.workflow = $conf AND
+                      (SELECT count(*) FROM ws.task t WHERE t.process = p.id AND t.state = 'succeeded') <> 9)
+             || ' ' || (SELECT count(*) FROM ws.task t JOIN ws.process p ON p.id = t.process WHERE p.workflow = $conf AND t.state <> 'succeeded')
+             || ' ' || (SELECT count(*) FROM (SELECT e.task FROM ws.event e JOIN ws.process p ON p.id = e.process
+                         WHERE p.workflow = $conf AND e.task IS NOT NULL AND e.state = 'succeeded' GROUP BY e.task HAVING count(*) > 1) d)
+             || ' ' || (SELECT count(*) FROM ws.process p WHERE p.workflow = $conf AND
+                         (SELECT count(*) FROM ws.event e WHERE e.process = p.id AND e.task IS NULL AND e.state = 'completed') <> 1)")
+[ "$once" = $'0: 0 0 0 0 \n1: 0 0 0 0 \n2: 0 0 0 0 ' ]
+ok $? "on every shard each task succeeded exactly once, with one event of its success, and each process completed once (shard: wrong count, not succeeded, double events, processes not completed once: $(tr '\n' ' ' <<<"$once"))"
+for k in 0 1 2; do
+    sq "$k" -c "SELECT 'p' || id FROM ws.process UNION ALL SELECT 't' || id FROM ws.task UNION ALL SELECT 'e' || id FROM ws.event"
+done >"$tmp/ids"
+total=$(wc -l <"$tmp/ids"); uniq=$(sort -u "$tmp/ids" | wc -l)
+[ "$total" = "$uniq" ] && [ "$total" -gt $((M * 20)) ]; ok $? "ids never collide across the shards ($total ids, $uniq distinct)"
+lost=$(cat "$tmp"/cw*.log | grep -c 'connection lost\|cannot connect')
+others=$(cat "$tmp"/cw*.log | grep 'connection lost\|cannot connect' | grep -vc 'dsn 3:')
+[ "$lost" -ge 2 ] && [ "$others" = 0 ]
+ok $? "the workers lost and retried the connection to shard 2 only ($lost log lines, $others for the others)"
+
+# ---- ws.purge through the router: every shard, summed; batch is per shard ----
+ended=$(for k in 0 1 2; do sq "$k" -c "SELECT count(*) FROM ws.process WHERE state IN ('completed', 'failed', 'cancelled') AND parent_task IS NULL"; done | tr '\n' ' ')
+read -r e0 e1 e2 <<<"$ended"
+first=$(rq ws_sh_admin -c "SELECT ws.purge('0 seconds', 200)" 2>&1)
+rest=0
+for _ in $(seq 30); do
+    n=$(rq ws_sh_admin -c "SELECT ws.purge('0 seconds')" 2>&1) || break
+    [ "$n" = 0 ] && break
+    rest=$((rest + n))
+done
+after=$(each "SELECT count(*) FROM ws.process WHERE state <> 'running'")
+[ "$first" = 600 ] && [ $((first + rest)) = $((e0 + e1 + e2)) ] && [ "$after" = $'0: 0 \n1: 0 \n2: 0 ' ]
+ok $? "ws.purge through the router purges on every shard: up to 200 from each first ($first), then the rest ($rest; ended before: $ended)"
 
 finish

@@ -7,8 +7,12 @@
 # lease to the other one, a PostgreSQL restart is survived, SIGTERM waits for the running
 # command then fails what is left. Errors that retrying cannot fix (no such database, a
 # wrong password, no ws.grant_user, no ws...) stop a worker at once with status 2, one that
-# heals is retried; make install puts ws-worker on the PATH. Last, the tasks per second of
-# one worker running `true`.
+# heals is retried; make install puts ws-worker on the PATH. Several --dsn (three databases,
+# shards 0, 1 and 2 of 3): one worker completes the tasks of all three, its slots shared
+# (never more commands at once than --concurrency), a database that goes away holds up only
+# its own work and is retried with back-off until it is back, claims go round the databases
+# in turn, the same --dsn twice or an unfixable error on any of them is exit 2. Last, the
+# tasks per second of one worker running `true`, on one database and on three.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -74,7 +78,13 @@ wait_for() {
 start_worker() {
     local name=$1
     shift
-    "$WORKER" --dsn "dbname=$DB" --name "$name" "$@" >>"$T/$name.log" 2>&1 &
+    start_worker_on "$name" --dsn "dbname=$DB" "$@"
+}
+# start_worker_on NAME --dsn DSN... [options...]: a ws-worker on the databases given
+start_worker_on() {
+    local name=$1
+    shift
+    "$WORKER" --name "$name" "$@" >>"$T/$name.log" 2>&1 &
     WPID[$name]=$!
 }
 stop_worker() {
@@ -125,6 +135,13 @@ t.slow)
     sleep "$(num secs)"
     echo "$WS_TASK $WS_ATTEMPT $WS_WORKER" >>"$WS_TEST_DIR/slow_done"
     echo '{"slow": "done"}'
+    ;;
+t.multi)
+    # how many run at once (across the databases of one worker), and the order they start in
+    { flock 9; n=$(($(cat "$WS_TEST_DIR/m_running" 2>/dev/null || echo 0) + 1)); echo "$n" >"$WS_TEST_DIR/m_running"
+      echo "$n" >>"$WS_TEST_DIR/m_seen"; echo "$WS_TASK" >>"$WS_TEST_DIR/m_ran"; } 9>"$WS_TEST_DIR/m_lock"
+    sleep 0.05
+    { flock 9; echo $(($(cat "$WS_TEST_DIR/m_running") - 1)) >"$WS_TEST_DIR/m_running"; } 9>"$WS_TEST_DIR/m_lock"
     ;;
 t.step)
     sleep 0.6
@@ -425,6 +442,111 @@ q -c "SELECT ws.cancel($p_after)" >/dev/null
 stop_worker w1
 stop_worker w2
 
+# ---- several --dsn: one worker, three databases (shards 0, 1 and 2 of 3)
+MDB=(ws_worker_m0 ws_worker_m1 ws_worker_m2)
+mq() { local k=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "${MDB[$k]}" "$@"; }
+for k in 0 1 2; do
+    dropdb --if-exists --force "${MDB[$k]}" >/dev/null 2>&1
+    createdb "${MDB[$k]}" || fail "cannot create ${MDB[$k]}"
+    on_exit "dropdb --if-exists --force '${MDB[$k]}' >/dev/null 2>&1"
+    mq "$k" >/dev/null <<SQL || fail "cannot set up ${MDB[$k]}"
+CREATE EXTENSION ws;
+SELECT ws.set_shard($k, 3);
+SELECT ws.define('{"name": "multi", "nodes": [{"name": "m", "action": "t.multi"}], "transitions": []}');
+SELECT ws.define('{"name": "noop", "nodes": [{"name": "n", "action": "t.noop"}], "transitions": []}');
+SQL
+done
+MDSN=(--dsn "dbname=${MDB[0]}" --dsn "dbname=${MDB[1]}" --dsn "dbname=${MDB[2]}")
+# mstart N: N processes of multi in each of the three databases
+mstart() { local k; for k in 0 1 2; do mq "$k" -c "SELECT count(ws.start('multi')) FROM generate_series(1, $1)" >/dev/null; done; }
+# mdone: "completed in m0 m1 m2", e.g. "20 20 20"
+mdone() { local k; for k in 0 1 2; do mq "$k" -c "SELECT count(*) FROM ws.process WHERE state = 'completed'"; done | paste -sd' '; }
+mwait() { local end=$((SECONDS + $1)); until [ "$(mdone)" = "$2" ] || [ $SECONDS -ge $end ]; do sleep 0.1; done; [ "$(mdone)" = "$2" ]; }
+
+"$WORKER" --dsn "dbname=${MDB[0]}" --dsn "dbname=${MDB[1]}" --dsn "dbname=${MDB[0]}" --action t.multi -- true >"$T/dup.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q -- '--dsn number 3 is the same as number 1' "$T/dup.out"; then
+    ok 0 "the same --dsn twice: usage error"
+else
+    not_ok "the same --dsn twice: usage error" "exit $rc: $(cat "$T/dup.out")"
+fi
+fatal "several --dsn, one of a database that does not exist: exit 2, the message names which" \
+    'dsn 2: cannot use database "ws_no_such_db": database "ws_no_such_db" does not exist \(SQLSTATE 3D000\); not retrying' \
+    --dsn "dbname=${MDB[0]}" --dsn "dbname=ws_no_such_db"
+
+# one worker, three databases, 3 slots: every task of every database runs once, never more
+# than 3 at once
+: >"$T/m_ran"; : >"$T/m_seen"
+mstart 20
+start_worker_on multi "${MDSN[@]}" --action t.multi --concurrency 3 --poll 1 -- "$T/cmd.sh"
+if mwait 40 "20 20 20"; then
+    ok 0 "one worker with three --dsn completes the processes of all three databases"
+else
+    not_ok "one worker with three --dsn completes the processes of all three databases" "completed: $(mdone); $(tail -n 3 "$T/multi.log")"
+fi
+ran=$(wc -l <"$T/m_ran"); dups=$(sort "$T/m_ran" | uniq -d | wc -l); most=$(sort -n "$T/m_seen" | tail -1)
+if [ "$ran" = 60 ] && [ "$dups" = 0 ] && [ "$most" -le 3 ] && [ "$most" -ge 2 ]; then
+    ok 0 "each of the 60 commands ran once, at most 3 at once (the slots shared by the three: $most)"
+else
+    not_ok "each of the 60 commands ran once, at most 3 at once" "ran $ran, duplicated $dups, at most $most at once"
+fi
+n=$(grep -c 'dsn [123]: connected to database "ws_worker_m[012]"' "$T/multi.log")
+if [ "$n" = 3 ]; then ok 0 "it says which --dsn it connected to, on which host"; else not_ok "it says which --dsn it connected to" "$n lines"; fi
+
+# a database that goes away (it accepts no connections and the worker's session is ended):
+# the worker keeps working on the other two and keeps trying that one; when it is back,
+# its tasks are done too
+stop_worker multi
+: >"$T/m_ran"
+start_worker_on multi2 "${MDSN[@]}" --action t.multi --concurrency 2 --poll 0.5 -- "$T/cmd.sh"
+wait_for 10 "SELECT count(*) = 3 FROM pg_stat_activity WHERE datname LIKE 'ws_worker_m_' AND application_name = 'ws-worker'" || true
+psql -X -q -d postgres -c "ALTER DATABASE ${MDB[2]} ALLOW_CONNECTIONS false" \
+    -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${MDB[2]}'" >/dev/null
+mq 0 -c "SELECT count(ws.start('multi')) FROM generate_series(1, 15)" >/dev/null
+mq 1 -c "SELECT count(ws.start('multi')) FROM generate_series(1, 15)" >/dev/null
+up2() { local k; for k in 0 1; do mq "$k" -c "SELECT count(*) FROM ws.process WHERE state = 'completed'"; done | paste -sd' '; }
+end=$((SECONDS + 30))
+until [ "$(up2)" = "35 35" ] || [ $SECONDS -ge $end ]; do sleep 0.1; done
+if [ "$(up2)" = "35 35" ]; then
+    ok 0 "with one database down, the worker completes the tasks of the other two"
+else
+    not_ok "with one database down, the worker completes the tasks of the other two" "$(up2)"
+fi
+end=$((SECONDS + 10))
+until [ "$(grep -c 'dsn 3: cannot connect: .*not currently accepting connections; trying again' "$T/multi2.log")" -ge 3 ] ||
+      [ $SECONDS -ge $end ]; do sleep 0.1; done
+tries=$(grep -c 'dsn 3: cannot connect: .*not currently accepting connections; trying again' "$T/multi2.log")
+if grep -q 'dsn 3: connection lost' "$T/multi2.log" && [ "$tries" -ge 3 ] && kill -0 "${WPID[multi2]}" 2>/dev/null &&
+   ! grep -q 'dsn [12]: \(connection lost\|cannot connect\)' "$T/multi2.log"; then
+    ok 0 "it keeps trying the one that is down, with back-off ($tries tries so far), and only that one"
+else
+    not_ok "it keeps trying the one that is down, with back-off" "$(grep 'dsn' "$T/multi2.log" | tail -n 4)"
+fi
+psql -X -q -d postgres -c "ALTER DATABASE ${MDB[2]} ALLOW_CONNECTIONS true"
+mq 2 -c "SELECT count(ws.start('multi')) FROM generate_series(1, 15)" >/dev/null
+if mwait 40 "35 35 35"; then
+    ok 0 "once it is back, the worker reconnects to it and completes its tasks"
+else
+    not_ok "once it is back, the worker reconnects to it and completes its tasks" "$(mdone); $(tail -n 2 "$T/multi2.log")"
+fi
+stop_worker multi2
+
+# claims go round: with one slot and work in all three databases, the worker takes a task
+# from each in turn
+: >"$T/m_ran"
+mstart 10
+start_worker_on rr "${MDSN[@]}" --action t.multi --concurrency 1 --poll 0.5 -- "$T/cmd.sh"
+mwait 40 "45 45 45" || true
+order=$(awk '{ printf "%d", $1 % 3 }' "$T/m_ran")
+# after the first three claims (the connections come up one by one), never the same twice
+# in a row while all three have tasks
+if [ ${#order} = 30 ] && ! grep -Eq '(.)\1' <<<"${order:3:24}"; then
+    ok 0 "round robin: one slot, three databases with work, a task from each in turn ($order)"
+else
+    not_ok "round robin: one slot, three databases with work, a task from each in turn" "shards in claim order: $order"
+fi
+stop_worker rr
+
 # ---- throughput of one worker with a no-op command (printed, not asserted: the machine may be busy)
 bench() {
     local conc=$1 n=$2 start end done_n first
@@ -446,6 +568,22 @@ bench() {
 }
 bench 1 1000
 bench 8 2000
+
+# the same with three databases: one worker, three --dsn, 700 tasks in each
+mfirst=$(for k in 0 1 2; do mq "$k" -c "SELECT coalesce(max(id), 0) FROM ws.task"; done | paste -sd' ')
+for k in 0 1 2; do mq "$k" -c "SELECT count(ws.start('noop')) FROM generate_series(1, 700)" >/dev/null; done
+start=$(date +%s.%N)
+start_worker_on mbench "${MDSN[@]}" --action t.noop --concurrency 8 --quiet -- true
+end=$((SECONDS + 40))
+mleft() { local k; for k in 0 1 2; do mq "$k" -c "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state IN ('ready', 'running')"; done | paste -sd' '; }
+until [ "$(mleft)" = "0 0 0" ] || [ $SECONDS -ge $end ]; do sleep 0.1; done
+stop=$(date +%s.%N)
+stop_worker mbench
+read -r f0 f1 f2 <<<"$mfirst"
+mok=$(for k in 0 1 2; do f=f$k; mq "$k" -c "SELECT count(*) FROM ws.task WHERE action = 't.noop' AND state = 'succeeded' AND id > ${!f}"; done | paste -sd' ')
+awk -v s="$start" -v e="$stop" -v m="$mok" 'BEGIN { split(m, a, " "); n = a[1] + a[2] + a[3];
+    printf "# one ws-worker, three --dsn, --concurrency 8, command true: %d tasks (%s) in %.2f s = %.0f tasks/s\n", n, m, e - s, n / (e - s) }'
+[ "$mok" = "700 700 700" ]; ok $? "benchmark (three --dsn): every no-op task succeeded on every database ($mok)"
 
 if [ $failed -ne 0 ]; then show_logs; fi
 finish worker

@@ -233,10 +233,17 @@ async function startWorkers() {
         k.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
         k.once('exit', (code) => reject(new Error(`a perfTest worker process exited (${code})`)));
     })));
+    let died = 0;
+    for (const k of kids) {
+        k.removeAllListeners('exit');
+        k.once('exit', () => { died++; });
+    }
     return {
         stop: async () => {
+            if (died) throw new Error(`${died} of the 4 perfTest worker processes died during the run`);
             await Promise.all(kids.map((k) => new Promise((resolve) => {
                 k.removeAllListeners('exit');
+                if (k.exitCode !== null || k.signalCode !== null) return resolve();
                 k.once('exit', resolve);
                 k.send('stop');
             })));

@@ -545,7 +545,10 @@ function bpmnFigure(key, xml, caption) {
             const BpmnJS = await loadBpmnJs();
             viewer = new BpmnJS({ container: canvas, width: "100%", height: "100%" });
             const { warnings } = await viewer.importXML(xml);
-            viewer.get("canvas").zoom("fit-viewport", "auto");
+            // fitted, with a margin (a scroll bar appearing later narrows the page)
+            const c = viewer.get("canvas");
+            c.zoom("fit-viewport", "auto");
+            c.zoom(c.zoom() * 0.95);
             const shapes = viewer.get("elementRegistry").filter((e) => !e.waypoints && e.type !== "label" && e.parent);
             canvas.dataset.bpmnShapes = shapes.length;
             canvas.dataset.bpmnWarnings = warnings.length;
@@ -557,7 +560,10 @@ function bpmnFigure(key, xml, caption) {
             canvas.dataset.bpmn = "error";
             figure.append(h("p.error", {}, `bpmn-js could not draw it: ${e.message}`));
         }
-        if (key) bpmnDrawn.set(key, { xml, figure, viewer });
+        // kept only when drawn in the page: a figure a new page replaced meanwhile was
+        // fitted to no size at all
+        if (key && canvas.isConnected) bpmnDrawn.set(key, { xml, figure, viewer });
+        else if (key) viewer?.destroy();
     };
     return { figure, draw };
 }

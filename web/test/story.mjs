@@ -379,6 +379,7 @@ try {
            `${await canvas.getAttribute("data-bpmn")} ${await canvas.getAttribute("data-bpmn-warnings")} ${shapes.length}`);
         await boss.locator(".workflow-page .picture svg").waitFor();
         await canvas.screenshot({ path: `${shots}/${file}.png` });
+        if (name === "conference") await shot(boss, "workflow");
     }
     const kinds = await boss.evaluate(() => document.querySelector(".workflow-page .bpmn-figure").wsViewer.get("elementRegistry")
         .filter((e) => e.businessObject?.loopCharacteristics)

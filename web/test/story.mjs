@@ -274,8 +274,11 @@ try {
        "the admin retries a failed task: ready again, the process running");
 
     // workflows: versions, pictures, lint; uploads with errors shown with their line
+    const tw = Date.now();
     await boss.goto(`${URL1}/#/workflows`);
     await boss.locator(".workflow[data-name=story] .picture svg").waitFor();
+    await boss.locator(".workflow[data-name=story] .bpmn[data-bpmn]").waitFor();
+    console.log(`# the workflows page, ${await boss.locator(".workflow").count()} workflows drawn: ${Date.now() - tw} ms`);
     ok(await until(async () => await boss.locator(".workflow[data-name=story] .lint li, .workflow[data-name=story] .lint-clean").count() >= 1),
        "workflows show their pictures and lint");
     await boss.fill("#upload-source", "digraph broken {\n  a -> b;\n  b -> ;\n}\n");

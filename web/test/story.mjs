@@ -115,7 +115,7 @@ async function graphql(cookie, query, url = URL1, headers = {}) {
 
 // ---- the browser
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--disable-dev-shm-usage"] });
-const dialogs = [], pages = [];
+const dialogs = [], pages = [], cspViolations = [];
 async function newPage() {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     ctx.setDefaultTimeout(10000);
@@ -123,6 +123,7 @@ async function newPage() {
     pages.push(page);
     page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
     page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+    page.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text()); });
     return page;
 }
 async function uiLogin(page, user, password) {
@@ -388,6 +389,7 @@ try {
         .filter((e) => e.businessObject?.loopCharacteristics)
         .map((e) => `${e.type}${e.businessObject.loopCharacteristics.isSequential ? " sequential" : ""}`).sort().join(", "));
     ok(kinds === "bpmn:CallActivity, bpmn:ServiceTask sequential", `bpmn-js sees the call activity and the multi-instance nodes (${kinds})`);
+    ok(cspViolations.length === 0, "the pages, bpmn-js included, keep to the Content-Security-Policy", cspViolations.join("\n"));
     console.log(`# the BPMN part of the story: ${Date.now() - tb} ms`);
 
     // the admin starts the conference; ws-worker does its automated tasks while the

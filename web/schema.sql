@@ -3,7 +3,7 @@
 --
 -- ws_web holds one-line SECURITY INVOKER aliases for the ws functions that GraphQL cannot
 -- serve as they are: PostGraphile skips overloaded functions (ws.start, ws.lint,
--- ws.to_dot, ws.validate, ws.export each have a bigint and a text form). An alias does
+-- ws.to_dot, ws.to_bpmn, ws.validate, ws.export each have a bigint and a text form). An alias does
 -- nothing its caller could not do with the ws function itself: the ws function checks the
 -- caller's rights as always. And a trigger on ws.event (a hook, as ws's README describes
 -- them) notifies channel ws_web on every change of a task or process, so that open pages
@@ -30,6 +30,12 @@ CREATE OR REPLACE FUNCTION ws_web.to_dot(workflow bigint) RETURNS text
 LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ws.to_dot(workflow) $$;
 COMMENT ON FUNCTION ws_web.to_dot(bigint) IS 'ws.to_dot(workflow bigint), as the caller';
+
+-- as text: the browser hands it to bpmn-js as it is
+CREATE OR REPLACE FUNCTION ws_web.to_bpmn(workflow bigint) RETURNS text
+LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ws.to_bpmn(workflow)::text $$;
+COMMENT ON FUNCTION ws_web.to_bpmn(bigint) IS 'ws.to_bpmn(workflow bigint) as text, as the caller';
 
 -- The forms of the named actions, {"action": form}, for the task list's generated forms.
 -- ws grants ws.action to administrators only; a form is no workflow data, and a user needs

@@ -216,6 +216,10 @@ const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
                 ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml" };
 const staticFiles = {
     "/viz.js": join(here, "node_modules/@viz-js/viz/dist/viz-global.js"),
+    // bpmn-js's navigated viewer (the global BpmnJS) and its styles, as the package ships them
+    "/bpmn-viewer.js": join(here, "node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js"),
+    "/diagram-js.css": join(here, "node_modules/bpmn-js/dist/assets/diagram-js.css"),
+    "/bpmn-js.css": join(here, "node_modules/bpmn-js/dist/assets/bpmn-js.css"),
 };
 const security = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",

@@ -6,10 +6,12 @@
 # then web/test/story.mjs drives Debian's chromium through the story: logins refused and
 # accepted, the task list of each member, a form filled wrongly then rightly, completion,
 # live updates, an admin's cancel and retry, a user refused admin things by the database,
-# uploads, a conference started by the admin whose picture changes while ws-worker works,
-# a node name that is HTML, logout, forged, expired and cross-origin requests, throttled
-# logins, and the load times of a 1,000-task list and a 200-node process page.
-# Screenshots go to the test's directory (and WS_WEB_SHOTS, when set, e.g. docs/web).
+# uploads (DOT, JSON and BPMN 2.0, good and bad), workflows drawn by bpmn-js from
+# ws.to_bpmn, a conference started by the admin whose picture changes while ws-worker
+# works, a node name that is HTML, logout, forged, expired and cross-origin requests,
+# throttled logins, and the load times of a 1,000-task list and a 200-node process page.
+# Screenshots go to the test's directory (and WS_WEB_SHOTS, when set, e.g. docs/web; the
+# BPMN ones also to WS_WEB_BPMN_SHOTS, e.g. docs).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -85,6 +87,16 @@ SELECT ws.define('{"name": "fragile", "nodes": [{"name": "Check", "action": "web
                    "transitions": [{"from": "Check", "to": "End"}]}');
 SELECT ws.define('{"name": "bulk", "nodes": [{"name": "Sign", "role": "web_bulkers"}, {"name": "End"}],
                    "transitions": [{"from": "Sign", "to": "End"}]}');
+-- a call activity and multi-instance nodes (drawn by bpmn-js from ws.to_bpmn)
+SELECT ws.define('{"name": "review", "nodes": [{"name": "Read the paper", "role": "web_org"}, {"name": "Reviewed", "end": true}],
+                   "transitions": [{"from": "Read the paper", "to": "Reviewed"}]}');
+SELECT ws.define('{"name": "reviews", "nodes": [
+    {"name": "Collect the papers", "role": "web_acc", "start": true},
+    {"name": "Review each paper", "call": "review", "foreach": "$.papers", "item": "paper", "as": "reviews"},
+    {"name": "Mail each author", "action": "web.mailing", "foreach": "$.authors", "item": "to", "sequential": true},
+    {"name": "Reviews sent", "end": true}],
+  "transitions": [{"from": "Collect the papers", "to": "Review each paper"}, {"from": "Review each paper", "to": "Mail each author"},
+                  {"from": "Mail each author", "to": "Reviews sent"}]}');
 -- a chain of 200 nodes
 SELECT ws.define(jsonb_build_object('name', 'long',
     'nodes', (SELECT jsonb_agg(jsonb_build_object('name', 'step ' || i, 'role', 'web_org') ORDER BY i) FROM generate_series(1, 200) i),
@@ -162,5 +174,9 @@ is_ "the tasks were completed by the members' own roles" \
 is_ "the uploaded conference was defined by the admin" "SELECT count(*) FROM ws.workflow WHERE name = 'conference'" 1
 if [ -n "${WS_WEB_SHOTS:-}" ]; then
     mkdir -p "$WS_WEB_SHOTS" && cp "$T"/shots/*.png "$WS_WEB_SHOTS"/
+fi
+# the BPMN pictures of the README's BPMN section: WS_WEB_BPMN_SHOTS=docs
+if [ -n "${WS_WEB_BPMN_SHOTS:-}" ]; then
+    mkdir -p "$WS_WEB_BPMN_SHOTS" && cp "$T"/shots/bpmn-*.png "$WS_WEB_BPMN_SHOTS"/
 fi
 finish

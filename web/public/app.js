@@ -144,11 +144,11 @@ async function refresh() {
 }
 
 // ---- router
-const pages = { tasks: pageTasks, start: pageStart, processes: pageProcesses, process: pageProcess, workflows: pageWorkflows };
+const pages = { tasks: pageTasks, start: pageStart, processes: pageProcesses, process: pageProcess, workflows: pageWorkflows, workflow: pageWorkflow };
 function route() {
     if (!state.role) return;
     const [, name = "tasks", arg] = location.hash.split("/");
-    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("current", a.dataset.page === (name === "process" ? "processes" : name));
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("current", a.dataset.page === ({ process: "processes", workflow: "workflows" }[name] ?? name));
     const page = pages[name] ?? pageTasks;
     main().replaceChildren(h("p.muted", {}, "loading…"));
     state.render = () => page(arg);
@@ -446,40 +446,134 @@ async function pageProcess(id) {
     window.wsTiming = { page: "process", ms: performance.now() - t0, tasks: tasks.length };
 }
 
-// ---- (d) Workflows (administrators)
+// ---- (d) Workflows (administrators): every version with its Graphviz picture and, next
+// to it, its BPMN diagram (ws.to_bpmn drawn by bpmn-js); #/workflow/ID shows one larger
 async function pageWorkflows() {
     const keep = main().querySelector("#upload-source")?.value;
-    const keepOut = main().querySelector("#upload-result")?.cloneNode(true);
+    // the upload's outcome stays across live refreshes (moved, so a drawn diagram stays live)
+    const keepOut = main().querySelector("#upload-result");
     const [d, err] = await tryGql("{ allWorkflows(orderBy: [NAME_ASC, VERSION_DESC]) { nodes { rowId name version description } } }");
     if (err) {
         main().replaceChildren(h("h1", {}, "Workflows"), h("p.error", {}, err.text));
         return;
     }
-    const source = h("textarea#upload-source", { rows: 12, spellcheck: false, placeholder: 'digraph conference { ... }  or  {"name": ..., "nodes": [...]}' });
+    const source = h("textarea#upload-source", { rows: 12, spellcheck: false, placeholder: 'digraph conference { ... }  or  {"name": ..., "nodes": [...]}  or  <bpmn:definitions ...>' });
     if (keep) source.value = keep;
     const result = keepOut ?? h("div#upload-result");
-    const file = h("input#upload-file", { type: "file", accept: ".dot,.gv,.json,text/plain,application/json", onchange: async () => { source.value = await file.files[0].text(); } });
+    const file = h("input#upload-file", { type: "file", accept: ".dot,.gv,.json,.bpmn,.xml,text/plain,application/json,application/xml,text/xml",
+                                          onchange: async () => { source.value = await file.files[0].text(); } });
     const upload = h("form.card#upload", { onsubmit: async (ev) => { ev.preventDefault(); await define(source.value, result); } },
-        h("h2", {}, "Upload a definition (Graphviz DOT or JSON)"), file, h("label", {}, "Definition", source), h("button", {}, "Define"), result);
+        h("h2", {}, "Upload a definition (Graphviz DOT, JSON or BPMN 2.0)"), file, h("label", {}, "Definition", source), h("button", {}, "Define"), result);
     const list = h("div#workflows");
     main().replaceChildren(h("h1", {}, "Workflows"), upload, list);
     for (const w of d.allWorkflows.nodes) {
-        const [x, e] = await tryGql(`query($w: BigInt!) { wsWebToDot(workflow: $w) wsWebLint(workflow: $w) { nodes } }`, { w: w.rowId });
-        const card = h("div.card.workflow", { dataset: { workflow: w.rowId, name: w.name } },
-            h("h2", {}, `${w.name} v${w.version}`, h("span.muted", {}, ` (id ${w.rowId})`)), w.description ? h("p", {}, w.description) : null);
-        if (e) card.append(h("p.error", {}, e.text));
-        else {
-            const warnings = x.wsWebLint.nodes;
-            card.append(warnings.length ? h("ul.lint", {}, warnings.map((l) => h("li", {}, "⚠ ", l))) : h("p.muted.lint-clean", {}, "lint: no warnings"));
-            card.append(h("div.picture", {}, await renderDot(x.wsWebToDot)));
-        }
+        const card = h("div.card.workflow", { dataset: { workflow: w.rowId, name: w.name } });
         list.append(card);
+        await workflowView(card, w, "list");
     }
 }
 
-// Define from DOT or JSON; an error is shown with the line it is about: the line a JSON
-// syntax error or Graphviz names, or else the first line naming the node the error names.
+// One workflow larger: its BPMN diagram across the page, its Graphviz picture and lint
+async function pageWorkflow(id) {
+    const [d, err] = await tryGql("query($w: BigInt!) { workflowByRowId(rowId: $w) { rowId name version description } }", { w: String(id) });
+    const head = h("p", {}, h("a", { href: "#/workflows" }, "← all workflows"));
+    if (err || !d.workflowByRowId) {
+        main().replaceChildren(head, h("h1", {}, `Workflow ${id}`), h("p.error", {}, err ? err.text : `workflow ${id} does not exist`));
+        return;
+    }
+    const w = d.workflowByRowId;
+    const view = h("div.workflow-page", { dataset: { workflow: w.rowId, name: w.name } });
+    main().replaceChildren(head, view);
+    await workflowView(view, w, "page");
+}
+
+// Fills el with a workflow's title, lint, Graphviz picture and BPMN diagram. The database
+// decides what may be seen (ws.to_dot, ws.lint and ws.to_bpmn are an administrator's): a
+// refusal shows its error in the place of what was refused.
+async function workflowView(el, w, where) {
+    const [[x, e], [b, be]] = await Promise.all([
+        tryGql("query($w: BigInt!) { wsWebToDot(workflow: $w) wsWebLint(workflow: $w) { nodes } }", { w: w.rowId }),
+        tryGql("query($w: BigInt!) { wsWebToBpmn(workflow: $w) }", { w: w.rowId }),
+    ]);
+    const title = `${w.name} v${w.version}`;
+    el.replaceChildren(where === "page" ? h("h1", {}, title, h("span.muted", {}, ` (id ${w.rowId})`))
+                                        : h("h2", {}, h("a", { href: `#/workflow/${w.rowId}` }, title), h("span.muted", {}, ` (id ${w.rowId})`)),
+        ...(w.description ? [h("p", {}, w.description)] : []));
+    const graphviz = h("figure.graphviz-figure", {}, h("figcaption", {}, "Graphviz"));
+    if (e) graphviz.append(h("p.error", {}, e.text));
+    else {
+        const warnings = x.wsWebLint.nodes;
+        el.append(warnings.length ? h("ul.lint", {}, warnings.map((l) => h("li", {}, "⚠ ", l))) : h("p.muted.lint-clean", {}, "lint: no warnings"));
+        graphviz.append(h("div.picture", {}, await renderDot(x.wsWebToDot)));
+    }
+    let bpmn;
+    if (be) bpmn = h("figure.bpmn-figure", {}, h("figcaption", {}, "BPMN 2.0 (ws.to_bpmn)"), h("p.error", {}, be.text));
+    else bpmn = bpmnFigure(`${where}:${w.rowId}`, b.wsWebToBpmn, "BPMN 2.0 (ws.to_bpmn, drawn by bpmn-js)");
+    el.append(h("div.pictures", {}, graphviz, bpmn.figure ?? bpmn));
+    if (bpmn.draw) await bpmn.draw();
+}
+
+// ---- BPMN diagrams: bpmn-js's navigated viewer (web/node_modules/bpmn-js, served by the
+// server), loaded on first use. A drawn diagram is kept by key and reused while its XML is
+// the same, so live refreshes do not draw it again.
+let bpmnJs = null;
+function loadBpmnJs() {
+    bpmnJs ??= new Promise((resolve, reject) => {
+        const s = h("script", { src: "/bpmn-viewer.js" });
+        s.addEventListener("load", () => resolve(window.BpmnJS));
+        s.addEventListener("error", () => { bpmnJs = null; reject(new Error("bpmn-js could not be loaded")); });
+        document.head.append(s);
+    });
+    return bpmnJs;
+}
+const bpmnDrawn = new Map(); // key -> {xml, figure, viewer}
+
+// A figure for BPMN XML and draw(), which draws it once the figure is in the page (bpmn-js
+// fits the diagram to its container's size). The canvas (.bpmn) then carries
+// data-bpmn="drawn" or "error", data-bpmn-warnings (how many warnings bpmn-js's importXML
+// gave, listed under it) and data-bpmn-shapes (its flow elements' shapes, labels and
+// the process or collaboration itself not counted).
+function bpmnFigure(key, xml, caption) {
+    const old = key && bpmnDrawn.get(key);
+    if (old && old.xml === xml) return { figure: old.figure };
+    if (old) { old.viewer?.destroy(); bpmnDrawn.delete(key); }
+    const canvas = h("div.bpmn");
+    const figure = h("figure.bpmn-figure", {}, h("figcaption", {}, caption), canvas);
+    const draw = async () => {
+        let viewer = null;
+        try {
+            const BpmnJS = await loadBpmnJs();
+            viewer = new BpmnJS({ container: canvas, width: "100%", height: "100%" });
+            const { warnings } = await viewer.importXML(xml);
+            // fitted, with a margin (a scroll bar appearing later narrows the page)
+            const c = viewer.get("canvas");
+            c.zoom("fit-viewport", "auto");
+            c.zoom(c.zoom() * 0.95);
+            const shapes = viewer.get("elementRegistry").filter((e) => !e.waypoints && e.type !== "label" && e.parent);
+            canvas.dataset.bpmnShapes = shapes.length;
+            canvas.dataset.bpmnWarnings = warnings.length;
+            if (warnings.length) figure.append(h("ul.bpmn-warnings", {}, warnings.map((w) => h("li", {}, "⚠ bpmn-js: ", w.message))));
+            canvas.dataset.bpmn = "drawn";
+            figure.wsViewer = viewer;
+        } catch (e) {
+            canvas.dataset.bpmnWarnings = e.warnings?.length ?? 0;
+            canvas.dataset.bpmn = "error";
+            figure.append(h("p.error", {}, `bpmn-js could not draw it: ${e.message}`));
+        }
+        // kept only when drawn in the page: a figure a new page replaced meanwhile was
+        // fitted to no size at all
+        if (key && canvas.isConnected) bpmnDrawn.set(key, { xml, figure, viewer });
+        else if (key) viewer?.destroy();
+    };
+    return { figure, draw };
+}
+
+// Define from DOT, JSON or BPMN 2.0 XML (ws.define_dot, ws.define, ws.define_bpmn); an
+// error is shown with the line it is about: the line a JSON syntax error, Graphviz or the
+// XML parser names, or else the first line naming the node (or, in BPMN, the element id)
+// the error names. A BPMN file that loads is drawn as it is, beside what ws made of it.
 async function define(text, out) {
+    for (const f of out.querySelectorAll(".bpmn-figure")) f.wsViewer?.destroy();
     out.replaceChildren();
     const lines = text.split("\n");
     const show = (message, line) => {
@@ -487,6 +581,7 @@ async function define(text, out) {
         if (line && lines[line - 1] !== undefined) out.append(h("pre.error-line", {}, `${line} | ${lines[line - 1]}`));
     };
     const isJson = text.trimStart().startsWith("{");
+    const isBpmn = text.trimStart().startsWith("<");
     let doc;
     if (isJson) {
         try {
@@ -496,12 +591,18 @@ async function define(text, out) {
             return show(`not JSON: ${e.message}`, at == null ? null : text.slice(0, at).split("\n").length);
         }
     }
-    const [data, err] = isJson
-        ? await tryGql("mutation($d: JSON!) { define(input: {doc: $d}) { result } }", { d: doc })
+    const [data, err] = isJson ? await tryGql("mutation($d: JSON!) { define(input: {doc: $d}) { result } }", { d: doc })
+        : isBpmn ? await tryGql("mutation($d: String!) { defineBpmn(input: {bpmn: $d}) { result } }", { d: text })
         : await tryGql("mutation($d: String!) { defineDot(input: {dot: $d}) { result } }", { d: text });
     if (err) {
         let line = /line (\d+)/.exec(err.text)?.[1];
-        if (!line) {
+        if (!line && isBpmn) {
+            // BPMN errors name the element by its id: "subProcess "Sub_1""
+            for (const [, id] of err.message.matchAll(/"([^"]+)"/g)) {
+                const i = lines.findIndex((l) => l.includes(`id="${id}"`));
+                if (i >= 0) { line = i + 1; break; }
+            }
+        } else if (!line) {
             const name = /(?:node|nodes?) "([^"]+)"/.exec(err.text)?.[1];
             if (name) {
                 const i = lines.findIndex((l) => l.includes(`"${name}"`));
@@ -510,7 +611,20 @@ async function define(text, out) {
         }
         return show(err.text, line ? Number(line) : null);
     }
-    out.append(h("p#define-ok", {}, `defined: workflow id ${(data.define ?? data.defineDot).result}`));
+    const id = (data.define ?? data.defineDot ?? data.defineBpmn).result;
+    out.append(h("p#define-ok", {}, `defined: workflow id ${id} `, h("a", { href: `#/workflow/${id}` }, "(open it)")));
+    if (isBpmn) {
+        // the file as drawn in it, and the workflow ws made of it as ws.to_bpmn writes it
+        const drawn = bpmnFigure(null, text, "the uploaded file, as drawn in it");
+        drawn.figure.id = "upload-drawn";
+        const [b, be] = await tryGql("query($w: BigInt!) { wsWebToBpmn(workflow: $w) }", { w: id });
+        const made = be ? { figure: h("figure.bpmn-figure", {}, h("p.error", {}, be.text)) }
+                        : bpmnFigure(null, b.wsWebToBpmn, `workflow ${id}, as ws.to_bpmn writes it`);
+        made.figure.id = "upload-ws";
+        out.append(h("div.pictures", {}, drawn.figure, made.figure));
+        await drawn.draw();
+        if (made.draw) await made.draw();
+    }
     refresh();
 }
 

@@ -4,7 +4,7 @@
 // and the load times; screenshots go to $WS_WEB_OUT/shots.
 import { chromium } from "playwright-core";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 
 const env = process.env;
 const URL1 = env.WS_WEB_URL, URL2 = env.WS_WEB_URL2;
@@ -26,6 +26,15 @@ function sql(query) {
     const [cmd, ...args] = env.WS_WEB_PSQL.split(" ");
     return execFileSync(cmd, [...args, "-c", query], { encoding: "utf8" }).trim();
 }
+// the same, with psql variables: sqlv("SELECT :'f'", {f: text}) (any text, quoted by psql)
+function sqlv(query, vars) {
+    const [cmd, ...args] = env.WS_WEB_PSQL.split(" ");
+    const v = Object.entries(vars).flatMap(([k, x]) => ["-v", `${k}=${x}`]);
+    return execFileSync(cmd, [...args, ...v], { encoding: "utf8", input: query }).trim();
+}
+// BPMN's flow nodes, participants and lanes, counted by the database in a BPMN document
+const BPMN_NS = `ARRAY[ARRAY['b', 'http://www.omg.org/spec/BPMN/20100524/MODEL']]`;
+const FLOW_NODES = `/b:definitions/b:process/*[local-name() != "sequenceFlow" and local-name() != "laneSet" and local-name() != "extensionElements" and local-name() != "documentation"]`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(f, ms = 15000) {
     const end = Date.now() + ms;
@@ -106,7 +115,7 @@ async function graphql(cookie, query, url = URL1, headers = {}) {
 
 // ---- the browser
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--disable-dev-shm-usage"] });
-const dialogs = [], pages = [];
+const dialogs = [], pages = [], cspViolations = [];
 async function newPage() {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     ctx.setDefaultTimeout(10000);
@@ -114,6 +123,7 @@ async function newPage() {
     pages.push(page);
     page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
     page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+    page.on("console", (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text()); });
     return page;
 }
 async function uiLogin(page, user, password) {
@@ -198,6 +208,7 @@ try {
     await shot(koldo, "process-refused");
     await koldo.goto(`${URL1}/#/workflows`);
     ok(await until(async () => (await koldo.textContent("main")).includes("permission denied")), "the workflows page shows koldo the database's refusal");
+    ok(await koldo.locator("#upload, #upload-file, #upload-source").count() === 0, "and no upload control");
     // the node named like HTML is text
     const img = taskId(P.story, "<img src=x onerror=alert(1)>");
     await card(ane, img).waitFor({ timeout: 5000 });
@@ -264,8 +275,11 @@ try {
        "the admin retries a failed task: ready again, the process running");
 
     // workflows: versions, pictures, lint; uploads with errors shown with their line
+    const tw = Date.now();
     await boss.goto(`${URL1}/#/workflows`);
-    await boss.locator(".workflow[data-name=story] svg").waitFor();
+    await boss.locator(".workflow[data-name=story] .picture svg").waitFor();
+    await boss.locator(".workflow[data-name=story] .bpmn[data-bpmn]").waitFor();
+    console.log(`# the workflows page, ${await boss.locator(".workflow").count()} workflows drawn: ${Date.now() - tw} ms`);
     ok(await until(async () => await boss.locator(".workflow[data-name=story] .lint li, .workflow[data-name=story] .lint-clean").count() >= 1),
        "workflows show their pictures and lint");
     await boss.fill("#upload-source", "digraph broken {\n  a -> b;\n  b -> ;\n}\n");
@@ -277,15 +291,106 @@ try {
     await boss.fill("#upload-source", '{"name": "bad",\n "nodes": [\n  {"name": "a"},,\n ]}');
     await boss.click("#upload button");
     ok(await until(async () => /line 3/.test(await boss.textContent("#upload-result"))), "a JSON syntax error is shown with its line", await boss.textContent("#upload-result"));
-    const { readFileSync } = await import("node:fs");
     // the seed's roles are this test's
     const conference = readFileSync(new URL("../../docs/conference.dot", import.meta.url), "utf8")
         .replaceAll('role="organization"', 'role="web_org"').replaceAll('role="accounting"', 'role="web_acc"');
     await boss.fill("#upload-source", conference);
     await boss.click("#upload button");
     ok(await until(async () => (await boss.textContent("#upload-result")).includes("defined")), "the admin uploads the seed's conference DOT", await boss.textContent("#upload-result"));
-    await boss.locator(".workflow[data-name=conference] svg").waitFor();
+    await boss.locator(".workflow[data-name=conference] .picture svg").waitFor();
+    await boss.locator(".workflow[data-name=conference] .bpmn[data-bpmn]").waitFor();
+    ok(!(await boss.textContent(".workflow[data-name=bulk]")).includes("null"), "a workflow without a description shows none");
     await shot(boss, "workflows");
+
+    // BPMN: the admin uploads a .bpmn file (bpmn.io's QR code example); ws.define_bpmn
+    // defines it, and the page draws the file as it is and what ws made of it (ws.to_bpmn)
+    // with bpmn-js, which reports no import warnings
+    const tb = Date.now();
+    const data = new URL("../../test/regress/data/", import.meta.url).pathname;
+    const qr = readFileSync(`${data}qr-code.bpmn`, "utf8");
+    const workflows = () => sql("SELECT count(*) FROM ws.workflow");
+    const nWorkflows = workflows();
+    await boss.setInputFiles("#upload-file", `${data}qr-code.bpmn`);
+    ok(await until(async () => (await boss.inputValue("#upload-source")) === qr), "the admin picks qr-code.bpmn: the form reads the file");
+    await boss.click("#upload button");
+    ok(await until(async () => (await boss.textContent("#upload-result")).includes("defined")), "the admin uploads it: defined", await boss.textContent("#upload-result"));
+    const qrId = sql("SELECT max(id) FROM ws.workflow WHERE name = 'Customer'");
+    ok(workflows() === String(Number(nWorkflows) + 1) && qrId !== "" && (await boss.textContent("#define-ok")).includes(`workflow id ${qrId}`),
+       `ws.define_bpmn stored it as one workflow (id ${qrId})`);
+    // the file as drawn: a shape for each of its flow nodes, participants and lanes
+    const fileIds = sqlv(`SELECT string_agg(x::text, ' ') FROM unnest(xpath('${FLOW_NODES}/@id', :'f'::xml, ${BPMN_NS})) x`, { f: qr }).split(" ");
+    const pools = Number(sqlv(`SELECT count(*) FROM unnest(xpath('//b:participant | //b:lane', :'f'::xml, ${BPMN_NS}))`, { f: qr }));
+    const drawn = boss.locator("#upload-drawn .bpmn[data-bpmn=drawn]");
+    await drawn.waitFor();
+    const shapeIds = (el) => el.locator("g.djs-shape[data-element-id]").evaluateAll((gs) => gs.map((g) => g.dataset.elementId).filter((id) => !id.endsWith("_label")));
+    const fileShapes = await shapeIds(drawn);
+    ok(fileIds.length === 6 && fileIds.every((id) => fileShapes.includes(id)) && fileShapes.length === fileIds.length + pools
+       && await drawn.getAttribute("data-bpmn-shapes") === String(fileShapes.length),
+       `the uploaded file is drawn by bpmn-js: its ${fileIds.length} flow nodes and ${pools} pool and lane (${fileShapes.length} shapes)`, fileShapes.join(" "));
+    ok(await drawn.getAttribute("data-bpmn-warnings") === "0", "bpmn-js imported it without warnings", await drawn.getAttribute("data-bpmn-warnings"));
+    await boss.locator("#upload").screenshot({ path: `${shots}/upload-bpmn.png` });
+    // what ws made of it: the workflow's card, ws.to_bpmn drawn beside its Graphviz picture
+    const qrCard = boss.locator(`.workflow[data-workflow="${qrId}"]`);
+    const qrBpmn = qrCard.locator(".bpmn[data-bpmn=drawn]");
+    await qrBpmn.waitFor();
+    const wsNodes = (id) => sql(`SELECT count(*) FROM unnest(xpath('${FLOW_NODES}', ws.to_bpmn(${id}), ${BPMN_NS}))`);
+    const qrShapes = await shapeIds(qrBpmn);
+    ok(await qrCard.locator(".picture svg").count() === 1 && String(qrShapes.length) === wsNodes(qrId) && await qrBpmn.getAttribute("data-bpmn-warnings") === "0",
+       `the new workflow is listed with its Graphviz picture and its ws.to_bpmn drawn by bpmn-js, without warnings (${qrShapes.length} flow nodes)`);
+    const qrWs = boss.locator("#upload-ws .bpmn[data-bpmn=drawn]");
+    ok(String((await shapeIds(qrWs)).length) === wsNodes(qrId) && await qrWs.getAttribute("data-bpmn-warnings") === "0",
+       "and beside the file in the upload's outcome, without warnings");
+    const qrText = await qrBpmn.locator("svg").first().textContent();
+    ok(["Notices", "Open product", "Is informed"].every((t) => qrText.includes(t)), "with the file's names", qrText);
+
+    // bad files: the database's error, with the line of the element it names; nothing stored
+    await boss.fill("#upload-source", qr.slice(0, qr.indexOf("</process>")));
+    await boss.click("#upload button");
+    ok(await until(async () => /not well-formed XML/.test(await boss.textContent("#upload-result")) && /^line \d+/.test(await boss.textContent("#define-error"))),
+       "a malformed file: ws's error (2200M) with the line the XML parser names", await boss.textContent("#upload-result"));
+    const sub = qr.replace('<task completionQuantity="1" id="SCAN_QR_CODE"', '<subProcess id="SCAN_QR_CODE"').replace("</task>", "</subProcess>");
+    await boss.fill("#upload-source", sub);
+    await boss.click("#upload button");
+    const subLine = sub.split("\n").findIndex((l) => l.includes('id="SCAN_QR_CODE"')) + 1;
+    ok(await until(async () => (await boss.textContent("#define-error")).includes('subProcess "SCAN_QR_CODE" is not supported')
+                           && (await boss.textContent("#define-error")).startsWith(`line ${subLine}:`)),
+       `an unsupported element: ws's error naming it and its id, at its line (${subLine})`, await boss.textContent("#upload-result"));
+    ok(workflows() === String(Number(nWorkflows) + 1), "and neither bad file stored anything", workflows());
+
+    // the forged requests of a user: refused by the database (42501), nothing stored
+    const kc = (await login("web_koldo", "koldo secret")).cookie;
+    const forged = await fetch(`${URL1}/graphql`, { method: "POST", headers: { ...H, Cookie: kc },
+        body: JSON.stringify({ query: "mutation($d: String!) { defineBpmn(input: {bpmn: $d}) { result } }", variables: { d: qr } }) }).then((r) => r.json());
+    ok(forged.errors?.[0]?.extensions?.code === "42501" && workflows() === String(Number(nWorkflows) + 1),
+       "a user's forged BPMN upload is refused by the database (42501), nothing stored", JSON.stringify(forged));
+    const peek = await graphql(kc, `{ wsWebToBpmn(workflow: "${qrId}") }`);
+    ok(peek.body?.errors?.[0]?.extensions?.code === "42501" && !peek.body?.data?.wsWebToBpmn,
+       "and so is reading a workflow's BPMN (ws.to_bpmn is an administrator's, as ws.to_dot)", JSON.stringify(peek.body));
+    await koldo.goto(`${URL1}/#/workflow/${qrId}`);
+    ok(await until(async () => (await koldo.textContent("main")).includes("permission denied")) && await koldo.locator(".bpmn, #upload").count() === 0,
+       "the workflow's page shows a user the database's refusal, no diagram", await koldo.textContent("main"));
+
+    // ws.to_bpmn of the seed's conference and of a workflow with a call and multi-instance
+    // nodes, each on its own page, drawn without warnings (the README's pictures)
+    for (const [name, file] of [["conference", "bpmn-conference"], ["reviews", "bpmn-reviews"]]) {
+        const id = sql(`SELECT max(id) FROM ws.workflow WHERE name = '${name}'`);
+        await boss.goto(`${URL1}/#/workflow/${id}`);
+        const canvas = boss.locator(".workflow-page .bpmn[data-bpmn]");
+        await canvas.waitFor();
+        const shapes = await shapeIds(canvas);
+        ok(await canvas.getAttribute("data-bpmn") === "drawn" && await canvas.getAttribute("data-bpmn-warnings") === "0" && String(shapes.length) === wsNodes(id),
+           `the ${name} page draws its ws.to_bpmn with bpmn-js, no warnings, a shape for each of its ${shapes.length} flow nodes`,
+           `${await canvas.getAttribute("data-bpmn")} ${await canvas.getAttribute("data-bpmn-warnings")} ${shapes.length}`);
+        await boss.locator(".workflow-page .picture svg").waitFor();
+        await canvas.screenshot({ path: `${shots}/${file}.png` });
+        if (name === "conference") await shot(boss, "workflow");
+    }
+    const kinds = await boss.evaluate(() => document.querySelector(".workflow-page .bpmn-figure").wsViewer.get("elementRegistry")
+        .filter((e) => e.businessObject?.loopCharacteristics)
+        .map((e) => `${e.type}${e.businessObject.loopCharacteristics.isSequential ? " sequential" : ""}`).sort().join(", "));
+    ok(kinds === "bpmn:CallActivity, bpmn:ServiceTask sequential", `bpmn-js sees the call activity and the multi-instance nodes (${kinds})`);
+    ok(cspViolations.length === 0, "the pages, bpmn-js included, keep to the Content-Security-Policy", cspViolations.join("\n"));
+    console.log(`# the BPMN part of the story: ${Date.now() - tb} ms`);
 
     // the admin starts the conference; ws-worker does its automated tasks while the
     // picture on the admin's page changes colour by itself

@@ -221,19 +221,24 @@ BEGIN
         SELECT CASE x.uri WHEN 'http://www.omg.org/spec/BPMN/20100524/MODEL' THEN '' WHEN 'urn:ws:bpmn' THEN 'ws:'
                     WHEN 'http://camunda.org/schema/1.0/bpmn' THEN 'camunda:'
                     WHEN 'http://camunda.org/schema/zeebe/1.0' THEN 'zeebe:'
-                    ELSE '{' || x.uri || '}' END || x.local AS name, x.inside
-          FROM (SELECT y.local, y.uri, false AS inside
-                  FROM xmltable('/*/*' PASSING n COLUMNS local text PATH 'local-name(.)', uri text PATH 'namespace-uri(.)') y
+                    ELSE '{' || x.uri || '}' END || x.local AS name, x.inside, x.cid
+          FROM (SELECT y.local, y.uri, false AS inside, y.cid
+                  FROM xmltable('/*/*' PASSING n COLUMNS local text PATH 'local-name(.)', uri text PATH 'namespace-uri(.)',
+                                cid text PATH '@id') y
                 UNION ALL
-                SELECT y.local, y.uri, true
+                SELECT y.local, y.uri, true, y.cid
                   FROM xmltable(xmlnamespaces('http://www.omg.org/spec/BPMN/20100524/MODEL' AS b),
                                 '/*/b:extensionElements/*' PASSING n
-                                COLUMNS local text PATH 'local-name(.)', uri text PATH 'namespace-uri(.)') y) x
+                                COLUMNS local text PATH 'local-name(.)', uri text PATH 'namespace-uri(.)',
+                                        cid text PATH '@id') y) x
     LOOP
         CONTINUE WHEN c.inside AND ('extensionElements/' || c.name) = ANY (allowed);
         CONTINUE WHEN NOT c.inside AND (c.name = ANY (allowed) OR c.name IN ('documentation', 'extensionElements',
                                                                              'incoming', 'outgoing'));
-        RAISE EXCEPTION 'BPMN element % inside % "%" is not supported', c.name, element, coalesce(id, '(no id)')
+        -- the element's own id when it has one, then the id of the element it is in
+        RAISE EXCEPTION 'BPMN element % inside % "%" is not supported',
+                        c.name || CASE WHEN c.cid IS NOT NULL THEN format(' "%s"', c.cid) ELSE '' END,
+                        element, coalesce(id, '(no id)')
             USING ERRCODE = '22023',
                   DETAIL = format('ws has no counterpart of %s here; it is refused rather than ignored. Nothing was stored.', c.name),
                   HINT = 'Remove it (see the BPMN section of the reference for what ws reads).';

@@ -22,7 +22,11 @@
  * woken. It sends everything waiting in one transaction of its own (synchronous_commit
  * off: a notification is not data, and a crash disconnects every listener anyway). A
  * listener is told after the step's changes are visible, as before, and each action at
- * most once per transaction, now often once for many transactions.
+ * most once per transaction, now often once for many transactions: a note already
+ * waiting in the ring is not added again, and under load (more than one commit since its
+ * last take) the notifier sends at most once every WS_SEND_GAP_US (half a millisecond),
+ * since each of its transactions costs about what a step costs; one commit at a time is
+ * sent at once.
  *
  * Everything else falls back to NOTIFY inside the transaction, exactly as without the
  * notifier: ws not preloaded, ws.notifier off, a payload too long for a ring slot, a full
@@ -68,6 +72,7 @@
 #define WS_RINGS		8		/* databases with a notifier at once */
 #define WS_RING_SIZE	1024	/* notifications waiting per database */
 #define WS_PAYLOAD_MAX	240		/* a payload longer than this is sent in the transaction */
+#define WS_SEND_GAP_US	500		/* under load, at most one notifier transaction this often */
 
 typedef struct WsNote
 {
@@ -81,8 +86,10 @@ typedef struct WsRing
 	pid_t		pid;			/* the running notifier; 0 when there is none */
 	Latch	   *latch;
 	TimestampTz started;		/* when a notifier was last asked for; 0: ask now */
-	uint64		head;			/* notes [tail, head) wait; the notifier moves tail */
-	uint64		tail;			/* on only once it has sent them */
+	uint64		head;			/* notes [tail, head) are not sent yet: [taken, head) */
+	uint64		taken;			/* wait, [tail, taken) are being sent; the notifier */
+	uint64		tail;			/* moves tail on only once it has sent them */
+	uint64		commits;		/* transactions that handed notes over */
 	int			reserved;		/* room promised to committing transactions */
 	int			failures;		/* notifiers of this ring that died in a row */
 	uint64		dequeued;		/* claim queue rows deleted (queue.c) */
@@ -334,32 +341,60 @@ WsNotifierDequeued(int n)
 		(void) WsStartNotifier();
 }
 
-/* After commit: hand the notifications to the notifier. Must not fail. */
+/* Is a note (channel, payload) waiting in ring r, not yet taken by the notifier? Caller holds the lock. */
+static bool
+WsNoteWaiting(WsRing *r, uint8 channel, const char *payload)
+{
+	uint64		k;
+
+	for (k = r->taken; k < r->head; k++)
+	{
+		WsNote	   *n = &r->notes[k % WS_RING_SIZE];
+
+		if (n->channel == channel && strcmp(n->payload, payload) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * After commit: hand the notifications to the notifier. One that is waiting in the ring
+ * already, not yet taken, is not added again: the notifier sends it after this commit
+ * too. The notifier is woken only when nothing was waiting: otherwise it has been woken
+ * already, and takes what waits, this transaction's notes included, when it wakes. Must
+ * not fail.
+ */
 static void
 WsCommitted(void)
 {
 	WsRing	   *r = &ws_shared->rings[reserved_ring];
 	Latch	   *latch;
-	bool		start;
+	bool		start,
+				wake;
 	int			i;
 
 	LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+	wake = r->taken == r->head;
 	for (i = 0; i < npending; i++)
 	{
-		WsNote	   *n = &r->notes[r->head % WS_RING_SIZE];
+		WsNote	   *n;
 
+		if (WsNoteWaiting(r, pending[i].channel, pending[i].payload))
+			continue;
+		n = &r->notes[r->head % WS_RING_SIZE];
 		n->channel = pending[i].channel;
 		strlcpy(n->payload, pending[i].payload, WS_PAYLOAD_MAX);
 		r->head++;
 	}
 	r->reserved -= npending;
+	r->commits++;
 	latch = r->latch;
 	/* the notifier went away since pre-commit: these notes need a new one */
 	start = (r->pid == 0 && r->started == 0);
 	if (start)
 		r->started = GetCurrentTimestamp();
 	LWLockRelease(ws_shared->lock);
-	if (latch)
+	if (latch && wake)
 		SetLatch(latch);
 	else if (start)
 		(void) WsStartNotifier();
@@ -577,6 +612,8 @@ ws_notifier_main(Datum arg)
 	Oid			db = DatumGetObjectId(arg);
 	WsNote	   *batch;
 	TimestampTz last = GetCurrentTimestamp();
+	TimestampTz sent = 0;		/* when the last notifications were sent */
+	uint64		commits_taken = 0;	/* the ring's commits at the last take */
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -593,6 +630,8 @@ ws_notifier_main(Datum arg)
 	{
 		ws_shared->rings[my_ring].pid = MyProcPid;
 		ws_shared->rings[my_ring].latch = MyLatch;
+		/* what a notifier that died had taken and not sent is sent again */
+		ws_shared->rings[my_ring].taken = ws_shared->rings[my_ring].tail;
 	}
 	else
 		my_ring = -1;			/* another notifier serves it, or nobody wants one */
@@ -641,12 +680,30 @@ ws_notifier_main(Datum arg)
 			last = GetCurrentTimestamp();
 		}
 
-		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
-		while (r->tail + n < r->head && n < WS_RING_SIZE)
+		/*
+		 * Under load, gather: a notifier transaction costs about what a step does, so
+		 * when more than one transaction has handed notes over since the last take, send
+		 * at most once per WS_SEND_GAP_US, and let the notes of the steps that commit
+		 * meanwhile wait, merged (WsCommitted). One commit at a time is sent at once.
+		 */
+		if (sent != 0 && r->commits - commits_taken > 1)
 		{
-			batch[n] = r->notes[(r->tail + n) % WS_RING_SIZE];
+			long		secs;
+			int			us;
+
+			TimestampDifference(sent, GetCurrentTimestamp(), &secs, &us);
+			if (secs == 0 && us < WS_SEND_GAP_US)
+				pg_usleep(WS_SEND_GAP_US - us);
+		}
+
+		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+		while (r->taken + n < r->head && n < WS_RING_SIZE)
+		{
+			batch[n] = r->notes[(r->taken + n) % WS_RING_SIZE];
 			n++;
 		}
+		r->taken += n;
+		commits_taken = r->commits;
 		if (n == 0 && r->reserved == 0 &&
 			TimestampDifferenceExceeds(last, GetCurrentTimestamp(), ws_notifier_idle_ms))
 		{
@@ -675,6 +732,6 @@ ws_notifier_main(Datum arg)
 		r->tail += n;
 		r->failures = 0;
 		LWLockRelease(ws_shared->lock);
-		last = GetCurrentTimestamp();
+		last = sent = GetCurrentTimestamp();
 	}
 }

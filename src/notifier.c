@@ -233,10 +233,6 @@ WsStartNotifier(void)
 	return RegisterDynamicBackgroundWorker(&worker, NULL);
 }
 
-/*
- * Pre-commit: get room in this database's ring for the pending notifications, or send
- * them with NOTIFY now. Starts the database's notifier when it has none.
- */
 /* The ring of this database, taken now if it has none; -1 if none is free. Caller holds the lock. */
 static int
 WsMyRing(void)
@@ -605,6 +601,40 @@ WsNotifierExit(int code, Datum arg)
 		(void) WsStartNotifier();
 }
 
+/* Have ws.queue_vacuum claims gone since the notifier of ring r last vacuumed the queue? */
+static bool
+WsQueueVacuumDue(WsRing *r)
+{
+	bool		due;
+
+	LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
+	due = ws_queue_vacuum > 0 && r->dequeued - r->vacuumed >= (uint64) ws_queue_vacuum;
+	if (due)
+		r->vacuumed = r->dequeued;
+	LWLockRelease(ws_shared->lock);
+	return due;
+}
+
+/*
+ * Under load, gather: a notifier transaction costs about what a step does, so when more
+ * than one transaction has handed notes over to ring r since the last take (when it had
+ * commits_taken), send at most once per WS_SEND_GAP_US after the last send (sent), and let
+ * the notes of the steps that commit meanwhile wait, merged (WsCommitted). One commit at
+ * a time is sent at once.
+ */
+static void
+WsGather(WsRing *r, TimestampTz sent, uint64 commits_taken)
+{
+	long		secs;
+	int			us;
+
+	if (sent == 0 || r->commits - commits_taken <= 1)
+		return;
+	TimestampDifference(sent, GetCurrentTimestamp(), &secs, &us);
+	if (secs == 0 && us < WS_SEND_GAP_US)
+		pg_usleep(WS_SEND_GAP_US - us);
+}
+
 /* Background worker main: send the notifications of database arg until idle. */
 void
 ws_notifier_main(Datum arg)
@@ -656,7 +686,6 @@ ws_notifier_main(Datum arg)
 		WsRing	   *r = &ws_shared->rings[my_ring];
 		int			n = 0;
 		int			i;
-		bool		vacuum;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(ws_notifier_idle_ms, 1000), PG_WAIT_EXTENSION);
@@ -668,33 +697,13 @@ ws_notifier_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
 		/* the claim queue's upkeep (queue.c) first: claims are waiting for it */
-		vacuum = ws_queue_vacuum > 0 && r->dequeued - r->vacuumed >= (uint64) ws_queue_vacuum;
-		if (vacuum)
-			r->vacuumed = r->dequeued;
-		LWLockRelease(ws_shared->lock);
-		if (vacuum)
+		if (WsQueueVacuumDue(r))
 		{
 			WsQueueVacuum();
 			last = GetCurrentTimestamp();
 		}
-
-		/*
-		 * Under load, gather: a notifier transaction costs about what a step does, so
-		 * when more than one transaction has handed notes over since the last take, send
-		 * at most once per WS_SEND_GAP_US, and let the notes of the steps that commit
-		 * meanwhile wait, merged (WsCommitted). One commit at a time is sent at once.
-		 */
-		if (sent != 0 && r->commits - commits_taken > 1)
-		{
-			long		secs;
-			int			us;
-
-			TimestampDifference(sent, GetCurrentTimestamp(), &secs, &us);
-			if (secs == 0 && us < WS_SEND_GAP_US)
-				pg_usleep(WS_SEND_GAP_US - us);
-		}
+		WsGather(r, sent, commits_taken);
 
 		LWLockAcquire(ws_shared->lock, LW_EXCLUSIVE);
 		while (r->taken + n < r->head && n < WS_RING_SIZE)

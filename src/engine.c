@@ -604,6 +604,19 @@ WsBoundary(WsStep *st, int ni, WsOn on, const char *error)
 		WsDeliver(st, taken[i]);
 }
 
+/* Does a boundary path of kind on of node ni hold now? */
+static bool
+WsBoundaryHolds(WsStep *st, int ni, WsOn on)
+{
+	WsGraph    *g = st->g;
+	int			i;
+
+	for (i = 0; i < g->nodes[ni].nout; i++)
+		if (g->trans[g->nodes[ni].out[i]].on == on && WsCondition(st, g->trans[g->nodes[ni].out[i]].condition))
+			return true;
+	return false;
+}
+
 /* Does node ni have boundary paths of kind on? */
 static bool
 WsHasBoundary(WsGraph *g, int ni, WsOn on)
@@ -665,10 +678,15 @@ WsTaskFailedWith(WsStep *st, int ni, int64 task, const char *error, const char *
 		WsEndProcess(st, WS_PROC_FAILED, why, NULL);
 		return;
 	}
-	if (group != 0)
-		WsCancelGroup(st, ni, group, psprintf("instance %d of node \"%s\" failed", instance, n->name));
 	st->vars = WsJsonbConcat(st->vars, WsVar("error", psprintf("{\"node\": %s, \"message\": %s}",
 																WsJsonString(n->name), WsJsonString(error))));
+	/*
+	 * The node's other instances end only when a failure path takes the process on: when
+	 * none holds, the process fails with them still active, as without failure paths, so
+	 * that ws.retry of this task resumes the whole group
+	 */
+	if (group != 0 && WsBoundaryHolds(st, ni, WS_ON_FAILURE))
+		WsCancelGroup(st, ni, group, psprintf("instance %d of node \"%s\" failed", instance, n->name));
 	WsBoundary(st, ni, WS_ON_FAILURE, why);
 }
 

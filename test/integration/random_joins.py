@@ -1080,11 +1080,13 @@ class Model:
         if not any(self.g.on[x] == 'failure' for x in self.g.out[t.node]):
             self.end('failed', ('task', i, error))
             return
-        if t.group is not None:
-            self.cancel_group(i)
         if self.g.node[t.node]['call']:
             COVER['failure: of a calling task'] += 1
         self.vars['error'] = {'node': t.node, 'message': error}
+        # the other instances end only when a failure path takes the process on; when none
+        # holds they stay active in the failed process, and ws.retry of this task resumes them
+        if t.group is not None and any(self.g.on[x] == 'failure' and self.holds(x) for x in self.g.out[t.node]):
+            self.cancel_group(i)
         self.boundary(t.node, 'failure', ('task', i, error))
 
     def deadline_passed(self, i):

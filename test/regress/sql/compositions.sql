@@ -225,6 +225,24 @@ SELECT ws.tick() AS moved;
 SELECT node, state, instance FROM co_tasks(:b2);
 SELECT params->'deadline' AS deadline, params ? 'Each' AS partial_results FROM ws.process WHERE id = :b2;
 
+-- An instance out of retries whose failure path does not hold: the process fails with
+-- the other instances still active, and ws.retry of the failed one resumes the group,
+-- which succeeds once with every result
+SELECT ws.define('{"name": "Picky", "nodes": [
+  {"name": "Each", "action": "p.each", "start": true, "foreach": "$.items"},
+  {"name": "Fallback", "action": "p.fallback"},
+  {"name": "Done", "end": true, "join": "xor"}],
+  "transitions": [{"from": "Each", "to": "Done"},
+                  {"from": "Each", "to": "Fallback", "on": "failure", "condition": "$.use_fallback == true"},
+                  {"from": "Fallback", "to": "Done"}]}') IS NOT NULL AS defined;
+SELECT ws.start('Picky', '{"items": [1, 2]}') AS pk \gset
+SELECT ws.fail(task, 'bad item') FROM ws.claim(ARRAY['p.each'], 'w', 1);
+SELECT state, regexp_replace(error, 'task [0-9]+', 'task N') AS error FROM ws.process WHERE id = :pk;
+SELECT node, state, instance FROM co_tasks(:pk);
+SELECT ws.retry(t.id) FROM ws.task t WHERE t.process = :pk AND t.state = 'failed';
+SELECT co_work('p.each', :pk) IS NOT NULL AS first, co_work('p.each', :pk) IS NOT NULL AS second;
+SELECT state, params->'Each' AS each FROM ws.process WHERE id = :pk;
+
 -- Joins count the node once: an AND join after a multi-instance node fires once
 SELECT ws.define('{"name": "Fan", "nodes": [
   {"name": "Go", "start": true},

@@ -579,10 +579,13 @@ WsVar(const char *key, const char *value)
 /*
  * Follow node ni's boundary paths of kind on (deadline, failure) as a split of the node
  * follows its transitions: every one whose condition holds, by priority then id. With
- * none defined, or none holding, the process fails with error.
+ * none defined, or none holding, the process fails with error. When one is taken and
+ * group is not 0, the other active instances of that multi-instance group are cancelled
+ * first (with detail group_detail): when none is, they stay active in the failed process,
+ * so that ws.retry of the failed instance resumes the group.
  */
 void
-WsBoundary(WsStep *st, int ni, WsOn on, const char *error)
+WsBoundary(WsStep *st, int ni, WsOn on, const char *error, int64 group, const char *group_detail)
 {
 	WsGraph    *g = st->g;
 	WsNode	   *n = &g->nodes[ni];
@@ -600,21 +603,10 @@ WsBoundary(WsStep *st, int ni, WsOn on, const char *error)
 		WsEndProcess(st, WS_PROC_FAILED, error, NULL);
 		return;
 	}
+	if (group != 0)
+		WsCancelGroup(st, ni, group, group_detail);
 	for (i = 0; i < ntaken && !st->ended; i++)
 		WsDeliver(st, taken[i]);
-}
-
-/* Does a boundary path of kind on of node ni hold now? */
-static bool
-WsBoundaryHolds(WsStep *st, int ni, WsOn on)
-{
-	WsGraph    *g = st->g;
-	int			i;
-
-	for (i = 0; i < g->nodes[ni].nout; i++)
-		if (g->trans[g->nodes[ni].out[i]].on == on && WsCondition(st, g->trans[g->nodes[ni].out[i]].condition))
-			return true;
-	return false;
 }
 
 /* Does node ni have boundary paths of kind on? */
@@ -680,14 +672,9 @@ WsTaskFailedWith(WsStep *st, int ni, int64 task, const char *error, const char *
 	}
 	st->vars = WsJsonbConcat(st->vars, WsVar("error", psprintf("{\"node\": %s, \"message\": %s}",
 																WsJsonString(n->name), WsJsonString(error))));
-	/*
-	 * The node's other instances end only when a failure path takes the process on: when
-	 * none holds, the process fails with them still active, as without failure paths, so
-	 * that ws.retry of this task resumes the whole group
-	 */
-	if (group != 0 && WsBoundaryHolds(st, ni, WS_ON_FAILURE))
-		WsCancelGroup(st, ni, group, psprintf("instance %d of node \"%s\" failed", instance, n->name));
-	WsBoundary(st, ni, WS_ON_FAILURE, why);
+	/* the other instances end only when a failure path takes the process on */
+	WsBoundary(st, ni, WS_ON_FAILURE, why, group,
+			   group ? psprintf("instance %d of node \"%s\" failed", instance, n->name) : NULL);
 }
 
 /*
@@ -706,7 +693,7 @@ WsDeadlinePassed(WsStep *st, int ni, int64 task)
 	if (group != 0)
 		WsCancelGroup(st, ni, group, psprintf("deadline of node \"%s\" passed", n->name));
 	st->vars = WsJsonbConcat(st->vars, WsVar("deadline", WsJsonString(n->name)));
-	WsBoundary(st, ni, WS_ON_DEADLINE, psprintf("deadline of node \"%s\" passed", n->name));
+	WsBoundary(st, ni, WS_ON_DEADLINE, psprintf("deadline of node \"%s\" passed", n->name), 0, NULL);
 }
 
 /* The object {key: value} */

@@ -11,7 +11,8 @@ extern void WsActivate(WsStep *st, int ni);
 extern int64 WsProceed(WsStep *st, int ni, int64 task, Jsonb *tparams, WsTaskState from);
 extern void WsSucceed(WsStep *st, int ni, int64 task, Jsonb *result);
 extern void WsSucceedWith(WsStep *st, int ni, int64 task, Jsonb *result, const char *detail);
-extern void WsBoundary(WsStep *st, int ni, WsOn on, const char *error);
+extern void WsBoundary(WsStep *st, int ni, WsOn on, const char *error, int64 group,
+					   const char *group_detail);
 extern void WsTaskFailed(WsStep *st, int ni, int64 task, const char *error);
 extern void WsAttemptFailed(WsStep *st, int ni, int64 task, int attempt, const char *error,
 							const char *detail);

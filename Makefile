@@ -15,7 +15,7 @@ PG_CPPFLAGS = -DWS_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Werror -Wno-unused-p
 
 REGRESS = definitions sequential conference joins errors dot forms validation readonly store messages deadlines compositions_defs compositions sql_actions retention keys stats bpmn shards migrate
 REGRESS_OPTS = --inputdir=test/regress --load-extension=ws
-ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry migrate_complete
+ISOLATION = and_join or_join xor_join claim complete_cancel claim_cancel complete_twice notify tick_tick complete_lease fill_cancel retry_complete batch_batch claim_role complete_rr start_delete take_complete heartbeat_complete fail_claim send_send deadline_complete call_cancel call_call call_deadline action_cancel start_key purge_retry migrate_complete heartbeat_tick
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ws
 
 # WS_ASSERTS=1 (test/run builds so) compiles ws's Assert()s in, also for a server built

@@ -2,9 +2,9 @@
 -- ws_batch.sql makes ws write, written by plain SQL with no engine logic on the copies of
 -- ws's tables (bench.f*, see full_step.sql), in the same two transactions. Transaction 1
 -- claims up to :batch queued tasks whose process is running (FOR UPDATE SKIP LOCKED),
--- marks them running with a lease, takes them off the queue and logs "running" for each;
--- transaction 2 (one round trip) locks their processes, marks the tasks succeeded, logs
--- them, inserts their successors (3 steps a chain), queues and logs those, and ends and
+-- marks them running with a lease (and lease rows), takes them off the queue and logs
+-- "running" for each; transaction 2 (one round trip) locks their processes, marks the
+-- tasks succeeded, deletes their lease rows, logs them, inserts their successors (3 steps a chain), queues and logs those, and ends and
 -- logs the processes whose third step it was. When fewer than :batch were claimed, start
 -- :refill processes the same way (process, first task, queue row, two events).
 WITH c AS (SELECT k.id, r.rc
@@ -19,6 +19,7 @@ WITH c AS (SELECT k.id, r.rc
                   lease_until = now() + interval '5 minutes', started_at = now()
             WHERE t.id = ANY (ARRAY(SELECT id FROM c)) RETURNING t.id, t.process, t.attempts),
      d AS (DELETE FROM bench.fready WHERE ctid = ANY (ARRAY(SELECT rc FROM c))),
+     l AS (INSERT INTO bench.flease (until, task) SELECT now() + interval '5 minutes', id FROM u),
      e AS (INSERT INTO bench.fevent (process, task, state, detail)
            SELECT process, id, 'running', 'claimed by bench, attempt ' || attempts FROM u ORDER BY id)
 SELECT count(*) AS n, coalesce(array_agg(id ORDER BY id), '{}')::text AS ids FROM u \gset
@@ -30,6 +31,8 @@ SELECT 1 FROM bench.fprocess
 WITH u AS (UPDATE bench.ftask SET state = 'succeeded', result = '{}', lease_until = NULL, ended_at = now()
             WHERE id = ANY (CAST(:ids AS bigint[])) AND state = 'running'
            RETURNING id, process, node),
+     dl AS (DELETE FROM bench.flease l USING bench.ftask t
+             WHERE t.id = ANY (CAST(:ids AS bigint[])) AND l.until = t.lease_until AND l.task = t.id),
      e AS (INSERT INTO bench.fevent (process, task, state) SELECT process, id, 'succeeded' FROM u ORDER BY id),
      n AS (INSERT INTO bench.ftask (process, node, action, state)
            SELECT process, node + 1, 'fb', 'ready' FROM u WHERE node < 3 ORDER BY id RETURNING id, process),

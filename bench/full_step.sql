@@ -3,8 +3,8 @@
 -- copies of ws's tables with the same indexes (bench.f*), in one transaction and one
 -- round trip (a pipeline; the claimed task passes to the later statements through
 -- transaction-local settings): claim the oldest queued task whose process is running
--- (FOR UPDATE SKIP LOCKED), mark it running with a lease, take it off the queue, log
--- "running"; lock its process; mark it succeeded, log it; insert its successor (3 steps
+-- (FOR UPDATE SKIP LOCKED), mark it running with a lease (and its lease row), take it off
+-- the queue, log "running"; lock its process; mark it succeeded, delete its lease row, log it; insert its successor (3 steps
 -- a chain, like bench.seq), queue it, log "ready"; after the third step, end the process
 -- and log that. When nothing was claimed, start :refill processes the same way (process,
 -- first task, queue row, two events).
@@ -21,6 +21,7 @@ WITH c AS (SELECT k.id, r.rc
                   lease_until = now() + interval '5 minutes', started_at = now()
             WHERE t.id = (SELECT id FROM c) RETURNING t.id, t.process, t.attempts),
      d AS (DELETE FROM bench.fready WHERE ctid = (SELECT rc FROM c)),
+     l AS (INSERT INTO bench.flease (until, task) SELECT now() + interval '5 minutes', id FROM u),
      e AS (INSERT INTO bench.fevent (process, task, state, detail)
            SELECT process, id, 'running', 'claimed by bench, attempt ' || attempts FROM u)
 SELECT set_config('bench.task', coalesce(max(id)::text, '0'), true),
@@ -30,6 +31,8 @@ SELECT 1 FROM bench.fprocess WHERE id = CAST(current_setting('bench.process') AS
 WITH u AS (UPDATE bench.ftask SET state = 'succeeded', result = '{}', lease_until = NULL, ended_at = now()
             WHERE id = CAST(current_setting('bench.task') AS bigint) AND state = 'running'
            RETURNING id, process, node),
+     dl AS (DELETE FROM bench.flease l USING bench.ftask t
+             WHERE t.id = CAST(current_setting('bench.task') AS bigint) AND l.until = t.lease_until AND l.task = t.id),
      e AS (INSERT INTO bench.fevent (process, task, state) SELECT process, id, 'succeeded' FROM u),
      n AS (INSERT INTO bench.ftask (process, node, action, state)
            SELECT process, node + 1, 'f', 'ready' FROM u WHERE node < 3 RETURNING id, process),

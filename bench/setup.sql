@@ -85,14 +85,19 @@ CREATE TABLE bench.qb (
 );
 CREATE INDEX qb_ready ON bench.qb (id) WHERE state = 'ready';
 
--- d2: the "same row work" baseline (bench/full_step.sql): copies of ws's four hot tables
+-- d2: the "same row work" baseline (bench/full_step.sql): copies of ws's five hot tables
 -- with the same columns, defaults, identities and indexes (partial ones included), no
 -- foreign keys (the engine's own writes leave those checks out, see store.c)
 CREATE TABLE bench.fprocess (LIKE ws.process INCLUDING ALL);
 CREATE TABLE bench.ftask (LIKE ws.task INCLUDING ALL);
 CREATE TABLE bench.fready (LIKE ws.ready INCLUDING ALL);
+CREATE TABLE bench.flease (LIKE ws.lease INCLUDING ALL);
 CREATE TABLE bench.fevent (LIKE ws.event INCLUDING ALL);
+-- and their storage settings, which LIKE does not copy
+ALTER TABLE bench.ftask SET (fillfactor = 70);
 ALTER TABLE bench.fready SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+                               autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE bench.flease SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
                                autovacuum_vacuum_cost_delay = 0);
 
 -- start every database from the same state: statistics taken, as autovacuum would have

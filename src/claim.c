@@ -166,8 +166,8 @@ WsClaimCandidate(WsStore *store, WsCaller *who, Datum task, Datum action)
 
 /*
  * Take the candidate task of action the store holds (WsClaimCandidate) for worker into
- * c: running with the next attempt and a lease until until; out of the claim queue (its
- * event is written once the node's name is known: ws_claim).
+ * c: running with the next attempt and a lease until until (in ws.lease too); out of the
+ * claim queue (its event is written once the node's name is known: ws_claim).
  */
 static void
 WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char *worker,
@@ -196,6 +196,7 @@ WsClaimTake(WsStore *store, WsCaller *who, Datum task, Datum action, const char 
 			   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false);
 	WsStoreUpdate(store, WS_TASK);
 	WsWriteQueue(store, c->task, action, false, false);
+	WsWriteLease(store, c->task, c->lease_until, true);
 }
 
 /*

@@ -65,8 +65,9 @@
  * at AND and OR joins.
  *
  * LOCKING ORDER
- * process row, then task rows, then their rows in ws.ready (every writer of the queue
- * locks the task first). A process with a parent locks the root of its tree (the
+ * process row, then task rows, then their rows in ws.ready and ws.lease (every writer of
+ * the queue and of the leases locks the task first; ws.heartbeat moves a lease under the
+ * task's row lock alone, as ws.claim takes one). A process with a parent locks the root of its tree (the
  * top-level process, ws.process.root) before its own row, so every step of a tree passes
  * through the root's lock: a child's end then steps its parent, and a step of the parent
  * cancels or freezes its children, each while holding the root, and no two steps of a

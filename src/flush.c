@@ -71,6 +71,49 @@ WsWriteQueue(WsStore *store, int64 task, Datum action, bool ready, bool inserted
 	}
 }
 
+/*
+ * A running task's lease row (ws.lease) follows its lease: added at a claim (add), deleted
+ * when the task leaves running. The task row is locked by now: every writer of ws.lease
+ * locks the task first. No deletion is counted for the VACUUM of the queue tables: a lease
+ * goes after its claim, which is counted (queue.c).
+ */
+void
+WsWriteLease(WsStore *store, int64 task, TimestampTz until, bool add)
+{
+	Datum		keys[2] = {TimestampTzGetDatum(until), Int64GetDatum(task)};
+
+	if (add)
+	{
+		WsStoreNew(store, WS_LEASE);
+		WsStoreSet(store, WS_LEASE, "until", TIMESTAMPTZOID, keys[0], false);
+		WsStoreSet(store, WS_LEASE, "task", INT8OID, keys[1], false);
+		WsStoreInsert(store, WS_LEASE);
+	}
+	else if (WsStoreFind(store, WS_LEASE, keys, WS_LOCK_NONE))
+		WsStoreDelete(store, WS_LEASE);
+}
+
+/*
+ * The columns only the waits of a task change (see ws.task in the install script), after
+ * its state becomes state: wait names what keeps it open other than a worker (its state
+ * while waiting, pending or calling a child; assigned: a ready or running task assigned
+ * to a person), deadline_open says it is active with a deadline. A claim leaves both as
+ * they are, and so does a completion of a task that had neither: those updates stay HOT.
+ */
+static void
+WsWriteWaits(WsStore *store, WsTaskState state, bool assigned, bool has_deadline)
+{
+	const char *wait = NULL;
+
+	if (state == WS_TASK_WAITING || state == WS_TASK_PENDING || state == WS_TASK_RUNNING)
+		wait = WsTaskStateName(state);
+	else if (state == WS_TASK_READY && assigned)
+		wait = "assigned";
+	WsStoreSet(store, WS_TASK, "wait", TEXTOID, wait ? CStringGetTextDatum(wait) : (Datum) 0, wait == NULL);
+	WsStoreSet(store, WS_TASK, "deadline_open", BOOLOID,
+			   BoolGetDatum(has_deadline && WsTaskActive(state)), false);
+}
+
 /* Write one task row of st: insert a new task, or update one under its row lock. */
 static void
 WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
@@ -81,6 +124,8 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	Datum		action;
 	bool		noaction;
 	bool		ended = WsTaskEnded(w->state);
+	bool		has_deadline = w->deadline_at != WS_NO_TIME;
+	bool		assigned = w->assignee_set && w->assignee != NULL;
 
 	if (w->insert)
 	{
@@ -139,6 +184,20 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		action = WsStoreGet(store, WS_TASK, "action", &noaction);
 		if (!noaction)
 			action = PointerGetDatum(PG_DETOAST_DATUM_COPY(action));
+		if (old == WS_TASK_RUNNING)
+		{
+			Datum		until = WsStoreGet(store, WS_TASK, "lease_until", &isnull);
+
+			if (!isnull)
+				WsWriteLease(store, w->task, DatumGetTimestampTz(until), false);
+		}
+		(void) WsStoreGet(store, WS_TASK, "deadline_at", &isnull);
+		has_deadline = !isnull;
+		if (!w->assignee_set)
+		{
+			(void) WsStoreGet(store, WS_TASK, "assignee", &isnull);
+			assigned = !isnull;
+		}
 		WsStoreChange(store, WS_TASK);
 		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, (Datum) 0, true);
 		if (w->started)
@@ -150,6 +209,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	}
 	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(WsTaskStateName(w->state)),
 			   false);
+	WsWriteWaits(store, w->state, assigned, has_deadline);
 	if (w->result || w->insert)
 		WsStoreSet(store, WS_TASK, "result", JSONBOID, JsonbPGetDatum(w->result), w->result == NULL);
 	if (w->error_set || w->insert)

@@ -264,7 +264,7 @@ WsQueryLeastLoaded(const char *role, const char *skip)
 			  "SELECT r.rolname::text FROM m JOIN pg_catalog.pg_roles r ON r.oid = m.oid "
 			  " WHERE r.rolcanlogin AND r.rolname::text <> $2 "
 			  " ORDER BY (SELECT count(*) FROM ws.task t WHERE t.assignee = r.rolname "
-			  "              AND t.state IN ('waiting', 'pending', 'ready', 'running')), r.rolname LIMIT 1",
+			  "              AND t.wait IS NOT NULL), r.rolname LIMIT 1",
 			  2, types, values, NULL, 1) == 0)
 		return NULL;
 	return WsGetText(0, 1);
@@ -317,9 +317,9 @@ WsQuerySetTaskParams(int64 task, Jsonb *params)
 
 /*
  * The waiting tasks now due, the running tasks whose lease has ended and the active tasks
- * whose deadline has passed, by process then id, at most 10000 (the partial indexes
- * task_due, task_lease and task_deadline, one branch each); in *tasks and *processes,
- * allocated here
+ * whose deadline has passed, by process then id, at most 10000 (the partial index
+ * task_due, ws.lease and the partial index task_deadline, one branch each); in *tasks and
+ * *processes, allocated here
  */
 int
 WsQueryDueTasks(int64 **tasks, int64 **processes)
@@ -330,14 +330,13 @@ WsQueryDueTasks(int64 **tasks, int64 **processes)
 	n = WsRun(&plan_due_tasks,
 			  "SELECT id, process FROM ("
 			  "  SELECT id, process FROM ws.task"
-			  "   WHERE state = 'waiting' AND due_at <= pg_catalog.clock_timestamp()"
+			  "   WHERE wait = 'waiting' AND due_at <= pg_catalog.clock_timestamp()"
+			  "  UNION"
+			  "  SELECT t.id, t.process FROM ws.lease l JOIN ws.task t ON t.id = l.task"
+			  "   WHERE l.until < pg_catalog.clock_timestamp()"
 			  "  UNION"
 			  "  SELECT id, process FROM ws.task"
-			  "   WHERE state = 'running' AND lease_until < pg_catalog.clock_timestamp()"
-			  "  UNION"
-			  "  SELECT id, process FROM ws.task"
-			  "   WHERE deadline_at <= pg_catalog.clock_timestamp() AND deadline_at IS NOT NULL"
-			  "     AND state IN ('waiting', 'pending', 'ready', 'running')) due"
+			  "   WHERE deadline_open AND deadline_at <= pg_catalog.clock_timestamp()) due"
 			  " ORDER BY process, id LIMIT 10000",
 			  0, NULL, NULL, NULL, 0);
 	*tasks = palloc(sizeof(int64) * Max(n, 1));
@@ -606,10 +605,10 @@ WsQueryWaitingFor(const char *name, const char *key, int64 **tasks, int64 **proc
 
 	n = WsRun(&plan_waiting_for[key != NULL],
 			  key ? "SELECT t.id, t.process FROM ws.task t JOIN ws.process p ON p.id = t.process"
-			  " WHERE t.message = $1 AND t.message_key = $2 AND t.state = 'waiting'"
+			  " WHERE t.message = $1 AND t.message_key = $2 AND t.wait = 'waiting'"
 			  " ORDER BY COALESCE(p.root, p.id), t.process, t.id"
 			  : "SELECT t.id, t.process FROM ws.task t JOIN ws.process p ON p.id = t.process"
-			  " WHERE t.message = $1 AND t.message_key IS NULL AND $2::text IS NULL AND t.state = 'waiting'"
+			  " WHERE t.message = $1 AND t.message_key IS NULL AND $2::text IS NULL AND t.wait = 'waiting'"
 			  " ORDER BY COALESCE(p.root, p.id), t.process, t.id",
 			  2, types, values, nulls, 0);
 	*tasks = palloc(sizeof(int64) * Max(n, 1));
@@ -634,7 +633,7 @@ WsQueryWaitingIn(int64 process)
 
 	return WsRun(&plan_waiting_in,
 				 "SELECT id, message, message_key FROM ws.task"
-				 " WHERE process = $1 AND state = 'waiting' AND message IS NOT NULL ORDER BY id",
+				 " WHERE process = $1 AND wait = 'waiting' AND message IS NOT NULL ORDER BY id",
 				 1, types, values, NULL, 0);
 }
 
@@ -706,7 +705,9 @@ WsQueryRunningTask(int64 task, char **state, int *attempts, char **role, char **
 
 /*
  * A running task's lease ends lease from now, if it is still running at that attempt
- * (has_attempt) under its row lock; returns the rows changed (primary key of ws.task)
+ * (has_attempt) under its row lock, in ws.task and in ws.lease; returns the tasks changed
+ * (primary keys of ws.task and ws.lease). Unchanged, the lease row stays (a second
+ * heartbeat in the same transaction).
  */
 int
 WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt)
@@ -716,8 +717,16 @@ WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt)
 	char		nulls[3] = {' ', ' ', has_attempt ? ' ' : 'n'};
 
 	return WsRun(&plan_heartbeat,
-				 "UPDATE ws.task SET lease_until = now() + $2 "
-				 " WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)",
+				 "WITH t AS (SELECT id, lease_until FROM ws.task"
+				 "            WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)"
+				 "            FOR NO KEY UPDATE),"
+				 " u AS (UPDATE ws.task k SET lease_until = now() + $2 FROM t WHERE k.id = t.id"
+				 "        RETURNING k.id, k.lease_until),"
+				 " d AS (DELETE FROM ws.lease l USING t, u"
+				 "        WHERE l.until = t.lease_until AND l.task = t.id AND l.until <> u.lease_until),"
+				 " i AS (INSERT INTO ws.lease (until, task) SELECT lease_until, id FROM u"
+				 "        ON CONFLICT DO NOTHING) "
+				 "SELECT id FROM u",
 				 3, types, values, nulls, 0);
 }
 

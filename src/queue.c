@@ -16,6 +16,10 @@
  * truncation (which would take an exclusive lock that claims wait for) and always cleans
  * the index (the point of it).
  *
+ * The leases (ws.lease) are the same kind of table: a completion deletes its task's lease,
+ * whose entry ws.tick's scan of the ended leases then reads past. Every lease follows a
+ * claim, so the same VACUUM, counted in claims, cleans both tables.
+ *
  * It needs the notifier, that is ws in shared_preload_libraries; without it (or with
  * ws.queue_vacuum = 0) the queue is left to autovacuum, whose settings on ws.ready are
  * already the most eager per-table ones.
@@ -54,7 +58,7 @@ WsQueueDequeued(int n)
 	}
 }
 
-/* VACUUM ws.ready of this database (the notifier's call, outside any transaction). */
+/* VACUUM ws.ready and ws.lease of this database (the notifier's call, outside any transaction). */
 void
 WsQueueVacuum(void)
 {
@@ -63,16 +67,18 @@ WsQueueVacuum(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	nsp = get_namespace_oid("ws", true);
-	if (OidIsValid(nsp) && OidIsValid(get_relname_relid("ready", nsp)))
+	if (OidIsValid(nsp) && OidIsValid(get_relname_relid("ready", nsp)) &&
+		OidIsValid(get_relname_relid("lease", nsp)))
 	{
 		VacuumStmt *stmt = makeNode(VacuumStmt);
 
 		stmt->options = list_make3(makeDefElem("skip_locked", NULL, -1),
 								   makeDefElem("index_cleanup", (Node *) makeString("on"), -1),
 								   makeDefElem("truncate", (Node *) makeString("off"), -1));
-		stmt->rels = list_make1(makeVacuumRelation(makeRangeVar("ws", "ready", -1), InvalidOid, NIL));
+		stmt->rels = list_make2(makeVacuumRelation(makeRangeVar("ws", "ready", -1), InvalidOid, NIL),
+								makeVacuumRelation(makeRangeVar("ws", "lease", -1), InvalidOid, NIL));
 		stmt->is_vacuumcmd = true;
-		pgstat_report_activity(STATE_RUNNING, "VACUUM ws.ready (ws.queue_vacuum)");
+		pgstat_report_activity(STATE_RUNNING, "VACUUM ws.ready, ws.lease (ws.queue_vacuum)");
 		/* commits this transaction and vacuums in its own, then starts one for us to end */
 		ExecVacuum(make_parsestate(NULL), stmt, true);
 	}

@@ -71,26 +71,6 @@ WsTaskEnded(WsTaskState s)
 	return s >= WS_TASK_SUCCEEDED;
 }
 
-/* The active states' names as a text[], for index scans on (process, state); kept */
-Datum
-WsActiveStatesArray(void)
-{
-	static ArrayType *a = NULL;
-
-	if (a == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		Datum		d[WS_TASK_RUNNING + 1];
-		int			i;
-
-		for (i = 0; i <= WS_TASK_RUNNING; i++)
-			d[i] = CStringGetTextDatum(ws_task_states[i]);
-		a = construct_array(d, WS_TASK_RUNNING + 1, TEXTOID, -1, false, TYPALIGN_INT);
-		MemoryContextSwitchTo(old);
-	}
-	return PointerGetDatum(a);
-}
-
 /* The name of process state s, as ws.process.state holds it */
 const char *
 WsProcStateName(WsProcState s)

@@ -31,7 +31,6 @@ extern const char *WsTaskStateName(WsTaskState s);
 extern WsTaskState WsTaskStateOf(const char *name);
 extern bool WsTaskActive(WsTaskState s);
 extern bool WsTaskEnded(WsTaskState s);
-extern Datum WsActiveStatesArray(void);
 extern const char *WsProcStateName(WsProcState s);
 extern WsProcState WsProcStateOf(const char *name);
 extern bool WsKeepTaskEvent(WsTaskState s);

@@ -77,21 +77,20 @@ WsLoadedTaskCmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The scan of the active tasks of the np processes pids (index task_process) */
+/* The scan of the tasks of the np processes pids (index task_process): WsActiveNext */
 static WsStoreScan *
 WsActiveScan(WsStore *store, const int64 *pids, int np)
 {
 	Datum	   *pd = palloc(sizeof(Datum) * Max(np, 1));
-	Datum		keys[2];
+	Datum		key;
 	int			i;
 
 	for (i = 0; i < np; i++)
 		pd[i] = Int64GetDatum(pids[i]);
-	keys[0] = np == 1 ? pd[0] :
+	key = np == 1 ? pd[0] :
 		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 										TYPALIGN_DOUBLE));
-	keys[1] = WsActiveStatesArray();
-	return WsStoreScanBegin(store, WS_TASK, "task_process", keys, 2, np == 1 ? 2 : 3);
+	return WsStoreScanBegin(store, WS_TASK, "task_process", &key, 1, np == 1 ? 0 : 1);
 }
 
 /* The columns an active scan reads, by number */
@@ -118,6 +117,22 @@ WsActiveColsOf(WsStoreScan *sc, WsActiveCols *c)
 	c->instance = WsStoreScanCol(sc, "instance");
 }
 
+/*
+ * The next active task of the scan; false when there is none. The index holds every task
+ * of the process (an index naming state would make every update of a step non-HOT): the
+ * ended ones are skipped here.
+ */
+static bool
+WsActiveNext(WsStoreScan *sc, const WsActiveCols *c)
+{
+	bool		isnull;
+
+	while (WsStoreScanNext(sc))
+		if (WsTaskActive(WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c->state, &isnull)))))
+			return true;
+	return false;
+}
+
 /* The scan's current row into r */
 static void
 WsActiveRow(WsStoreScan *sc, const WsActiveCols *c, WsLoadedTask *r)
@@ -140,8 +155,8 @@ WsActiveRow(WsStoreScan *sc, const WsActiveCols *c, WsLoadedTask *r)
 
 /*
  * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
- * one scan of the index on (process, state): process = ANY (pids) AND state = ANY (the
- * active states). rows ends sorted by (process, id).
+ * one scan of the index on process: process = ANY (pids), ended tasks skipped. rows ends
+ * sorted by (process, id).
  */
 WsLoadedTask *
 WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int *n, int *room)
@@ -150,7 +165,7 @@ WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int 
 	WsActiveCols c;
 
 	WsActiveColsOf(sc, &c);
-	while (WsStoreScanNext(sc))
+	while (WsActiveNext(sc, &c))
 	{
 		if (*n == *room)
 		{
@@ -307,7 +322,7 @@ WsScanActive(WsStep *st, int64 group, WsLoadedTask *row)
 	bool		found = false;
 
 	WsActiveColsOf(sc, &c);
-	while (!found && WsStoreScanNext(sc))
+	while (!found && WsActiveNext(sc, &c))
 	{
 		WsActiveRow(sc, &c, row);
 		found = (group == 0 || row->group == group) && WsFindWrite(st, row->id) == NULL;

@@ -59,10 +59,10 @@
 #include "store_int.h"
 #include "ws.h"
 
-const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "event", "process", "workflow"};
+const char *const ws_table_names[WS_NTABLES] = {"task", "ready", "lease", "event", "process", "workflow"};
 
 /* each table's primary key columns, for the hint when it is missing */
-static const char *const ws_table_keys[WS_NTABLES] = {"id", "action, task", "process, id", "id", "id"};
+static const char *const ws_table_keys[WS_NTABLES] = {"id", "action, task", "until, task", "process, id", "id", "id"};
 
 /*
  * What the store keeps of each table between calls, looked up again after an
@@ -90,7 +90,7 @@ static const char *const ws_engine_keys[] = {"task_process_fkey", "process_workf
 
 /* The indexes the store scans by name, and how the install script makes them */
 static const char *const ws_named_indexes[][2] = {
-	{"task_process", "CREATE INDEX task_process ON ws.task (process, state)"},
+	{"task_process", "CREATE INDEX task_process ON ws.task (process)"},
 	{"workflow_name_version_key", "ALTER TABLE ws.workflow ADD UNIQUE (name, version)"},
 };
 

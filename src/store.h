@@ -8,6 +8,7 @@ typedef enum WsTable
 {
 	WS_TASK,
 	WS_READY,
+	WS_LEASE,
 	WS_EVENT,
 	WS_PROCESS,
 	WS_WORKFLOW,

@@ -208,24 +208,30 @@ CREATE TABLE ws.task (
     deadline_at timestamptz,
     instance    integer,
     instance_of bigint,
-    instance_items jsonb
-);
--- The engine's statements must keep their plans whatever the statistics say: in a big
--- history almost no sampled task is active, so the planner believes active tasks are
--- rare. Hence no partial index that every active-state query could pick: a process's
--- active tasks come from (process, state), ready tasks from ws.ready only.
-CREATE INDEX task_process ON ws.task (process, state);
-CREATE INDEX task_due ON ws.task (due_at) WHERE state = 'waiting';
-CREATE INDEX task_lease ON ws.task (lease_until) WHERE state = 'running';
-CREATE INDEX task_assigned ON ws.task (assignee) WHERE assignee IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
+    instance_items jsonb,
+    wait        text,
+    deadline_open boolean NOT NULL DEFAULT false
+) WITH (fillfactor = 70);
+-- A step's updates of a task are HOT (heap-only: no index entry written, the new version
+-- in the same page) because no index names a column that a worker's step changes: not
+-- state, lease_until, started_at, attempts, result or ended_at. The task's states are
+-- found elsewhere: ready tasks in the claim queue ws.ready, running tasks' leases in
+-- ws.lease, and what the other active tasks wait for in wait and deadline_open, which change
+-- only in the steps that move a task in or out of waiting, pending, calling or a deadline.
+-- fillfactor leaves each page room for the new versions of the tasks inserted there.
+-- A process's tasks come from task_process, and the step skips the ended ones itself.
+CREATE INDEX task_process ON ws.task (process);
+-- the waiting tasks by due time (ws.tick)
+CREATE INDEX task_due ON ws.task (due_at) WHERE wait = 'waiting';
+-- the tasks waiting for a person, a timer or a child, by action (ws.stats)
+CREATE INDEX task_wait ON ws.task (wait, action) WHERE wait IS NOT NULL;
+-- the open tasks of each assignee (the least loaded member takes the next one): every
+-- active task with an assignee has a wait
+CREATE INDEX task_assigned ON ws.task (assignee) WHERE assignee IS NOT NULL AND wait IS NOT NULL;
 -- the tasks waiting for a message, by name and key (ws.send)
-CREATE INDEX task_message ON ws.task (message, message_key) WHERE state = 'waiting' AND message IS NOT NULL;
+CREATE INDEX task_message ON ws.task (message, message_key) WHERE wait = 'waiting' AND message IS NOT NULL;
 -- the active tasks with a deadline (ws.tick)
-CREATE INDEX task_deadline ON ws.task (deadline_at)
-    WHERE deadline_at IS NOT NULL AND state IN ('waiting', 'pending', 'ready', 'running');
--- the pending tasks by action (ws.stats; waiting and running ones come from task_due and
--- task_lease). Only a query that asks for pending tasks alone can use it.
-CREATE INDEX task_pending ON ws.task (action) WHERE state = 'pending';
+CREATE INDEX task_deadline ON ws.task (deadline_at) WHERE deadline_open;
 COMMENT ON TABLE ws.task IS 'Executions of nodes inside processes; params are the task''s own params';
 COMMENT ON COLUMN ws.task.id IS 'The task''s id';
 COMMENT ON COLUMN ws.task.process IS 'The process it belongs to';
@@ -251,6 +257,8 @@ COMMENT ON COLUMN ws.task.instance IS 'A multi-instance node''s task: the index 
 COMMENT ON COLUMN ws.task.instance_of IS 'A multi-instance node''s task: the first instance of its activation (the group''s id)';
 COMMENT ON COLUMN ws.task.instance_items IS 'On the first instance of a multi-instance activation: the array its instances run over';
 COMMENT ON COLUMN ws.task.message_key IS 'The key that message must carry (its node''s correlate, at activation); NULL: a message sent without a key';
+COMMENT ON COLUMN ws.task.wait IS 'What keeps an active task open other than a worker: waiting (a timer, a back-off or a message), pending (a person), running (a child process it calls), assigned (a ready or running task assigned to a person); NULL otherwise. Kept by the engine, for the indexes of those tasks';
+COMMENT ON COLUMN ws.task.deadline_open IS 'The task has a deadline and is active: ws.tick cancels it at deadline_at. Kept by the engine';
 
 -- The claim queue: one row per ready task, written by the engine in the same statements
 -- that move the task in and out of ready. It lives apart from ws.task because of what a
@@ -270,6 +278,21 @@ CREATE TABLE ws.ready (
 COMMENT ON TABLE ws.ready IS 'The claim queue: the ready tasks by action, kept by the engine';
 COMMENT ON COLUMN ws.ready.action IS 'The task''s action';
 COMMENT ON COLUMN ws.ready.task IS 'A ready task';
+
+-- The leases of running tasks, by when they end: one row per task a worker claimed, the
+-- same time as ws.task.lease_until. They live apart from ws.task so that a claim and a
+-- completion change no indexed column of the task (its updates stay HOT), and, like the
+-- claim queue, the table holds only the work in flight, whatever the history. Written
+-- by the engine under the task's row lock; deleted with the task (trigger task_gone).
+CREATE TABLE ws.lease (
+    until       timestamptz NOT NULL,
+    task        bigint NOT NULL,
+    PRIMARY KEY (until, task)
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+        autovacuum_vacuum_cost_delay = 0);
+COMMENT ON TABLE ws.lease IS 'The leases of running tasks, by when they end, kept by the engine (ws.tick makes a task whose lease ended ready again)';
+COMMENT ON COLUMN ws.lease.until IS 'When the lease ends unless renewed (ws.task.lease_until)';
+COMMENT ON COLUMN ws.lease.task IS 'A running task claimed by a worker';
 
 CREATE TABLE ws.event (
     id          bigint GENERATED BY DEFAULT AS IDENTITY,
@@ -328,6 +351,7 @@ SELECT pg_catalog.pg_extension_config_dump('ws.action', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.process', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.task', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.ready', '');
+SELECT pg_catalog.pg_extension_config_dump('ws.lease', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.event', '');
 SELECT pg_catalog.pg_extension_config_dump('ws.message', '');
 -- and the values of their identity sequences, or a restored database would number its

@@ -1,5 +1,5 @@
 ------------------------------------------------------------------------------
--- Triggers on ws's tables: the claim queue follows deleted tasks, and every backend's
+-- Triggers on ws's tables: the claim queue and the leases follow deleted tasks, and every backend's
 -- cache of workflow graphs is dropped when a definition changes (src/graph.c)
 ------------------------------------------------------------------------------
 
@@ -8,13 +8,15 @@ CREATE FUNCTION ws_internal.task_gone() RETURNS trigger
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM ws.ready;
+        DELETE FROM ws.lease;
     ELSE
         DELETE FROM ws.ready r USING gone g WHERE r.action = g.action AND r.task = g.id;
+        DELETE FROM ws.lease l USING gone g WHERE l.until = g.lease_until AND l.task = g.id;
     END IF;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION ws_internal.task_gone() IS 'Trigger: deleted tasks leave the claim queue (ws.ready)';
+COMMENT ON FUNCTION ws_internal.task_gone() IS 'Trigger: deleted tasks leave the claim queue (ws.ready) and the leases (ws.lease)';
 CREATE TRIGGER task_gone AFTER DELETE ON ws.task REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION ws_internal.task_gone();
 CREATE TRIGGER task_truncated AFTER TRUNCATE ON ws.task

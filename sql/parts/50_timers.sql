@@ -32,8 +32,10 @@ BEGIN
         EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
         BEGIN
             PERFORM ws.tick();
-            SELECT least(pg_catalog.min(due_at), (SELECT pg_catalog.min(lease_until) FROM ws.task WHERE state = 'running'))
-              INTO next FROM ws.task WHERE state = 'waiting';
+            SELECT least((SELECT pg_catalog.min(due_at) FROM ws.task WHERE wait = 'waiting'),
+                         (SELECT pg_catalog.min(until) FROM ws.lease),
+                         (SELECT pg_catalog.min(deadline_at) FROM ws.task WHERE deadline_open))
+              INTO next;
         EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
             EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
             RAISE;

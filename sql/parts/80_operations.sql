@@ -151,8 +151,8 @@ COMMENT ON FUNCTION ws.process_by_key(text, text) IS
 
 ------------------------------------------------------------------------------
 -- Monitoring. Both views read what is active, and of the history only its recent end:
--- the active tasks through the partial indexes of their states, the claim queue
--- ws.ready, the last hour's events through the BRIN index event_at, the last day's ended
+-- the waiting, pending and calling tasks through the partial index task_wait, the claim
+-- queue ws.ready, the leases ws.lease, the last hour's events through the BRIN index event_at, the last day's ended
 -- processes through process_ended, and the running and failed processes through
 -- process_open. Their cost follows the work in flight, not the size of the history.
 ------------------------------------------------------------------------------
@@ -170,12 +170,16 @@ ready AS (
       FROM ws.ready r JOIN ws.task t ON t.id = r.task
      GROUP BY r.action),
 running AS (
-    SELECT t.action, count(*) AS n, count(*) FILTER (WHERE t.lease_until < now()) AS expired
-      FROM ws.task t WHERE t.state = 'running' GROUP BY t.action),
+    SELECT r.action, count(*) AS n, count(*) FILTER (WHERE r.expired) AS expired
+      FROM (SELECT t.action, l.until < now() AS expired
+              FROM ws.lease l JOIN ws.task t ON t.id = l.task
+            UNION ALL
+            SELECT t.action, false FROM ws.task t WHERE t.wait = 'running') r
+     GROUP BY r.action),
 pending AS (
-    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.state = 'pending' GROUP BY t.action),
+    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.wait = 'pending' GROUP BY t.action),
 waiting AS (
-    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.state = 'waiting' GROUP BY t.action),
+    SELECT t.action, count(*) AS n FROM ws.task t WHERE t.wait = 'waiting' GROUP BY t.action),
 ended AS (
     SELECT t.action, count(*) FILTER (WHERE e.state = 'failed') AS failed,
            count(*) FILTER (WHERE e.state = 'succeeded') AS succeeded

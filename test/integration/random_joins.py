@@ -1936,6 +1936,38 @@ class Run:
             return False
         return True
 
+    def bookkeeping(self, w):
+        """What the engine keeps beside a task's state agrees with it, for the tasks of w's
+        processes as the calls left them: the claim queue ws.ready holds the ready tasks
+        with an action, ws.lease the running tasks' leases, wait and deadline_open follow
+        state, lease, assignee and deadline (the indexes of ws.task rely on them)."""
+        pids = [p.pid for p in w.procs if p.pid is not None]
+        if not pids:
+            return True
+        lines = self.db.run(
+            "SELECT 'K ' || count(*) FILTER (WHERE (t.state = 'ready' AND t.action IS NOT NULL)"
+            "                                IS DISTINCT FROM EXISTS (SELECT FROM ws.ready r WHERE r.task = t.id))"
+            "  || ' ' || count(*) FILTER (WHERE (t.state = 'running' AND t.lease_until IS NOT NULL)"
+            "                                IS DISTINCT FROM EXISTS (SELECT FROM ws.lease l WHERE l.task = t.id"
+            "                                                          AND l.until = t.lease_until))"
+            "  || ' ' || count(*) FILTER (WHERE t.wait IS DISTINCT FROM CASE"
+            "                                  WHEN t.state IN ('waiting', 'pending') THEN t.state"
+            "                                  WHEN t.state = 'running' AND t.lease_until IS NULL THEN 'running'"
+            "                                  WHEN t.state IN ('ready', 'running') AND t.assignee IS NOT NULL THEN 'assigned' END)"
+            "  || ' ' || count(*) FILTER (WHERE t.deadline_open IS DISTINCT FROM"
+            "                                (t.deadline_at IS NOT NULL AND t.state IN ('waiting', 'pending', 'ready', 'running')))"
+            "  || ' ' || (SELECT count(*) FROM ws.lease l WHERE NOT EXISTS (SELECT FROM ws.task k WHERE k.id = l.task))"
+            "  || ' ' || count(*)"
+            "  FROM ws.task t WHERE t.process = ANY ('{%s}'::bigint[]);" % ','.join(str(p) for p in pids))
+        queue, lease, wait, deadline, orphans, n = (int(x) for x in tagged(lines, 'K')[0].split())
+        COVER['bookkeeping checked (tasks)'] += n
+        if queue or lease or wait or deadline or orphans:
+            print('random_joins: FAILURE in workflow %s: of %d tasks, %d disagree with ws.ready, %d with '
+                  'ws.lease, %d with wait, %d with deadline_open; %d leases of no task'
+                  % (w.g.name, n, queue, lease, wait, deadline, orphans))
+            return False
+        return True
+
     def workflow(self, index):
         rng = random.Random('%d:%d' % (self.args.seed, index))
         name = 'rj%d_%d' % (self.args.seed, index)
@@ -1981,6 +2013,7 @@ class Run:
             for params in starts:
                 self.start(w, params, rng)
             self.drive(w, rng)
+            ok = self.bookkeeping(w)
         except Mismatch:
             ok = False
         except ServerCrash:

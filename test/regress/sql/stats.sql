@@ -50,18 +50,21 @@ SELECT (g - 1) / 5 + 1, g, CASE WHEN g % 7 = 0 THEN 'failed' ELSE 'succeeded' EN
 INSERT INTO ws.process (workflow, state, ended_at)
 SELECT :w, CASE WHEN i <= 7 THEN 'running' ELSE 'failed' END, CASE WHEN i > 7 THEN now() END
   FROM generate_series(1, 9) i;
-INSERT INTO ws.task (process, node, action, state, lease_until, due_at) VALUES
-  (200001, :na, 's.a', 'ready', NULL, NULL), (200002, :na, 's.a', 'ready', NULL, NULL),
-  (200003, :na, 's.a', 'ready', NULL, NULL),
-  (200004, :na, 's.a', 'waiting', NULL, now() + interval '1 hour'), (200004, :na, 's.a', 'waiting', NULL, NULL),
-  (200005, :nb, 's.b', 'running', now() + interval '5 minutes', NULL),
-  (200006, :nb, 's.b', 'running', now() - interval '1 minute', NULL),
-  (200007, :nc, NULL, 'pending', NULL, NULL);
+-- (with what the engine keeps beside a task's state: wait, the claim queue, the leases)
+INSERT INTO ws.task (process, node, action, state, lease_until, due_at, wait) VALUES
+  (200001, :na, 's.a', 'ready', NULL, NULL, NULL), (200002, :na, 's.a', 'ready', NULL, NULL, NULL),
+  (200003, :na, 's.a', 'ready', NULL, NULL, NULL),
+  (200004, :na, 's.a', 'waiting', NULL, now() + interval '1 hour', 'waiting'),
+  (200004, :na, 's.a', 'waiting', NULL, NULL, 'waiting'),
+  (200005, :nb, 's.b', 'running', now() + interval '5 minutes', NULL, NULL),
+  (200006, :nb, 's.b', 'running', now() - interval '1 minute', NULL, NULL),
+  (200007, :nc, NULL, 'pending', NULL, NULL, 'pending');
 INSERT INTO ws.ready (action, task) SELECT action, id FROM ws.task WHERE state = 'ready';
+INSERT INTO ws.lease (until, task) SELECT lease_until, id FROM ws.task WHERE state = 'running';
 INSERT INTO ws.event (process, task, state, at)
 SELECT t.process, t.id, 'ready', now() - (t.process - 200000) * interval '2 minutes' + interval '1 minute'
   FROM ws.task t WHERE t.state = 'ready';
-ANALYZE ws.process, ws.task, ws.event, ws.ready;
+ANALYZE ws.process, ws.task, ws.event, ws.ready, ws.lease;
 
 SELECT * FROM ws.stats;
 SELECT name, version, running, failed, completed_last_day, failed_last_day, cancelled_last_day,

@@ -123,11 +123,12 @@ CREATE INDEX event_at ON ws.event USING brin (at);
 -- HOT task updates: no index of ws.task names a column that a worker's step changes.
 -- wait and deadline_open say what the active tasks wait for (0.3.0 has no calling tasks
 -- and no deadlines); the leases of running tasks move to ws.lease
-ALTER TABLE ws.task ADD COLUMN wait text, ADD COLUMN deadline_open boolean NOT NULL DEFAULT false;
-UPDATE ws.task SET wait = CASE WHEN state IN ('waiting', 'pending') THEN state ELSE 'assigned' END
- WHERE state IN ('waiting', 'pending') OR (state IN ('ready', 'running') AND assignee IS NOT NULL);
-ALTER TABLE ws.task SET (fillfactor = 70);
+-- (the old indexes go first, so that the UPDATE does not write entries in them)
 DROP INDEX ws.task_process, ws.task_due, ws.task_lease, ws.task_assigned;
+ALTER TABLE ws.task ADD COLUMN wait text, ADD COLUMN deadline_open boolean NOT NULL DEFAULT false;
+UPDATE ws.task SET wait = CASE WHEN state IN ('waiting', 'pending') THEN state ELSE 'worker' END
+ WHERE state IN ('waiting', 'pending', 'ready', 'running');
+ALTER TABLE ws.task SET (fillfactor = 70);
 ''')
 out += [l+'\n' for l in core.splitlines() if l.startswith('CREATE INDEX task_')]
 i=core.index('CREATE TABLE ws.lease'); j=core.index('\n', core.index('COMMENT ON TABLE ws.lease'))+1

@@ -119,14 +119,16 @@ CREATE INDEX event_at ON ws.event USING brin (at);
 -- HOT task updates: no index of ws.task names a column that a worker's step changes.
 -- wait and deadline_open say what the active tasks wait for (0.3.0 has no calling tasks
 -- and no deadlines); the leases of running tasks move to ws.lease
-ALTER TABLE ws.task ADD COLUMN wait text, ADD COLUMN deadline_open boolean NOT NULL DEFAULT false;
-UPDATE ws.task SET wait = CASE WHEN state IN ('waiting', 'pending') THEN state ELSE 'assigned' END
- WHERE state IN ('waiting', 'pending') OR (state IN ('ready', 'running') AND assignee IS NOT NULL);
-ALTER TABLE ws.task SET (fillfactor = 70);
+-- (the old indexes go first, so that the UPDATE does not write entries in them)
 DROP INDEX ws.task_process, ws.task_due, ws.task_lease, ws.task_assigned;
+ALTER TABLE ws.task ADD COLUMN wait text, ADD COLUMN deadline_open boolean NOT NULL DEFAULT false;
+UPDATE ws.task SET wait = CASE WHEN state IN ('waiting', 'pending') THEN state ELSE 'worker' END
+ WHERE state IN ('waiting', 'pending', 'ready', 'running');
+ALTER TABLE ws.task SET (fillfactor = 70);
 CREATE INDEX task_process ON ws.task (process);
+CREATE INDEX task_active ON ws.task (process) WHERE wait IS NOT NULL;
 CREATE INDEX task_due ON ws.task (due_at) WHERE wait = 'waiting';
-CREATE INDEX task_wait ON ws.task (wait, action) WHERE wait IS NOT NULL;
+CREATE INDEX task_wait ON ws.task (wait, action) WHERE wait IN ('waiting', 'pending', 'running');
 CREATE INDEX task_assigned ON ws.task (assignee) WHERE assignee IS NOT NULL AND wait IS NOT NULL;
 CREATE INDEX task_message ON ws.task (message, message_key) WHERE wait = 'waiting' AND message IS NOT NULL;
 CREATE INDEX task_deadline ON ws.task (deadline_at) WHERE deadline_open;
@@ -242,7 +244,7 @@ COMMENT ON COLUMN ws.task.instance IS 'A multi-instance node''s task: the index 
 COMMENT ON COLUMN ws.task.instance_of IS 'A multi-instance node''s task: the first instance of its activation (the group''s id)';
 COMMENT ON COLUMN ws.task.instance_items IS 'On the first instance of a multi-instance activation: the array its instances run over';
 COMMENT ON COLUMN ws.task.message_key IS 'The key that message must carry (its node''s correlate, at activation); NULL: a message sent without a key';
-COMMENT ON COLUMN ws.task.wait IS 'What keeps an active task open other than a worker: waiting (a timer, a back-off or a message), pending (a person), running (a child process it calls), assigned (a ready or running task assigned to a person); NULL otherwise. Kept by the engine, for the indexes of those tasks';
+COMMENT ON COLUMN ws.task.wait IS 'What an active task waits for: waiting (a timer, a back-off or a message), pending (a person), running (a child process it calls), worker (ready or running: a worker, which a claim does not change); NULL once it ended. Kept by the engine, for the indexes of active tasks';
 COMMENT ON COLUMN ws.task.deadline_open IS 'The task has a deadline and is active: ws.tick cancels it at deadline_at. Kept by the engine';
 COMMENT ON COLUMN ws.ready.action IS 'The task''s action';
 COMMENT ON COLUMN ws.ready.task IS 'A ready task';
@@ -1778,7 +1780,9 @@ RETURNS bigint AS 'MODULE_PATHNAME', 'ws_call' LANGUAGE C;
 COMMENT ON FUNCTION ws.migrate_all(bigint, bigint, jsonb, boolean, integer) IS
     'Checks every running or failed process of version from_workflow for moving to to_workflow (any problem: 55000 listing them, nothing moves), then moves up to batch of them (all when NULL) as ws.migrate does; returns how many. Call it until it returns 0, committing between calls, so that not every process lock is held at once. dry_run: checks the same way, returns how many this call would move';
 -- my_tasks runs as its owner, so users need no grant on the tables; the filter uses
--- current_user, the role of the reader (SET ROLE counts).
+-- current_user, the role of the reader (SET ROLE counts). wait IS NOT NULL (the active
+-- tasks) lets the running processes' open tasks come from the partial index task_active,
+-- since no index of ws.task names state.
 CREATE OR REPLACE VIEW ws.my_tasks WITH (security_barrier) AS
 SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.state, t.assignee,
        n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
@@ -1793,6 +1797,7 @@ SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.
   JOIN ws.node n ON n.id = t.node
   JOIN ws.workflow w ON w.id = p.workflow
  WHERE t.state IN ('pending', 'ready', 'running')
+   AND t.wait IS NOT NULL
    AND p.state = 'running'
    AND (n.role IS NULL OR pg_catalog.pg_has_role(current_user, n.role, 'MEMBER'))
  ORDER BY t.assignee IS NOT DISTINCT FROM current_user DESC, t.state = 'pending' DESC, t.id;
@@ -1882,6 +1887,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     stop timestamptz := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => seconds);
     next timestamptz;
+    moved integer;
     nap float8;
 BEGIN
     IF seconds IS NULL OR seconds < 0 OR every IS NULL OR every <= 0 THEN
@@ -1897,11 +1903,17 @@ BEGIN
         -- also when the drop commits while ws.tick() waits for its tables
         EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
         BEGIN
-            PERFORM ws.tick();
+            moved := ws.tick();
             SELECT least((SELECT pg_catalog.min(due_at) FROM ws.task WHERE wait = 'waiting'),
                          (SELECT pg_catalog.min(until) FROM ws.lease),
                          (SELECT pg_catalog.min(deadline_at) FROM ws.task WHERE deadline_open))
               INTO next;
+            -- still due after a tick that moved nothing: a timer ws.tick leaves alone (a task
+            -- of a failed process, or one whose process another session holds); wake at
+            -- the usual pace, not at once
+            IF moved = 0 AND next <= pg_catalog.clock_timestamp() THEN
+                next := NULL;
+            END IF;
         EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
             EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
             RAISE;

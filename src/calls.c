@@ -412,7 +412,7 @@ ws_retry(PG_FUNCTION_ARGS)
 
 		/* a child whose calling task has ended would complete for nobody */
 		if (WsQueryTask(st.parent_task, &node, &state, &caller.attempts, &caller.params,
-						&caller.due_at, &caller.lease_until, &caller.deadline_at) &&
+						&caller.due_at, &caller.lease_until, &caller.deadline_at, false) &&
 			!WsTaskActive(WsTaskStateOf(state)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -95,20 +95,20 @@ WsWriteLease(WsStore *store, int64 task, TimestampTz until, bool add)
 
 /*
  * The columns only the waits of a task change (see ws.task in the install script), after
- * its state becomes state: wait names what keeps it open other than a worker (its state
- * while waiting, pending or calling a child; assigned: a ready or running task assigned
- * to a person), deadline_open says it is active with a deadline. A claim leaves both as
- * they are, and so does a completion of a task that had neither: those updates stay HOT.
+ * its state becomes state: wait names what an active task waits for (its state while
+ * waiting, pending or calling a child; worker while ready or running for a worker), NULL
+ * once it ended; deadline_open says it is active with a deadline. A claim leaves both as
+ * they are (its update stays HOT); a completion clears wait.
  */
 static void
-WsWriteWaits(WsStore *store, WsTaskState state, bool assigned, bool has_deadline)
+WsWriteWaits(WsStore *store, WsTaskState state, bool has_deadline)
 {
 	const char *wait = NULL;
 
 	if (state == WS_TASK_WAITING || state == WS_TASK_PENDING || state == WS_TASK_RUNNING)
 		wait = WsTaskStateName(state);
-	else if (state == WS_TASK_READY && assigned)
-		wait = "assigned";
+	else if (state == WS_TASK_READY)
+		wait = "worker";
 	WsStoreSet(store, WS_TASK, "wait", TEXTOID, wait ? CStringGetTextDatum(wait) : (Datum) 0, wait == NULL);
 	WsStoreSet(store, WS_TASK, "deadline_open", BOOLOID,
 			   BoolGetDatum(has_deadline && WsTaskActive(state)), false);
@@ -125,7 +125,6 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	bool		noaction;
 	bool		ended = WsTaskEnded(w->state);
 	bool		has_deadline = w->deadline_at != WS_NO_TIME;
-	bool		assigned = w->assignee_set && w->assignee != NULL;
 
 	if (w->insert)
 	{
@@ -193,11 +192,6 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 		}
 		(void) WsStoreGet(store, WS_TASK, "deadline_at", &isnull);
 		has_deadline = !isnull;
-		if (!w->assignee_set)
-		{
-			(void) WsStoreGet(store, WS_TASK, "assignee", &isnull);
-			assigned = !isnull;
-		}
 		WsStoreChange(store, WS_TASK);
 		WsStoreSet(store, WS_TASK, "lease_until", TIMESTAMPTZOID, (Datum) 0, true);
 		if (w->started)
@@ -209,7 +203,7 @@ WsWriteTask(WsStore *store, WsStep *st, WsWrite *w)
 	}
 	WsStoreSet(store, WS_TASK, "state", TEXTOID, CStringGetTextDatum(WsTaskStateName(w->state)),
 			   false);
-	WsWriteWaits(store, w->state, assigned, has_deadline);
+	WsWriteWaits(store, w->state, has_deadline);
 	if (w->result || w->insert)
 		WsStoreSet(store, WS_TASK, "result", JSONBOID, JsonbPGetDatum(w->result), w->result == NULL);
 	if (w->error_set || w->insert)

@@ -27,9 +27,9 @@
 #include "states.h"
 #include "ws.h"
 
-static SPIPlanPtr plan_workflow, plan_nodes, plan_transitions, plan_problems,
+static SPIPlanPtr plan_workflow, plan_task_locked, plan_nodes, plan_transitions, plan_problems,
 			plan_least_loaded, plan_assignee, plan_task, plan_set_params, plan_due_tasks,
-			plan_timestamp_at, plan_running_task, plan_heartbeat, plan_progress, plan_correlate,
+			plan_timestamp_at, plan_running_task, plan_heartbeat_lock, plan_heartbeat, plan_progress, plan_correlate,
 			plan_take_kept[2], plan_waiting_for[2], plan_waiting_in, plan_keep, plan_expire,
 			plan_instance, plan_foreach, plan_group_first, plan_group_results,
 			plan_depth, plan_task_process, plan_child, plan_changed, plan_search_path;
@@ -283,16 +283,22 @@ WsQueryAssignee(int64 task)
 	return WsGetText(0, 1);
 }
 
-/* task's node, state, attempts, params and times (primary key of ws.task); false: none */
+/*
+ * task's node, state, attempts, params and times (primary key of ws.task); false: none.
+ * lock: under the task's row lock, as it is once the lock is had (ws.tick deciding that a
+ * lease has ended, which a heartbeat moves under that lock).
+ */
 bool
 WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params,
-			TimestampTz *due_at, TimestampTz *lease_until, TimestampTz *deadline_at)
+			TimestampTz *due_at, TimestampTz *lease_until, TimestampTz *deadline_at, bool lock)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(task)};
 
-	if (WsRun(&plan_task,
-			  "SELECT node, state, attempts, params, due_at, lease_until, deadline_at FROM ws.task WHERE id = $1",
+	if (WsRun(lock ? &plan_task_locked : &plan_task,
+			  lock ? "SELECT node, state, attempts, params, due_at, lease_until, deadline_at FROM ws.task"
+			  " WHERE id = $1 FOR NO KEY UPDATE"
+			  : "SELECT node, state, attempts, params, due_at, lease_until, deadline_at FROM ws.task WHERE id = $1",
 			  1, types, values, NULL, 1) == 0)
 		return false;
 	*node = WsGetInt64(0, 1, NULL);
@@ -705,9 +711,11 @@ WsQueryRunningTask(int64 task, char **state, int *attempts, char **role, char **
 
 /*
  * A running task's lease ends lease from now, if it is still running at that attempt
- * (has_attempt) under its row lock, in ws.task and in ws.lease; returns the tasks changed
- * (primary keys of ws.task and ws.lease). Unchanged, the lease row stays (a second
- * heartbeat in the same transaction).
+ * (has_attempt), in ws.task and in ws.lease; returns the tasks changed (primary keys of
+ * ws.task and ws.lease). Two statements: the first locks the task and reads its lease as
+ * it is now (a heartbeat, a claim or a tick may have moved it while this one waited for
+ * the lock); the second, with a snapshot taken after the lock, sees that lease's row and
+ * moves it. Unchanged (a second heartbeat in the same transaction), the row stays.
  */
 int
 WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt)
@@ -715,19 +723,27 @@ WsQueryHeartbeat(int64 task, Datum lease, bool has_attempt, int attempt)
 	Oid			types[3] = {INT8OID, INTERVALOID, INT4OID};
 	Datum		values[3] = {Int64GetDatum(task), lease, Int32GetDatum(attempt)};
 	char		nulls[3] = {' ', ' ', has_attempt ? ' ' : 'n'};
+	Oid			mtypes[3] = {INT8OID, INTERVALOID, TIMESTAMPTZOID};
+	Datum		mvalues[3] = {Int64GetDatum(task), lease, (Datum) 0};
+	char		mnulls[3] = {' ', ' ', ' '};
+	bool		isnull;
 
-	return WsRun(&plan_heartbeat,
-				 "WITH t AS (SELECT id, lease_until FROM ws.task"
-				 "            WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)"
-				 "            FOR NO KEY UPDATE),"
-				 " u AS (UPDATE ws.task k SET lease_until = now() + $2 FROM t WHERE k.id = t.id"
-				 "        RETURNING k.id, k.lease_until),"
-				 " d AS (DELETE FROM ws.lease l USING t, u"
-				 "        WHERE l.until = t.lease_until AND l.task = t.id AND l.until <> u.lease_until),"
-				 " i AS (INSERT INTO ws.lease (until, task) SELECT lease_until, id FROM u"
-				 "        ON CONFLICT DO NOTHING) "
-				 "SELECT id FROM u",
-				 3, types, values, nulls, 0);
+	if (WsRun(&plan_heartbeat_lock,
+			  "SELECT lease_until FROM ws.task"
+			  " WHERE id = $1 AND state = 'running' AND ($3 IS NULL OR attempts = $3)"
+			  " FOR NO KEY UPDATE",
+			  3, types, values, nulls, 1) == 0)
+		return 0;
+	mvalues[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	mnulls[2] = isnull ? 'n' : ' ';
+	WsRun(&plan_heartbeat,
+		  "WITH u AS (UPDATE ws.task SET lease_until = now() + $2 WHERE id = $1"
+		  "            RETURNING id, lease_until),"
+		  " d AS (DELETE FROM ws.lease l USING u"
+		  "        WHERE l.until = $3 AND l.task = $1 AND l.until <> u.lease_until) "
+		  "INSERT INTO ws.lease (until, task) SELECT lease_until, id FROM u ON CONFLICT DO NOTHING",
+		  3, mtypes, mvalues, mnulls, 0);
+	return 1;
 }
 
 /* A running task's progress (primary key of ws.task); returns the rows changed */

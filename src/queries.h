@@ -22,7 +22,7 @@ extern char *WsQueryProblems(int64 workflow);
 extern char *WsQueryLeastLoaded(const char *role, const char *skip);
 extern char *WsQueryAssignee(int64 task);
 extern bool WsQueryTask(int64 task, int64 *node, char **state, int *attempts, Jsonb **params,
-						TimestampTz *due_at, TimestampTz *lease_until, TimestampTz *deadline_at);
+						TimestampTz *due_at, TimestampTz *lease_until, TimestampTz *deadline_at, bool lock);
 extern void WsQuerySetTaskParams(int64 task, Jsonb *params);
 extern int	WsQueryDueTasks(int64 **tasks, int64 **processes);
 extern bool WsQueryTimestampAt(Jsonb *params, const char *path, TimestampTz *at);

@@ -17,8 +17,9 @@
  * the index (the point of it).
  *
  * The leases (ws.lease) are the same kind of table: a completion deletes its task's lease,
- * whose entry ws.tick's scan of the ended leases then reads past. Every lease follows a
- * claim, so the same VACUUM, counted in claims, cleans both tables.
+ * whose entry ws.tick's scan of the ended leases then reads past (a heartbeat replaces
+ * one too). Every lease follows a claim, and heartbeats come seconds apart, so the same
+ * VACUUM, counted in claims, cleans both tables.
  *
  * It needs the notifier, that is ws in shared_preload_libraries; without it (or with
  * ws.queue_vacuum = 0) the queue is left to autovacuum, whose settings on ws.ready are

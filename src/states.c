@@ -57,6 +57,23 @@ WsTaskStateOf(const char *name)
 	return (WsTaskState) WsStateIndex(ws_task_states, WS_NTASKSTATES, name, "task");
 }
 
+/*
+ * The task state a text datum of ws.task.state names, without a copy: a scan reads it
+ * for every task of a process, most of them ended (raises if it names none)
+ */
+WsTaskState
+WsTaskStateOfText(Datum d)
+{
+	text	   *t = DatumGetTextPP(d);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	int			i;
+
+	for (i = 0; i < WS_NTASKSTATES; i++)
+		if (strlen(ws_task_states[i]) == len && memcmp(VARDATA_ANY(t), ws_task_states[i], len) == 0)
+			return (WsTaskState) i;
+	return WsTaskStateOf(text_to_cstring(t));
+}
+
 /* Is s one of the active states: waiting, pending, ready, running? */
 bool
 WsTaskActive(WsTaskState s)

@@ -29,6 +29,7 @@ typedef enum WsProcState
 
 extern const char *WsTaskStateName(WsTaskState s);
 extern WsTaskState WsTaskStateOf(const char *name);
+extern WsTaskState WsTaskStateOfText(Datum d);
 extern bool WsTaskActive(WsTaskState s);
 extern bool WsTaskEnded(WsTaskState s);
 extern const char *WsProcStateName(WsProcState s);

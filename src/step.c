@@ -77,7 +77,7 @@ WsLoadedTaskCmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The scan of the tasks of the np processes pids (index task_process): WsActiveNext */
+/* The scan of the active tasks of the np processes pids (index task_active): WsActiveNext */
 static WsStoreScan *
 WsActiveScan(WsStore *store, const int64 *pids, int np)
 {
@@ -90,7 +90,7 @@ WsActiveScan(WsStore *store, const int64 *pids, int np)
 	key = np == 1 ? pd[0] :
 		PointerGetDatum(construct_array(pd, np, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 										TYPALIGN_DOUBLE));
-	return WsStoreScanBegin(store, WS_TASK, "task_process", &key, 1, np == 1 ? 0 : 1);
+	return WsStoreScanBegin(store, WS_TASK, "task_active", &key, 1, np == 1 ? 0 : 1);
 }
 
 /* The columns an active scan reads, by number */
@@ -118,9 +118,9 @@ WsActiveColsOf(WsStoreScan *sc, WsActiveCols *c)
 }
 
 /*
- * The next active task of the scan; false when there is none. The index holds every task
- * of the process (an index naming state would make every update of a step non-HOT): the
- * ended ones are skipped here.
+ * The next active task of the scan; false when there is none. The index holds the tasks
+ * whose wait is set, which are the active ones (an index naming state would make a claim's
+ * update non-HOT); state, read anyway, is checked as well.
  */
 static bool
 WsActiveNext(WsStoreScan *sc, const WsActiveCols *c)
@@ -128,7 +128,7 @@ WsActiveNext(WsStoreScan *sc, const WsActiveCols *c)
 	bool		isnull;
 
 	while (WsStoreScanNext(sc))
-		if (WsTaskActive(WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c->state, &isnull)))))
+		if (WsTaskActive(WsTaskStateOfText(WsStoreScanGetAt(sc, c->state, &isnull))))
 			return true;
 	return false;
 }
@@ -143,7 +143,7 @@ WsActiveRow(WsStoreScan *sc, const WsActiveCols *c, WsLoadedTask *r)
 	r->id = DatumGetInt64(WsStoreScanGetAt(sc, c->id, &isnull));
 	r->node = DatumGetInt64(WsStoreScanGetAt(sc, c->node, &isnull));
 	r->active = true;
-	r->state = WsTaskStateOf(TextDatumGetCString(WsStoreScanGetAt(sc, c->state, &isnull)));
+	r->state = WsTaskStateOfText(WsStoreScanGetAt(sc, c->state, &isnull));
 	r->attempts = DatumGetInt32(WsStoreScanGetAt(sc, c->attempts, &isnull));
 	r->group = DatumGetInt64(WsStoreScanGetAt(sc, c->group, &isnull));
 	if (isnull)
@@ -155,8 +155,8 @@ WsActiveRow(WsStoreScan *sc, const WsActiveCols *c, WsLoadedTask *r)
 
 /*
  * Append to rows (*n used of *room) the active tasks of the np processes pids, read in
- * one scan of the index on process: process = ANY (pids), ended tasks skipped. rows ends
- * sorted by (process, id).
+ * one scan of the partial index task_active (wait IS NOT NULL): process = ANY (pids). rows
+ * ends sorted by (process, id).
  */
 WsLoadedTask *
 WsLoadActive(WsStore *store, const int64 *pids, int np, WsLoadedTask *rows, int *n, int *room)
@@ -309,7 +309,7 @@ WsTaskGroup(WsStep *st, int64 task, int *instance)
 }
 
 /*
- * The first active task of st's process in the store (index task_process) that the step
+ * The first active task of st's process in the store (index task_active) that the step
  * has not written (the active ones it wrote are in st->active), of group when not 0,
  * into *row; false: none.
  */
@@ -577,7 +577,7 @@ WsStoredTask(int64 task, WsTarget *t)
 	char	   *state;
 
 	if (!WsQueryTask(task, &node, &state, &t->attempts, &t->params, &t->due_at, &t->lease_until,
-					 &t->deadline_at))
+					 &t->deadline_at, false))
 		elog(ERROR, "ws: task " INT64_FORMAT " is gone", task);
 	t->id = task;
 	t->state = WsTaskStateOf(state);
@@ -800,8 +800,9 @@ WsTargetStep(WsStep *st, WsCaller *who, int64 task, WsTarget *target, const char
 }
 
 /*
- * Read task (of the step's locked process) again into target, after the step's writes;
- * false when it is gone.
+ * Read task (of the step's locked process) again into target, after the step's writes,
+ * under its row lock (so a heartbeat that renews its lease comes before or after all the
+ * step does with it); false when it is gone.
  */
 bool
 WsRereadTask(WsStep *st, int64 task, WsTarget *target)
@@ -811,7 +812,7 @@ WsRereadTask(WsStep *st, int64 task, WsTarget *target)
 
 	WsFlush(st, false);
 	if (!WsQueryTask(task, &node, &state, &target->attempts, &target->params,
-					 &target->due_at, &target->lease_until, &target->deadline_at))
+					 &target->due_at, &target->lease_until, &target->deadline_at, true))
 		return false;
 	target->id = task;
 	target->node = WsNodeIndex(st->g, node);

@@ -90,7 +90,7 @@ static const char *const ws_engine_keys[] = {"task_process_fkey", "process_workf
 
 /* The indexes the store scans by name, and how the install script makes them */
 static const char *const ws_named_indexes[][2] = {
-	{"task_process", "CREATE INDEX task_process ON ws.task (process)"},
+	{"task_active", "CREATE INDEX task_active ON ws.task (process) WHERE wait IS NOT NULL"},
 	{"workflow_name_version_key", "ALTER TABLE ws.workflow ADD UNIQUE (name, version)"},
 };
 

@@ -212,21 +212,25 @@ CREATE TABLE ws.task (
     wait        text,
     deadline_open boolean NOT NULL DEFAULT false
 ) WITH (fillfactor = 70);
--- A step's updates of a task are HOT (heap-only: no index entry written, the new version
--- in the same page) because no index names a column that a worker's step changes: not
--- state, lease_until, started_at, attempts, result or ended_at. The task's states are
--- found elsewhere: ready tasks in the claim queue ws.ready, running tasks' leases in
--- ws.lease, and what the other active tasks wait for in wait and deadline_open, which change
--- only in the steps that move a task in or out of waiting, pending, calling or a deadline.
--- fillfactor leaves each page room for the new versions of the tasks inserted there.
--- A process's tasks come from task_process, and the step skips the ended ones itself.
+-- A claim's update of a task is HOT (heap-only: no index entry written, the new version in
+-- the same page), because no index names a column that a worker's claim changes (state,
+-- lease_until, started_at, attempts, worker, progress). A completion clears wait, which
+-- takes the task out of the indexes of active tasks, and writes the entries of the
+-- indexes on every task (primary key, task_process).
+-- The task's states are found elsewhere: ready tasks in the claim queue ws.ready, running
+-- tasks' leases in ws.lease, and the active tasks by wait (NULL once a task ended) and
+-- deadline_open, which change only when a task starts or stops waiting for a timer, a
+-- message, a person or a child, or ends. fillfactor leaves each page room for the new
+-- versions of the tasks inserted there.
+-- a process's tasks (its history, its picture, ws.purge, the foreign key's cascade)
 CREATE INDEX task_process ON ws.task (process);
+-- a process's active tasks (a step's joins and ends read no ended task)
+CREATE INDEX task_active ON ws.task (process) WHERE wait IS NOT NULL;
 -- the waiting tasks by due time (ws.tick)
 CREATE INDEX task_due ON ws.task (due_at) WHERE wait = 'waiting';
--- the tasks waiting for a person, a timer or a child, by action (ws.stats)
-CREATE INDEX task_wait ON ws.task (wait, action) WHERE wait IS NOT NULL;
--- the open tasks of each assignee (the least loaded member takes the next one): every
--- active task with an assignee has a wait
+-- the tasks waiting for a timer, a person or a child, by action (ws.stats)
+CREATE INDEX task_wait ON ws.task (wait, action) WHERE wait IN ('waiting', 'pending', 'running');
+-- the open tasks of each assignee (the least loaded member takes the next one)
 CREATE INDEX task_assigned ON ws.task (assignee) WHERE assignee IS NOT NULL AND wait IS NOT NULL;
 -- the tasks waiting for a message, by name and key (ws.send)
 CREATE INDEX task_message ON ws.task (message, message_key) WHERE wait = 'waiting' AND message IS NOT NULL;
@@ -257,7 +261,7 @@ COMMENT ON COLUMN ws.task.instance IS 'A multi-instance node''s task: the index 
 COMMENT ON COLUMN ws.task.instance_of IS 'A multi-instance node''s task: the first instance of its activation (the group''s id)';
 COMMENT ON COLUMN ws.task.instance_items IS 'On the first instance of a multi-instance activation: the array its instances run over';
 COMMENT ON COLUMN ws.task.message_key IS 'The key that message must carry (its node''s correlate, at activation); NULL: a message sent without a key';
-COMMENT ON COLUMN ws.task.wait IS 'What keeps an active task open other than a worker: waiting (a timer, a back-off or a message), pending (a person), running (a child process it calls), assigned (a ready or running task assigned to a person); NULL otherwise. Kept by the engine, for the indexes of those tasks';
+COMMENT ON COLUMN ws.task.wait IS 'What an active task waits for: waiting (a timer, a back-off or a message), pending (a person), running (a child process it calls), worker (ready or running: a worker, which a claim does not change); NULL once it ended. Kept by the engine, for the indexes of active tasks';
 COMMENT ON COLUMN ws.task.deadline_open IS 'The task has a deadline and is active: ws.tick cancels it at deadline_at. Kept by the engine';
 
 -- The claim queue: one row per ready task, written by the engine in the same statements

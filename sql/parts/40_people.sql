@@ -3,7 +3,9 @@
 ------------------------------------------------------------------------------
 
 -- my_tasks runs as its owner, so users need no grant on the tables; the filter uses
--- current_user, the role of the reader (SET ROLE counts).
+-- current_user, the role of the reader (SET ROLE counts). wait IS NOT NULL (the active
+-- tasks) lets the running processes' open tasks come from the partial index task_active,
+-- since no index of ws.task names state.
 CREATE VIEW ws.my_tasks WITH (security_barrier) AS
 SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.state, t.assignee,
        n.role, t.params, w.params || p.params || n.params || t.params AS effective_params,
@@ -18,6 +20,7 @@ SELECT t.id AS task, t.process, w.name AS workflow, n.name AS node, t.action, t.
   JOIN ws.node n ON n.id = t.node
   JOIN ws.workflow w ON w.id = p.workflow
  WHERE t.state IN ('pending', 'ready', 'running')
+   AND t.wait IS NOT NULL
    AND p.state = 'running'
    AND (n.role IS NULL OR pg_catalog.pg_has_role(current_user, n.role, 'MEMBER'))
  ORDER BY t.assignee IS NOT DISTINCT FROM current_user DESC, t.state = 'pending' DESC, t.id;

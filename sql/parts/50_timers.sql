@@ -16,6 +16,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     stop timestamptz := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => seconds);
     next timestamptz;
+    moved integer;
     nap float8;
 BEGIN
     IF seconds IS NULL OR seconds < 0 OR every IS NULL OR every <= 0 THEN
@@ -31,11 +32,17 @@ BEGIN
         -- also when the drop commits while ws.tick() waits for its tables
         EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
         BEGIN
-            PERFORM ws.tick();
+            moved := ws.tick();
             SELECT least((SELECT pg_catalog.min(due_at) FROM ws.task WHERE wait = 'waiting'),
                          (SELECT pg_catalog.min(until) FROM ws.lease),
                          (SELECT pg_catalog.min(deadline_at) FROM ws.task WHERE deadline_open))
               INTO next;
+            -- still due after a tick that moved nothing: a timer ws.tick leaves alone (a task
+            -- of a failed process, or one whose process another session holds); wake at
+            -- the usual pace, not at once
+            IF moved = 0 AND next <= pg_catalog.clock_timestamp() THEN
+                next := NULL;
+            END IF;
         EXCEPTION WHEN undefined_table OR undefined_function OR invalid_schema_name THEN
             EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'ws');
             RAISE;

@@ -1940,7 +1940,7 @@ class Run:
         """What the engine keeps beside a task's state agrees with it, for the tasks of w's
         processes as the calls left them: the claim queue ws.ready holds the ready tasks
         with an action, ws.lease the running tasks' leases, wait and deadline_open follow
-        state, lease, assignee and deadline (the indexes of ws.task rely on them)."""
+        state, lease and deadline (the indexes of ws.task rely on them)."""
         pids = [p.pid for p in w.procs if p.pid is not None]
         if not pids:
             return True
@@ -1953,7 +1953,7 @@ class Run:
             "  || ' ' || count(*) FILTER (WHERE t.wait IS DISTINCT FROM CASE"
             "                                  WHEN t.state IN ('waiting', 'pending') THEN t.state"
             "                                  WHEN t.state = 'running' AND t.lease_until IS NULL THEN 'running'"
-            "                                  WHEN t.state IN ('ready', 'running') AND t.assignee IS NOT NULL THEN 'assigned' END)"
+            "                                  WHEN t.state IN ('ready', 'running') THEN 'worker' END)"
             "  || ' ' || count(*) FILTER (WHERE t.deadline_open IS DISTINCT FROM"
             "                                (t.deadline_at IS NOT NULL AND t.state IN ('waiting', 'pending', 'ready', 'running')))"
             "  || ' ' || (SELECT count(*) FROM ws.lease l WHERE NOT EXISTS (SELECT FROM ws.task k WHERE k.id = l.task))"

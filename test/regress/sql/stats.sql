@@ -52,12 +52,12 @@ SELECT :w, CASE WHEN i <= 7 THEN 'running' ELSE 'failed' END, CASE WHEN i > 7 TH
   FROM generate_series(1, 9) i;
 -- (with what the engine keeps beside a task's state: wait, the claim queue, the leases)
 INSERT INTO ws.task (process, node, action, state, lease_until, due_at, wait) VALUES
-  (200001, :na, 's.a', 'ready', NULL, NULL, NULL), (200002, :na, 's.a', 'ready', NULL, NULL, NULL),
-  (200003, :na, 's.a', 'ready', NULL, NULL, NULL),
+  (200001, :na, 's.a', 'ready', NULL, NULL, 'worker'), (200002, :na, 's.a', 'ready', NULL, NULL, 'worker'),
+  (200003, :na, 's.a', 'ready', NULL, NULL, 'worker'),
   (200004, :na, 's.a', 'waiting', NULL, now() + interval '1 hour', 'waiting'),
   (200004, :na, 's.a', 'waiting', NULL, NULL, 'waiting'),
-  (200005, :nb, 's.b', 'running', now() + interval '5 minutes', NULL, NULL),
-  (200006, :nb, 's.b', 'running', now() - interval '1 minute', NULL, NULL),
+  (200005, :nb, 's.b', 'running', now() + interval '5 minutes', NULL, 'worker'),
+  (200006, :nb, 's.b', 'running', now() - interval '1 minute', NULL, 'worker'),
   (200007, :nc, NULL, 'pending', NULL, NULL, 'pending');
 INSERT INTO ws.ready (action, task) SELECT action, id FROM ws.task WHERE state = 'ready';
 INSERT INTO ws.lease (until, task) SELECT lease_until, id FROM ws.task WHERE state = 'running';

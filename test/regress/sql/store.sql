@@ -222,7 +222,7 @@ DROP TRIGGER touch_process ON ws.event;
 SELECT ws.start('line') AS p \gset
 SELECT task AS t FROM ws.claim(ARRAY['st.a'], 'w', 100) c WHERE c.process = :p \gset
 BEGIN;
-ALTER INDEX ws.task_process RENAME TO task_by_process;
+ALTER INDEX ws.task_active RENAME TO task_by_process;
 SELECT outcome(format('SELECT ws.cancel(%s)', :p));
 ROLLBACK;
 SELECT ws.start('line') AS p \gset

@@ -5,10 +5,7 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 #include "states.h"
 #include "ws.h"
@@ -58,8 +55,8 @@ WsTaskStateOf(const char *name)
 }
 
 /*
- * The task state a text datum of ws.task.state names, without a copy: a scan reads it
- * for every task of a process, most of them ended (raises if it names none)
+ * The task state a text datum of ws.task.state names, without a copy (a step's scan of a
+ * process's active tasks reads it for each of them; raises if it names none)
  */
 WsTaskState
 WsTaskStateOfText(Datum d)
